@@ -1,0 +1,23 @@
+"""Theme licensing server: license keys, domain activations, signed domain tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the Flask application: configuration, extensions, blueprints."""
+    from license_server import api, errors, extensions
+    from license_server.config import load_config
+
+    app = Flask(__name__, instance_relative_config=False)
+    load_config(app, config)
+    extensions.init_app(app)
+    errors.init_app(app)
+    api.init_app(app)
+    return app

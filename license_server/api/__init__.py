@@ -1,0 +1,43 @@
+"""HTTP layer: thin routes over the services, documented by flask-smorest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response
+from flask_smorest import Api as _Api
+from werkzeug.exceptions import HTTPException
+
+from license_server import errors
+
+
+class Api(_Api):  # type: ignore[misc]
+    """flask-smorest's Api, answering HTTP errors in the protocol's shape."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        """Render HTTP errors with :func:`errors.handle_http_exception`."""
+        return errors.handle_http_exception(error)
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprints and the OpenAPI document on ``app``."""
+    from license_server.api import admin, ops, public
+
+    api = Api(app, spec_kwargs=_spec_kwargs())
+    api.register_blueprint(public.blp)
+    api.register_blueprint(admin.blp)
+    api.register_blueprint(ops.blp)
+    app.extensions["license_api"] = api
+
+
+def _spec_kwargs() -> dict[str, Any]:
+    return {
+        "info": {
+            "description": "Theme licensing server: see docs/PROTOCOL.md.",
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+            }
+        },
+    }

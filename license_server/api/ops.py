@@ -1,0 +1,35 @@
+"""Operations endpoints: liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from license_server import errors
+from license_server.api.parsing import Blueprint
+from license_server.extensions import db
+
+blp = Blueprint("ops", __name__, description="Operations.")
+
+
+@blp.get("/healthz")
+@blp.response(200)
+def healthz() -> dict[str, Any]:
+    """Answer while the process is up; touches nothing."""
+    return {"status": "ok"}
+
+
+@blp.get("/readyz")
+@blp.response(200)
+@blp.alt_response(503, description="The database cannot be reached.")
+def readyz() -> dict[str, Any]:
+    """Answer when the database is reachable."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception as exc:
+        db.session.rollback()
+        raise errors.ServiceUnavailable(
+            "The database is not reachable.", headers={"Retry-After": "5"}
+        ) from exc
+    return {"status": "ready"}

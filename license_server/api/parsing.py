@@ -1,0 +1,93 @@
+"""Strict JSON bodies for every route: one parser, the protocol's error codes.
+
+A body must be ``application/json`` (else 415), valid UTF-8 JSON (else 400
+``MALFORMED_JSON``) holding one object, without duplicate keys, ``NaN``/``Infinity``,
+lone surrogates or nesting deeper than :data:`MAX_DEPTH`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import flask
+import flask_smorest
+from webargs import core
+from webargs.flaskparser import FlaskParser
+
+from license_server import errors
+
+MAX_DEPTH = 32
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in result:
+            raise errors.MalformedJSON(f"Duplicate key {name!r} in the body.")
+        result[name] = value
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise errors.MalformedJSON(f"{name} is not valid JSON.")
+
+
+def _check(value: Any, depth: int = 1) -> None:
+    """Refuse deep nesting and lone surrogates anywhere in a parsed value."""
+    if depth > MAX_DEPTH:
+        raise errors.MalformedJSON(f"The body nests deeper than {MAX_DEPTH} levels.")
+    if isinstance(value, str):
+        _check_text(value)
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            _check_text(name)
+            _check(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check(item, depth + 1)
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise errors.MalformedJSON("The body holds a lone surrogate.") from exc
+
+
+def parse_body(data: bytes) -> dict[str, Any]:
+    """Parse a request body strictly; return the JSON object it holds."""
+    if not data.strip():
+        raise errors.MalformedJSON("The body is empty; send a JSON object.")
+    try:
+        value = json.loads(
+            data.decode("utf-8"),
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+        )
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise errors.MalformedJSON(f"The body is not valid JSON: {exc}.") from exc
+    except RecursionError as exc:
+        raise errors.MalformedJSON("The body nests too deeply.") from exc
+    if not isinstance(value, dict):
+        raise errors.MalformedJSON("The body must be a JSON object.")
+    _check(value)
+    return value
+
+
+class StrictParser(FlaskParser):
+    """webargs parser that reads JSON bodies with :func:`parse_body`."""
+
+    def load_json(self, req: flask.Request, schema: Any) -> Any:
+        """Return the parsed body, refusing other media types with 415."""
+        if not core.is_json(req.mimetype):
+            raise errors.UnsupportedMediaType(
+                f"Expected application/json, got {req.mimetype or 'no content type'}."
+            )
+        return parse_body(req.get_data(cache=True))
+
+
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    """flask-smorest Blueprint whose ``arguments`` use :class:`StrictParser`."""
+
+    ARGUMENTS_PARSER = StrictParser()

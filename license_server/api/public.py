@@ -1,0 +1,72 @@
+"""Public endpoints: activate, validate, deactivate, JWKS (PROTOCOL §2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from license_server.api import context
+from license_server.api.parsing import Blueprint
+from license_server.schemas import public as schemas
+from license_server.services import activations, validation, vendors
+
+blp = Blueprint(
+    "public", __name__, url_prefix="/v1", description="Activation and validation."
+)
+
+
+@blp.post("/activate")
+@blp.arguments(schemas.ActivateIn)
+@blp.response(201, schemas.ActivateOut, description="A new activation.")
+@blp.alt_response(200, schema=schemas.ActivateOut, description="Already active.")
+@blp.alt_response(409, description="ACTIVATION_LIMIT_REACHED, with the signed token.")
+def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """Activate a domain on a license (idempotent per domain)."""
+    answer, created = activations.activate(
+        keyring=context.keyring(),
+        signer=context.signer(),
+        client_address=request.remote_addr,
+        now=context.now(),
+        last_seen_interval=current_app.config["LAST_SEEN_INTERVAL"],
+        **args,
+    )
+    return answer.body(), 201 if created else 200
+
+
+@blp.post("/validate")
+@blp.arguments(schemas.ValidateIn)
+@blp.response(200, schemas.ValidateOut)
+def validate(args: dict[str, Any]) -> dict[str, Any]:
+    """Validate a license on a domain; the answer is signed, positive or negative."""
+    args.pop("version")
+    answer = validation.validate(
+        keyring=context.keyring(),
+        signer=context.signer(),
+        now=context.now(),
+        last_seen_interval=current_app.config["LAST_SEEN_INTERVAL"],
+        **args,
+    )
+    return answer.body()
+
+
+@blp.post("/deactivate")
+@blp.arguments(schemas.DeactivateIn)
+@blp.response(200, schemas.DeactivateOut)
+def deactivate(args: dict[str, Any]) -> dict[str, Any]:
+    """Free the seat a domain holds, at once."""
+    activation = activations.deactivate(
+        keyring=context.keyring(),
+        client_address=request.remote_addr,
+        now=context.now(),
+        **args,
+    )
+    return {"deactivated": True, "domain": activation.domain}
+
+
+@blp.get("/vendors/<vendor>/jwks.json")
+@blp.response(200, schemas.Jwks)
+def jwks(vendor: str) -> dict[str, Any]:
+    """Publish a vendor's public keys (for tooling; clients pin theirs)."""
+    found = vendors.vendor_by_slug(vendor)
+    return {"keys": vendors.public_keys(found.id)}

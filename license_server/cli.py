@@ -1,0 +1,129 @@
+"""The ``license-server`` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from datetime import UTC, datetime
+
+import click
+from flask import Flask
+
+from license_server.config import ConfigError, normalise_database_url, resolve
+from license_server.keyring import new_master_key
+
+
+def _app() -> Flask:
+    from license_server import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """Theme licensing server."""
+
+
+@main.command("master-key")
+def master_key() -> None:
+    """Print a fresh master key (32 random bytes, base64url)."""
+    click.echo(new_master_key())
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations to the configured database."""
+    from license_server import migrate
+
+    app = _app()
+    migrate.upgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
+    click.echo(f"database at revision {revision}: {_safe_url(app)}")
+
+
+def _safe_url(app: Flask) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(
+        hide_password=True
+    )
+
+
+@main.group()
+def vendors() -> None:
+    """Vendor commands."""
+
+
+@vendors.command("create")
+@click.argument("name")
+@click.option("--slug", help="URL-safe id; derived from NAME when omitted.")
+@click.option("--issuer", help="The tokens' iss claim; the slug when omitted.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def vendors_create(
+    name: str, slug: str | None, issuer: str | None, as_json: bool
+) -> None:
+    """Create a vendor; print its first admin API key (once) and its public key."""
+    from license_server import errors
+    from license_server.services.vendors import create_vendor
+
+    app = _app()
+    with app.app_context():
+        try:
+            new = create_vendor(
+                keyring=app.extensions["keyring"],
+                name=name,
+                slug=slug,
+                issuer=issuer,
+                now=datetime.now(UTC),
+            )
+        except errors.APIError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.text}") from exc
+        vendor = {"id": str(new.vendor.id), "slug": new.vendor.slug, "name": name}
+        issuer_text = new.vendor.issuer
+    if as_json:
+        payload = {
+            "vendor": vendor,
+            "api_key": new.api_key,
+            "public_keys": new.public_keys,
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    click.echo(f"Vendor {name!r} created: slug {vendor['slug']}, id {vendor['id']}.")
+    click.echo(f"Admin API key (shown once, store it now):\n  {new.api_key}")
+    click.echo(f"Token issuer (iss): {issuer_text}")
+    click.echo("Public key to embed in your theme (JWK):")
+    click.echo(json.dumps(new.public_keys[0]))
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the server under gunicorn."""
+    app = _app()  # fail here, with a clear message, on a bad configuration
+    gunicorn = shutil.which("gunicorn") or ""
+    argv = [sys.executable, "-m", "gunicorn"] if not gunicorn else [gunicorn]
+    argv += ["--bind", f"{host}:{port}", "--workers", str(workers)]
+    argv += ["--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
+    argv += ["license_server.wsgi:app"]
+    click.echo(f"serving on http://{host}:{port} ({_safe_url(app)})", err=True)
+    if app.config["EMBEDDED"]:
+        os.environ.setdefault(
+            "LICENSE_SERVER_INSTANCE_PATH", app.config["INSTANCE_PATH"]
+        )
+    sys.stdout.flush()
+    os.execv(argv[0], argv)  # noqa: S606 - replaces this process with gunicorn
+
+
+__all__ = ["main", "normalise_database_url", "resolve"]

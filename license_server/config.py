@@ -1,0 +1,147 @@
+"""Configuration: defaults, then ``LICENSE_SERVER_*`` environment, then overrides.
+
+The *embedded default* is the server with no ``LICENSE_SERVER_DATABASE_URL``: SQLite in
+the instance folder. Only there does the server create its own master key (once, mode
+0600, in the instance folder). Anywhere else it refuses to start without one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from license_server.keyring import (
+    Keyring,
+    MasterKeyError,
+    create_master_key_file,
+    decode_master_key,
+    read_master_key_file,
+)
+
+log = logging.getLogger(__name__)
+
+PREFIX = "LICENSE_SERVER_"
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,
+    "MASTER_KEY": None,
+    "MASTER_KEY_FILE": None,
+    "INSTANCE_PATH": None,
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "DB_POOL_SIZE": 10,
+    "LAST_SEEN_INTERVAL": 3600,
+    "LOG_LEVEL": "INFO",
+}
+
+_INT_KEYS = {"MAX_CONTENT_LENGTH", "DB_POOL_SIZE", "LAST_SEEN_INTERVAL"}
+DB_FILE_NAME = "license_server.sqlite3"
+KEY_FILE_NAME = "master.key"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be used; the message says how to fix it."""
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in DEFAULTS:
+        raw = environ.get(PREFIX + name)
+        if raw is None or raw == "":
+            continue
+        if name in _INT_KEYS:
+            try:
+                values[name] = int(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{PREFIX}{name} must be an integer") from exc
+        else:
+            values[name] = raw
+    return values
+
+
+def resolve(
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Merge defaults, environment and overrides into one settings mapping."""
+    settings = dict(DEFAULTS)
+    settings.update(_from_environment(os.environ if environ is None else environ))
+    settings.update(overrides or {})
+    if not settings["INSTANCE_PATH"]:
+        settings["INSTANCE_PATH"] = str(Path.cwd() / "instance")
+    settings["EMBEDDED"] = not settings["DATABASE_URL"]
+    if settings["EMBEDDED"]:
+        db_file = Path(settings["INSTANCE_PATH"]) / DB_FILE_NAME
+        settings["DATABASE_URL"] = f"sqlite:///{db_file}"
+    return settings
+
+
+def load_master_key(settings: Mapping[str, Any]) -> bytes:
+    """Find the master key, creating it only on the embedded default."""
+    try:
+        if settings["MASTER_KEY"]:
+            return decode_master_key(str(settings["MASTER_KEY"]))
+        if settings["MASTER_KEY_FILE"]:
+            return read_master_key_file(Path(settings["MASTER_KEY_FILE"]))
+        if not settings["EMBEDDED"]:
+            raise ConfigError(
+                f"no master key: set {PREFIX}MASTER_KEY or {PREFIX}MASTER_KEY_FILE "
+                "(`license-server master-key` prints a fresh one)"
+            )
+        path = Path(settings["INSTANCE_PATH"]) / KEY_FILE_NAME
+        if not path.exists():
+            create_master_key_file(path)
+            log.warning(
+                "generated a new master key at %s (mode 0600): back it up", path
+            )
+        return read_master_key_file(path)
+    except MasterKeyError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
+    """Put the resolved settings and the keyring on ``app``."""
+    settings = resolve(overrides)
+    app.config.update(settings)
+    app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
+        settings["DATABASE_URL"]
+    )
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
+    app.config["MAX_CONTENT_LENGTH"] = settings["MAX_CONTENT_LENGTH"]
+    app.config["JSON_SORT_KEYS"] = False
+    app.config.update(
+        API_TITLE="License Server API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+    )
+    if settings["EMBEDDED"]:
+        Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+    app.extensions["keyring"] = Keyring(load_master_key(settings))
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Return engine options: pre-ping and a pool on PostgreSQL, a timeout on SQLite."""
+    url = config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": config["DB_POOL_SIZE"],
+        "max_overflow": config["DB_POOL_SIZE"],
+        "pool_timeout": 10,
+        "connect_args": {"connect_timeout": 5},
+    }

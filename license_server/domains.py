@@ -1,0 +1,303 @@
+"""Canonical site domains and development-host detection (PROTOCOL §3).
+
+Every activation is keyed by a canonical domain: the host of a bare name or
+URL, stripped of scheme, userinfo-free, port/path/query/fragment dropped, one
+trailing dot dropped, mapped with IDNA 2008 + UTS #46 (non-transitional, so
+``faß.de`` stays distinct from ``fass.de``) to its lowercase A-label form, and
+with one leading ``www.`` label removed.  IP literals are kept as IPs: IPv4 as
+the dotted quad, IPv6 as the compressed lowercase hex form without brackets.
+
+Development hosts (``localhost``, reserved TLDs, loopback/private/link-local
+IPs and per-product patterns) do not consume activation slots.  Matching is
+always by whole labels, never by substring.
+
+The shared test vectors in ``tests/vectors/domains.json`` pin the exact
+behaviour for the client library that reimplements these functions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Sequence
+
+import idna
+
+__all__ = [
+    "MAX_HOST_OCTETS",
+    "MAX_LABEL_OCTETS",
+    "InvalidDevPattern",
+    "InvalidDomain",
+    "SiteDomain",
+    "canonical_dev_pattern",
+    "canonical_domain",
+    "classify",
+    "is_development_host",
+]
+
+MAX_HOST_OCTETS = 253
+MAX_LABEL_OCTETS = 63
+
+_ASCII_WHITESPACE = " \t\n\r\f\v"
+_SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+_AUTHORITY_END_RE = re.compile(r"[/?#]")
+_PORT_RE = re.compile(r"[0-9]{0,5}")
+# UTS #46 label separators other than U+002E (they all map to ".").
+_FULL_STOPS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+
+_DEV_TLDS = frozenset({"localhost", "test", "local", "example", "invalid"})
+_DEV_IPV4_NETWORKS = tuple(
+    ipaddress.IPv4Network(net)
+    for net in (
+        "127.0.0.0/8",  # loopback
+        "10.0.0.0/8",  # RFC 1918
+        "172.16.0.0/12",  # RFC 1918
+        "192.168.0.0/16",  # RFC 1918
+        "169.254.0.0/16",  # link-local
+    )
+)
+_DEV_IPV6_NETWORKS = tuple(
+    ipaddress.IPv6Network(net)
+    for net in (
+        "::1/128",  # loopback
+        "fc00::/7",  # unique local addresses
+        "fe80::/10",  # link-local
+    )
+)
+
+
+class InvalidDomain(ValueError):
+    """The input is not a host we can license (PROTOCOL §3)."""
+
+    code = "INVALID_DOMAIN"
+
+
+class InvalidDevPattern(ValueError):
+    """The development-host pattern is malformed or too broad (PROTOCOL §3)."""
+
+    code = "INVALID_DEV_PATTERN"
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteDomain:
+    """A canonical domain together with its development classification."""
+
+    name: str
+    development: bool
+
+
+def canonical_domain(raw: str) -> str:
+    """Return the canonical form of a bare host or URL, or raise InvalidDomain."""
+    if not isinstance(raw, str):
+        raise InvalidDomain(f"domain must be a string, not {type(raw).__name__}")
+    text = raw.strip(_ASCII_WHITESPACE)
+    if not text:
+        raise InvalidDomain("domain is empty")
+    if any(char.isspace() for char in text):
+        raise InvalidDomain("domain must not contain whitespace")
+    return _canonical_host(_extract_host(text))
+
+
+def is_development_host(domain: str, patterns: Sequence[str] = ()) -> bool:
+    """Tell whether a canonical domain is a development host."""
+    address = _parse_ip(domain)
+    if address is not None:
+        return _is_development_ip(address) or domain in patterns
+    if domain == "localhost":
+        return True
+    head, dot, tld = domain.rpartition(".")
+    if dot and head and tld in _DEV_TLDS:
+        return True
+    return any(_pattern_matches(domain, pattern) for pattern in patterns)
+
+
+def canonical_dev_pattern(pattern: str) -> str:
+    """Return the canonical form of a development-host pattern."""
+    if not isinstance(pattern, str):
+        raise InvalidDevPattern(
+            f"pattern must be a string, not {type(pattern).__name__}"
+        )
+    text = pattern.strip(_ASCII_WHITESPACE)
+    if not text:
+        raise InvalidDevPattern("pattern is empty")
+    try:
+        if "*" in text:
+            return _canonical_wildcard_pattern(text)
+        return _canonical_host(text)
+    except InvalidDomain as exc:
+        raise InvalidDevPattern(f"invalid pattern {pattern!r}: {exc}") from exc
+
+
+def classify(raw: str, patterns: Sequence[str] = ()) -> SiteDomain:
+    """Canonicalise a host or URL and classify it as development or not."""
+    name = canonical_domain(raw)
+    development = is_development_host(name, patterns)
+    return SiteDomain(name=name, development=development)
+
+
+def _extract_host(text: str) -> str:
+    """Strip scheme, path, query, fragment, port; reject userinfo."""
+    scheme = _SCHEME_RE.match(text)
+    if scheme is not None:
+        rest = text[scheme.end() :]
+    elif text.startswith("//"):
+        rest = text[2:]
+    else:
+        rest = text
+    authority = _AUTHORITY_END_RE.split(rest, maxsplit=1)[0]
+    if "@" in authority:
+        raise InvalidDomain("userinfo (user@host) is not allowed in a domain")
+    return _strip_port(authority)
+
+
+def _strip_port(authority: str) -> str:
+    """Return the host part of an authority, validating any port."""
+    if authority.startswith("["):
+        end = authority.find("]")
+        if end < 0:
+            raise InvalidDomain("unterminated IPv6 literal")
+        host, rest = authority[: end + 1], authority[end + 1 :]
+        if rest and not rest.startswith(":"):
+            raise InvalidDomain("unexpected text after IPv6 literal")
+        _check_port(rest[1:])
+        return host
+    if authority.count(":") >= 2:
+        return authority  # a bare IPv6 literal, validated by _canonical_host
+    host, _, port = authority.partition(":")
+    _check_port(port)
+    return host
+
+
+def _check_port(port: str) -> None:
+    """Reject a port that is not empty or a decimal number up to 65535."""
+    if not _PORT_RE.fullmatch(port):
+        raise InvalidDomain(f"invalid port {port!r}")
+    if port and int(port) > 65535:
+        raise InvalidDomain(f"port {port} is out of range")
+
+
+def _canonical_host(host: str) -> str:
+    """Canonicalise a bare host: an IP literal or a domain name."""
+    if not host:
+        raise InvalidDomain("domain has no host")
+    if "%" in host:
+        raise InvalidDomain("percent-encoded hosts are not allowed")
+    if host.startswith("[") or ":" in host:
+        return _canonical_ipv6(host)
+    name = _canonical_name(host)
+    if name.rpartition(".")[2].isdigit():
+        return _canonical_ipv4(name)
+    if name == "www":
+        raise InvalidDomain("domain is empty after removing 'www.'")
+    return name.removeprefix("www.")
+
+
+def _canonical_ipv6(host: str) -> str:
+    """Canonicalise an IPv6 literal given as ``[addr]`` or as a bare address."""
+    bracketed = host.startswith("[") and host.endswith("]")
+    try:
+        return _format_ipv6(ipaddress.IPv6Address(host[1:-1] if bracketed else host))
+    except ValueError:
+        if bracketed:
+            raise InvalidDomain(f"invalid IPv6 literal {host!r}") from None
+        raise InvalidDomain(
+            f"invalid host {host!r}: ':' is only allowed in IPv6 literals"
+        ) from None
+
+
+def _canonical_name(host: str) -> str:
+    """Drop one trailing dot and map a host name to lowercase A-labels."""
+    host = host.translate(_FULL_STOPS)
+    host = host.removesuffix(".")
+    if "*" in host:
+        raise InvalidDomain("wildcards are not allowed in a domain")
+    if not host:
+        raise InvalidDomain("domain is empty")
+    if "" in host.split("."):
+        raise InvalidDomain("domain has an empty label")
+    try:
+        # uts46=True with the (default) non-transitional processing of
+        # IDNA 2008; never the stdlib "idna" codec (IDNA 2003).
+        name = idna.encode(host, uts46=True, std3_rules=True).decode("ascii").lower()
+    except ValueError as exc:  # idna.IDNAError is a UnicodeError
+        raise InvalidDomain(f"not a valid IDNA host name: {exc}") from exc
+    if len(name) > MAX_HOST_OCTETS:
+        raise InvalidDomain(f"host is longer than {MAX_HOST_OCTETS} octets")
+    labels = name.split(".")
+    if "" in labels or any(len(label) > MAX_LABEL_OCTETS for label in labels):
+        raise InvalidDomain(f"labels must be 1 to {MAX_LABEL_OCTETS} octets long")
+    return name
+
+
+def _canonical_ipv4(name: str) -> str:
+    """Return a dotted-quad IPv4 literal; any other numeric host is invalid."""
+    try:
+        return str(ipaddress.IPv4Address(name))
+    except ValueError:
+        raise InvalidDomain(
+            f"{name!r} ends in a numeric label but is not a dotted-quad IPv4 address"
+        ) from None
+
+
+def _format_ipv6(address: ipaddress.IPv6Address) -> str:
+    """Format an IPv6 address as compressed lowercase hex (RFC 5952, no dots)."""
+    value = int(address)
+    groups = [f"{(value >> (112 - 16 * i)) & 0xFFFF:x}" for i in range(8)]
+    best_start, best_len, run_start = -1, 1, -1
+    for index, group in enumerate([*groups, "end"]):
+        if group == "0":
+            run_start = index if run_start < 0 else run_start
+            continue
+        if run_start >= 0 and index - run_start > best_len:
+            best_start, best_len = run_start, index - run_start
+        run_start = -1
+    if best_start < 0:
+        return ":".join(groups)
+    head = ":".join(groups[:best_start])
+    tail = ":".join(groups[best_start + best_len :])
+    return f"{head}::{tail}"
+
+
+def _parse_ip(domain: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """Return the IP address a canonical domain denotes, or None for names."""
+    try:
+        return ipaddress.ip_address(domain)
+    except ValueError:
+        return None
+
+
+def _is_development_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Tell whether an IP is loopback, private (RFC 1918 / ULA) or link-local."""
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped
+        if mapped is None:
+            return any(address in net for net in _DEV_IPV6_NETWORKS)
+        address = mapped
+    return any(address in net for net in _DEV_IPV4_NETWORKS)
+
+
+def _pattern_matches(domain: str, pattern: str) -> bool:
+    """Match a canonical domain name against one canonical pattern by labels."""
+    if pattern.startswith("*."):
+        return domain.endswith(pattern[1:])
+    if pattern.endswith(".*"):
+        return domain.startswith(pattern[:-1])
+    return domain == pattern
+
+
+def _canonical_wildcard_pattern(text: str) -> str:
+    """Canonicalise a ``*.suffix`` or ``prefix.*`` pattern."""
+    text = text.removesuffix(".")
+    if text.count("*") != 1:
+        raise InvalidDevPattern(f"pattern {text!r} must contain exactly one '*'")
+    if text.startswith("*."):
+        fixed = _canonical_name(text[2:])
+        if "." not in fixed:
+            raise InvalidDevPattern(f"pattern {text!r} would cover a whole TLD")
+        if fixed.rpartition(".")[2].isdigit():
+            raise InvalidDevPattern(f"pattern {text!r} would match IP addresses only")
+        return f"*.{fixed}"
+    if text.endswith(".*"):
+        return f"{_canonical_name(text[:-2])}.*"
+    raise InvalidDevPattern(f"'*' must be a whole first or last label in {text!r}")

@@ -1,0 +1,228 @@
+"""One JSON error shape for every non-2xx answer (PROTOCOL §5).
+
+``{"code": "...", "message": "...", "detail": {...}, "request_id": "..."}`` comes from
+:class:`APIError` subclasses, from Werkzeug's HTTP exceptions (404, 405, 413, ...),
+and from unexpected exceptions (500, logged with the request id, never with secrets).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any, ClassVar
+
+from flask import Flask, Response, g, jsonify, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class APIError(Exception):
+    """Base of every error the API answers on purpose."""
+
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "BAD_REQUEST"
+    message: ClassVar[str] = "Bad request."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        detail: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.text = message or self.message
+        self.detail = detail or {}
+        self.headers = headers or {}
+        self.extra = extra or {}
+        super().__init__(self.text)
+
+
+class MalformedJSON(APIError):
+    status_code, code, message = 400, "MALFORMED_JSON", "The body is not valid JSON."
+
+
+class InvalidKeyFormat(APIError):
+    status_code, code, message = (
+        400,
+        "INVALID_KEY_FORMAT",
+        "The license key is not well formed.",
+    )
+
+
+class InvalidDomain(APIError):
+    status_code, code, message = 400, "INVALID_DOMAIN", "The domain is not valid."
+
+
+class Unauthorized(APIError):
+    status_code, code, message = 401, "UNAUTHORIZED", "A valid API key is required."
+
+
+class Forbidden(APIError):
+    status_code, code, message = 403, "FORBIDDEN", "This API key may not do that."
+
+
+class NotFound(APIError):
+    status_code, code, message = 404, "NOT_FOUND", "Not found."
+
+
+class ProductNotFound(APIError):
+    status_code, code, message = 404, "PRODUCT_NOT_FOUND", "No such product."
+
+
+class Conflict(APIError):
+    status_code, code, message = 409, "CONFLICT", "The request conflicts with the data."
+
+
+class ValidationFailed(APIError):
+    status_code, code, message = 422, "VALIDATION_ERROR", "The request is not valid."
+
+
+class UnsupportedMediaType(APIError):
+    status_code, code, message = (
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "Send the body as application/json.",
+    )
+
+
+class ServiceUnavailable(APIError):
+    status_code, code, message = (
+        503,
+        "SERVICE_UNAVAILABLE",
+        "The service is temporarily unavailable; retry later.",
+    )
+
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+    431: "HEADERS_TOO_LARGE",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+_MESSAGES = {
+    404: "No such resource.",
+    405: "This method is not allowed here.",
+    413: "The request body is too large.",
+    422: "The request is not valid; see detail.fields.",
+}
+
+
+def request_id() -> str:
+    """Return this request's id: the caller's sane ``X-Request-ID``, or a new one."""
+    rid: str | None = g.get("request_id")
+    if rid is None:
+        offered = request.headers.get("X-Request-ID", "")
+        rid = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        g.request_id = rid
+    return rid
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    detail: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """Render the protocol's error body (``extra`` adds top-level members)."""
+    body = {
+        **(extra or {}),
+        "code": code,
+        "message": message,
+        "detail": detail or {},
+        "request_id": request_id(),
+    }
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_api_error(error: APIError) -> Response:
+    """Render an :class:`APIError`."""
+    return error_response(
+        error.status_code,
+        error.code,
+        error.text,
+        error.detail,
+        error.headers,
+        error.extra,
+    )
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Render Werkzeug's and flask-smorest's HTTP errors in the protocol's shape."""
+    status = error.code or 500
+    detail: dict[str, Any] = {}
+    data = getattr(error, "data", None)
+    if isinstance(data, dict) and "messages" in data:
+        detail = {"fields": _flatten_locations(data["messages"])}
+    elif status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+        detail = {"allowed": sorted(error.valid_methods)}  # type: ignore[attr-defined]
+    code = _HTTP_CODES.get(status, "HTTP_ERROR")
+    message = _MESSAGES.get(status) or error.description or error.name
+    headers = {}
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
+    return error_response(status, code, message, detail, headers)
+
+
+def _flatten_locations(messages: Any) -> Any:
+    """Drop webargs' location level (``{"json": {...}}``) from field messages."""
+    if isinstance(messages, dict) and len(messages) == 1:
+        ((location, inner),) = messages.items()
+        if location in {"json", "query", "headers", "view_args", "path"}:
+            return inner
+    return messages
+
+
+def handle_database_down(error: Exception) -> Response:
+    """Answer 503 when the database cannot be reached, instead of a 500."""
+    log.warning("database unavailable: %s", type(error).__name__)
+    return handle_api_error(ServiceUnavailable(headers={"Retry-After": "5"}))
+
+
+def handle_unexpected(error: Exception) -> Response:
+    """Log an unexpected failure and answer a generic 500."""
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    if isinstance(error, OperationalError | PoolTimeout) or (
+        isinstance(error, DBAPIError) and error.connection_invalidated
+    ):
+        return handle_database_down(error)
+    log.exception("unhandled error (request_id=%s)", request_id())
+    return error_response(500, "INTERNAL_ERROR", "Internal server error.")
+
+
+def add_request_id_header(response: Response) -> Response:
+    """Echo the request id on every answer."""
+    response.headers["X-Request-ID"] = request_id()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the handlers on ``app``."""
+    app.register_error_handler(APIError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)
+    app.after_request(add_request_id_header)

@@ -1,0 +1,139 @@
+"""The master secret and everything derived from it.
+
+One 32-byte master secret is the root of all server-side secrets. From it, HKDF
+derives independent subkeys for each purpose, so no two uses share a key:
+
+- ``signing-key-encryption``: AES-256-GCM over vendors' Ed25519 private keys;
+- ``license-key-encryption``: AES-256-GCM over license keys (a vendor can see a key
+  again, the database alone cannot);
+- ``license-key-lookup`` / ``api-key-lookup``: HMAC-SHA256 keys for the lookup
+  hashes, so a stolen database does not let anyone test guessed keys offline;
+- ``client-address``: HMAC-SHA256 key for the hashed client addresses in events.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+MASTER_KEY_BYTES = 32
+_NONCE_BYTES = 12
+
+
+class MasterKeyError(RuntimeError):
+    """The master secret is missing, malformed or unsafely stored."""
+
+
+def new_master_key() -> str:
+    """Return a fresh master secret: 32 random bytes, base64url without padding."""
+    return (
+        base64.urlsafe_b64encode(secrets.token_bytes(MASTER_KEY_BYTES))
+        .decode()
+        .rstrip("=")
+    )
+
+
+def decode_master_key(text: str) -> bytes:
+    """Decode a base64url master secret and check it is exactly 32 bytes."""
+    cleaned = text.strip()
+    try:
+        raw = base64.urlsafe_b64decode(cleaned + "=" * (-len(cleaned) % 4))
+    except (ValueError, TypeError) as exc:
+        raise MasterKeyError("the master key is not valid base64url") from exc
+    if len(raw) != MASTER_KEY_BYTES:
+        raise MasterKeyError(
+            f"the master key must decode to {MASTER_KEY_BYTES} bytes, got {len(raw)}"
+        )
+    return raw
+
+
+def read_master_key_file(path: Path) -> bytes:
+    """Read a master key file, refusing one that others can read."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError as exc:
+        raise MasterKeyError(f"master key file {path} does not exist") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise MasterKeyError(
+            f"master key file {path} is accessible by group or others "
+            f"(mode {stat.S_IMODE(mode):04o}); run: chmod 600 {path}"
+        )
+    return decode_master_key(path.read_text(encoding="ascii", errors="replace"))
+
+
+def create_master_key_file(path: Path) -> None:
+    """Write a fresh master key to ``path`` with mode 0600 (never overwrites)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(new_master_key() + "\n")
+
+
+class Keyring:
+    """Purpose-bound keys derived from the master secret."""
+
+    def __init__(self, master: bytes) -> None:
+        if len(master) != MASTER_KEY_BYTES:
+            raise MasterKeyError("the master key must be 32 bytes")
+        self._signing = AESGCM(self._derive(master, "signing-key-encryption"))
+        self._license = AESGCM(self._derive(master, "license-key-encryption"))
+        self._license_lookup = self._derive(master, "license-key-lookup")
+        self._api_lookup = self._derive(master, "api-key-lookup")
+        self._address = self._derive(master, "client-address")
+
+    @staticmethod
+    def _derive(master: bytes, purpose: str) -> bytes:
+        hkdf = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=None,
+            info=f"license-server/v1/{purpose}".encode(),
+        )
+        return hkdf.derive(master)
+
+    @staticmethod
+    def _seal(aead: AESGCM, plaintext: bytes, context: bytes) -> bytes:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        return nonce + aead.encrypt(nonce, plaintext, context)
+
+    @staticmethod
+    def _open(aead: AESGCM, sealed: bytes, context: bytes) -> bytes:
+        return aead.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], context)
+
+    def seal_signing_key(self, private_bytes: bytes, kid: str) -> bytes:
+        """Encrypt a raw Ed25519 private key, bound to its ``kid``."""
+        return self._seal(self._signing, private_bytes, kid.encode())
+
+    def open_signing_key(self, sealed: bytes, kid: str) -> bytes:
+        """Decrypt a private key sealed by :meth:`seal_signing_key`."""
+        return self._open(self._signing, sealed, kid.encode())
+
+    def seal_license_key(self, key: str) -> bytes:
+        """Encrypt a license key's canonical text."""
+        return self._seal(self._license, key.encode(), b"license-key")
+
+    def open_license_key(self, sealed: bytes) -> str:
+        """Decrypt a license key sealed by :meth:`seal_license_key`."""
+        return self._open(self._license, sealed, b"license-key").decode()
+
+    def license_lookup(self, body: str) -> bytes:
+        """Keyed hash of a license key's canonical body, for lookups."""
+        return hmac.new(self._license_lookup, body.encode(), hashlib.sha256).digest()
+
+    def api_key_lookup(self, token: str) -> bytes:
+        """Keyed hash of an admin API key, for lookups."""
+        return hmac.new(self._api_lookup, token.encode(), hashlib.sha256).digest()
+
+    def client_address(self, address: str) -> str:
+        """Keyed, truncated hash of a client address, for events."""
+        digest = hmac.new(self._address, address.encode(), hashlib.sha256)
+        return digest.hexdigest()[:24]

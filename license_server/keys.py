@@ -1,0 +1,169 @@
+"""License-key format: generation, canonicalisation and offline validation.
+
+A key looks like ``PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX`` (PROTOCOL §1):
+
+* an optional product prefix ``PPP``: 2 to 8 characters of ``A-Z0-9``, set per
+  product (empty when the product has none);
+* then 25 symbols of Crockford's base32 alphabet
+  (``0123456789ABCDEFGHJKMNPQRSTVWXYZ``: no I, L, O or U), shown in five groups
+  of five.  The first 24 symbols are random (120 bits from :mod:`secrets`); the
+  25th is a check symbol computed over those 24 with the Luhn mod N algorithm
+  (N = 32, over that alphabet).
+
+The check symbol catches every single-symbol substitution and every swap of
+two neighbouring symbols except ``0Z`` <-> ``Z0`` (the base-32 analogue of the
+``09`` <-> ``90`` blind spot of decimal Luhn), so typos are rejected offline,
+before any network or database work.
+
+Parsing is forgiving about presentation: it strips surrounding whitespace,
+ignores case, spaces, tabs and dashes, and, in the 25-symbol body only, reads
+``I`` and ``L`` as ``1`` and ``O`` as ``0`` (a prefix may legitimately contain
+those letters and is kept as typed, uppercased).  The last 25 significant
+characters are the body; whatever precedes them is the prefix.  Any non-ASCII
+character left after that is rejected *before* case folding, so that Unicode
+case mappings (``"ß".upper() == "SS"``, ``"ı".upper() == "I"``) can never turn
+garbage into a valid key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import secrets
+
+__all__ = [
+    "ALPHABET",
+    "BODY_LENGTH",
+    "PAYLOAD_LENGTH",
+    "InvalidKeyFormat",
+    "InvalidKeyPrefix",
+    "LicenseKey",
+    "canonical_prefix",
+    "check_symbol",
+    "generate_key",
+    "parse_key",
+]
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+"""Crockford's base32 alphabet; a symbol's codepoint is its index here."""
+
+_N = len(ALPHABET)  # 32
+_CODEPOINT = {symbol: index for index, symbol in enumerate(ALPHABET)}
+
+PAYLOAD_LENGTH = 24
+"""Number of random symbols in a key (24 x 5 bits = 120 bits)."""
+
+BODY_LENGTH = PAYLOAD_LENGTH + 1
+"""Number of symbols in a key body: the random payload plus the check symbol."""
+
+_GROUP = 5
+_PREFIX_MIN = 2
+_PREFIX_MAX = 8
+_MAX_INPUT = 200
+_PREFIX_RE = re.compile(r"[A-Z0-9]{2,8}")
+_SEPARATORS = str.maketrans("", "", " \t-")
+_BODY_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
+
+
+class InvalidKeyFormat(ValueError):
+    """The text is not a well-formed license key (or contains a typo)."""
+
+    code = "INVALID_KEY_FORMAT"
+
+
+class InvalidKeyPrefix(ValueError):
+    """The product prefix is not 2-8 characters of A-Z0-9."""
+
+    code = "INVALID_KEY_PREFIX"
+
+
+@dataclasses.dataclass(frozen=True)
+class LicenseKey:
+    """A validated license key in canonical form."""
+
+    prefix: str
+    """Product prefix, uppercase, or ``""`` when none."""
+    body: str
+    """25 canonical symbols, the check symbol last."""
+
+    def __str__(self) -> str:
+        """Render as ``PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX`` (no ``PPP-`` if none)."""
+        groups = [self.body[i : i + _GROUP] for i in range(0, len(self.body), _GROUP)]
+        if self.prefix:
+            groups.insert(0, self.prefix)
+        return "-".join(groups)
+
+
+def check_symbol(payload: str) -> str:
+    """Compute the Luhn mod 32 check symbol over 24 canonical symbols."""
+    if (
+        not isinstance(payload, str)
+        or len(payload) != PAYLOAD_LENGTH
+        or any(symbol not in _CODEPOINT for symbol in payload)
+    ):
+        raise InvalidKeyFormat(
+            f"a key payload is {PAYLOAD_LENGTH} symbols of {ALPHABET}"
+        )
+    total = 0
+    factor = 2  # the rightmost payload symbol is doubled
+    for symbol in reversed(payload):
+        addend = factor * _CODEPOINT[symbol]
+        total += addend // _N + addend % _N
+        factor = 3 - factor  # alternate 2, 1, 2, 1, ...
+    return ALPHABET[(_N - total % _N) % _N]
+
+
+def canonical_prefix(prefix: str) -> str:
+    """Validate a product prefix and return it uppercased ("" means none)."""
+    if not isinstance(prefix, str):
+        raise InvalidKeyPrefix("a key prefix must be a string")
+    stripped = prefix.strip()
+    if stripped == "":
+        return ""
+    canonical = stripped.upper()
+    if not stripped.isascii() or _PREFIX_RE.fullmatch(canonical) is None:
+        raise InvalidKeyPrefix(
+            f"a key prefix is {_PREFIX_MIN} to {_PREFIX_MAX} characters of A-Z0-9"
+        )
+    return canonical
+
+
+def generate_key(prefix: str = "") -> LicenseKey:
+    """Generate a new random key (120 bits from a CSPRNG) with its check symbol."""
+    canonical = canonical_prefix(prefix)
+    bits = secrets.randbits(PAYLOAD_LENGTH * 5)
+    payload = "".join(
+        ALPHABET[(bits >> (5 * i)) & (_N - 1)] for i in range(PAYLOAD_LENGTH)
+    )
+    return LicenseKey(prefix=canonical, body=payload + check_symbol(payload))
+
+
+def parse_key(raw: object) -> LicenseKey:
+    """Parse and validate user-typed key text into its canonical form."""
+    if not isinstance(raw, str):
+        raise InvalidKeyFormat("a license key must be text")
+    if len(raw) > _MAX_INPUT:
+        raise InvalidKeyFormat("that is too long to be a license key")
+    compact = raw.strip().translate(_SEPARATORS)
+    if not compact.isascii():
+        raise InvalidKeyFormat("a license key contains a character that is not ASCII")
+    compact = compact.upper()
+    if not BODY_LENGTH <= len(compact) <= BODY_LENGTH + _PREFIX_MAX:
+        raise InvalidKeyFormat(
+            f"a license key has {BODY_LENGTH} symbols after its optional prefix"
+        )
+    prefix = compact[:-BODY_LENGTH]
+    if prefix and _PREFIX_RE.fullmatch(prefix) is None:
+        raise InvalidKeyFormat(
+            f"a key prefix is {_PREFIX_MIN} to {_PREFIX_MAX} characters of A-Z0-9"
+        )
+    body = compact[-BODY_LENGTH:].translate(_BODY_ALIASES)
+    if any(symbol not in _CODEPOINT for symbol in body):
+        raise InvalidKeyFormat(
+            "a license key contains a character that is not in its alphabet"
+        )
+    if check_symbol(body[:PAYLOAD_LENGTH]) != body[PAYLOAD_LENGTH]:
+        raise InvalidKeyFormat(
+            "the license key has a typo: its check symbol does not match"
+        )
+    return LicenseKey(prefix=prefix, body=body)

@@ -1,0 +1,233 @@
+"""Database models (SQLAlchemy 2, typed). Every datetime is aware UTC."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    TypeDecorator,
+    Uuid,
+    text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from license_server.extensions import Base
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use datetime.now(UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        moment: datetime = value
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+
+class LicenseStatus(enum.StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class ExpiryPolicy(enum.StrEnum):
+    RESTRICT = "restrict"
+    ALLOW = "allow"
+
+
+class ApiKeyScope(enum.StrEnum):
+    READ = "read"
+    WRITE = "write"
+
+
+class SigningKeyStatus(enum.StrEnum):
+    ACTIVE = "active"  # signs new tokens
+    VERIFYING = "verifying"  # published in the JWKS, signs nothing
+    RETIRED = "retired"
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+
+
+def _vendor_fk() -> Mapped[uuid.UUID]:
+    return mapped_column(ForeignKey("vendors.id", ondelete="CASCADE"), index=True)
+
+
+class Vendor(Base):
+    __tablename__ = "vendors"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    vendor_id: Mapped[uuid.UUID] = _vendor_fk()
+    name: Mapped[str] = mapped_column(String(200))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    vendor: Mapped[Vendor] = relationship(lazy="joined")
+
+
+class SigningKey(Base):
+    __tablename__ = "signing_keys"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    vendor_id: Mapped[uuid.UUID] = _vendor_fk()
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    vendor_id: Mapped[uuid.UUID] = _vendor_fk()
+    # Public requests name a product by slug alone, so slugs are unique server-wide.
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_prefix: Mapped[str] = mapped_column(String(8), default="")
+    max_domains: Mapped[int] = mapped_column(Integer, default=1)
+    max_dev_domains: Mapped[int | None] = mapped_column(Integer)
+    token_ttl: Mapped[int] = mapped_column(Integer)
+    grace_period: Mapped[int] = mapped_column(Integer)
+    expiry_policy: Mapped[str] = mapped_column(String(16))
+    dev_patterns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    vendor: Mapped[Vendor] = relationship(lazy="joined")
+
+
+class License(Base):
+    __tablename__ = "licenses"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    vendor_id: Mapped[uuid.UUID] = _vendor_fk()
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="RESTRICT"), index=True
+    )
+    key_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    key_sealed: Mapped[bytes] = mapped_column(LargeBinary(128))
+    key_hint: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default=LicenseStatus.ACTIVE)
+    max_domains: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updates_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    product: Mapped[Product] = relationship(lazy="joined")
+
+    @property
+    def seat_limit(self) -> int:
+        """Return the number of production domains this license may hold."""
+        if self.max_domains is not None:
+            return self.max_domains
+        return self.product.max_domains
+
+
+class Activation(Base):
+    __tablename__ = "activations"
+    __table_args__ = (
+        # One live activation per (license, domain): the idempotency guard.
+        Index(
+            "uq_activations_live_domain",
+            "license_id",
+            "domain",
+            unique=True,
+            sqlite_where=text("deactivated_at IS NULL"),
+            postgresql_where=text("deactivated_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    vendor_id: Mapped[uuid.UUID] = _vendor_fk()
+    license_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("licenses.id", ondelete="CASCADE"), index=True
+    )
+    domain: Mapped[str] = mapped_column(String(253), index=True)
+    development: Mapped[bool] = mapped_column(Boolean, default=False)
+    environment: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """Append-only audit record of a state change."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_vendor_id_id", "vendor_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True
+    )
+    vendor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("vendors.id", ondelete="CASCADE")
+    )
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+__all__ = [
+    "Activation",
+    "ApiKey",
+    "ApiKeyScope",
+    "Event",
+    "ExpiryPolicy",
+    "License",
+    "LicenseStatus",
+    "Product",
+    "SigningKey",
+    "SigningKeyStatus",
+    "Vendor",
+]

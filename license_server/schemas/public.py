@@ -1,0 +1,94 @@
+"""Schemas of the public endpoints (PROTOCOL §2)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+_KEY = fields.String(
+    required=True,
+    validate=validate.Length(min=1, max=200),
+    metadata={"example": "ACME-7Q2KD-0Z9XW-3M4NB-8HJ6T-R5PVC"},
+)
+_DOMAIN = fields.String(
+    required=True,
+    validate=validate.Length(min=1, max=2048),
+    metadata={"description": "A host or URL; canonicalised (PROTOCOL §3)."},
+)
+_PRODUCT = fields.String(
+    required=True,
+    validate=validate.Length(min=1, max=64),
+    metadata={"example": "jannah"},
+)
+_NONCE = fields.String(
+    load_default=None,
+    validate=validate.Length(min=1, max=128),
+    metadata={"description": "Echoed in the answer and in the signed token."},
+)
+
+
+class ValidateIn(Schema):
+    license_key = _KEY
+    domain = _DOMAIN
+    product = _PRODUCT
+    nonce = _NONCE
+    version = fields.String(load_default=None, validate=validate.Length(max=64))
+
+
+class ActivateIn(Schema):
+    license_key = _KEY
+    domain = _DOMAIN
+    product = _PRODUCT
+    nonce = _NONCE
+    environment = fields.String(
+        load_default=None,
+        validate=validate.Length(max=32),
+        metadata={"description": "The client's own claim; recorded, never trusted."},
+    )
+
+
+class DeactivateIn(Schema):
+    license_key = _KEY
+    domain = _DOMAIN
+
+
+class LicenseClaim(Schema):
+    status = fields.String()
+    expires_at = fields.String(allow_none=True)
+    updates_until = fields.String(allow_none=True)
+    max_domains = fields.Integer()
+    active_domains = fields.Integer()
+
+
+class ValidateOut(Schema):
+    valid = fields.Boolean(required=True)
+    code = fields.String(required=True)
+    detail = fields.String(required=True)
+    license = fields.Nested(LicenseClaim, allow_none=True)
+    domain = fields.String(required=True)
+    nonce = fields.String(allow_none=True)
+    ts = fields.String(required=True)
+    token = fields.String(
+        required=True, metadata={"description": "EdDSA JWT (typ license+jwt)."}
+    )
+
+
+class ActivateOut(ValidateOut):
+    activation_id = fields.String(required=True)
+
+
+class DeactivateOut(Schema):
+    deactivated = fields.Boolean(required=True)
+    domain = fields.String(required=True)
+
+
+class Jwk(Schema):
+    kty = fields.String()
+    crv = fields.String()
+    x = fields.String()
+    kid = fields.String()
+    alg = fields.String()
+    use = fields.String()
+
+
+class Jwks(Schema):
+    keys = fields.List(fields.Nested(Jwk))

@@ -1,0 +1,1 @@
+"""Use cases as plain functions: keyword arguments in, models or results out."""

@@ -1,0 +1,276 @@
+"""Activations: take a seat for a domain atomically, free it, list them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import ClassVar
+
+from sqlalchemy import Boolean, String, Uuid, func, insert, literal, select
+from sqlalchemy.exc import IntegrityError
+
+from license_server import errors
+from license_server.extensions import db
+from license_server.keyring import Keyring
+from license_server.models import Activation, License, UTCDateTime
+from license_server.services import common
+from license_server.services.validation import (
+    Answer,
+    ResultCode,
+    decide,
+    is_development,
+    live_activation,
+    sign,
+    touch,
+)
+from license_server.signing import SignerCache
+
+_REFUSAL_STATUS = {
+    ResultCode.NOT_FOUND: 404,
+    ResultCode.PRODUCT_MISMATCH: 409,
+    ResultCode.REVOKED: 403,
+    ResultCode.SUSPENDED: 403,
+    ResultCode.EXPIRED: 403,
+    ResultCode.ACTIVATION_LIMIT_REACHED: 409,
+}
+
+
+class ActivationRefused(errors.APIError):
+    """An activation the license does not allow; carries the signed negative answer."""
+
+    status_code: ClassVar[int] = 409
+    code: ClassVar[str] = "ACTIVATION_LIMIT_REACHED"
+
+    def __init__(self, answer: Answer) -> None:
+        body = answer.body()
+        super().__init__(
+            body.pop("detail"),
+            detail={
+                name: body.pop(name) for name in ("license", "domain", "nonce", "ts")
+            },
+            extra=body,
+        )
+        self.status_code = _REFUSAL_STATUS[answer.code]  # type: ignore[misc]
+        self.code = str(answer.code)  # type: ignore[misc]
+
+
+def _insert_if_seat_free(
+    *,
+    license: License,
+    site: str,
+    development: bool,
+    environment: str | None,
+    limit: int | None,
+    now: datetime,
+) -> uuid.UUID | None:
+    """Insert an activation only if the license has a free seat: one atomic statement.
+
+    The seat count and the insert are one ``INSERT ... SELECT ... WHERE count < limit``;
+    on PostgreSQL the caller also holds the license row lock, so two transactions
+    cannot both see the last free seat. SQLite runs one writer at a time and takes
+    its write lock when this statement starts.
+    """
+    new_id = uuid.uuid4()
+    row = select(
+        literal(new_id, Uuid),
+        literal(license.vendor_id, Uuid),
+        literal(license.id, Uuid),
+        literal(site, String),
+        literal(development, Boolean),
+        literal(environment, String),
+        literal(now, UTCDateTime),
+        literal(now, UTCDateTime),
+    )
+    if limit is not None:
+        taken = (
+            select(func.count())
+            .select_from(Activation)
+            .where(
+                Activation.license_id == license.id,
+                Activation.deactivated_at.is_(None),
+                Activation.development.is_(development),
+            )
+            .scalar_subquery()
+        )
+        row = row.where(taken < limit)
+    columns = ["id", "vendor_id", "license_id", "domain", "development"]
+    columns += ["environment", "created_at", "last_seen_at"]
+    statement = insert(Activation).from_select(columns, row)
+    inserted = db.session.scalar(statement.returning(Activation.id))
+    return new_id if inserted == new_id else None
+
+
+def _lock_license(license_id: uuid.UUID) -> None:
+    """Lock the license row until commit (PostgreSQL; a no-op on SQLite)."""
+    db.session.execute(
+        select(License.id).where(License.id == license_id).with_for_update()
+    )
+
+
+def _existing(answer: Answer, *, now: datetime, interval: int) -> tuple[Answer, bool]:
+    assert answer.license is not None  # noqa: S101 - callers pass a found license
+    activation = live_activation(answer.license.id, answer.domain)
+    if activation is None:
+        raise errors.Conflict("The activation changed concurrently; retry.")
+    answer.activation_id = activation.id
+    touch(activation, now=now, interval=interval)
+    return answer, False
+
+
+def activate(
+    *,
+    keyring: Keyring,
+    signer: SignerCache,
+    license_key: str,
+    domain: str,
+    product: str,
+    nonce: str | None,
+    environment: str | None,
+    client_address: str | None,
+    now: datetime,
+    last_seen_interval: int = 3600,
+) -> tuple[Answer, bool]:
+    """Activate ``domain`` on a license; return the answer and whether it is new.
+
+    Re-activating a live domain returns the same activation. A refusal raises
+    :class:`ActivationRefused` carrying the signed negative answer.
+    """
+    answer = decide(
+        keyring=keyring,
+        license_key=license_key,
+        domain=domain,
+        product=product,
+        nonce=nonce,
+        now=now,
+    )
+    license = answer.license
+    if license is None or answer.code is not ResultCode.VALID:
+        raise ActivationRefused(_signed_refusal(answer, signer))
+    if live_activation(license.id, answer.domain) is not None:
+        return _commit(_existing(answer, now=now, interval=last_seen_interval), signer)
+    development = is_development(answer.domain, answer.product)
+    limit = answer.product.max_dev_domains if development else license.seat_limit
+    try:
+        _lock_license(license.id)
+        new_id = _insert_if_seat_free(
+            license=license,
+            site=answer.domain,
+            development=development,
+            environment=environment,
+            limit=limit,
+            now=now,
+        )
+    except IntegrityError:
+        db.session.rollback()
+        return _commit(_existing(answer, now=now, interval=last_seen_interval), signer)
+    if new_id is None:
+        answer.code = ResultCode.ACTIVATION_LIMIT_REACHED
+        raise ActivationRefused(_signed_refusal(answer, signer))
+    answer.activation_id = new_id
+    common.record_event(
+        vendor_id=license.vendor_id,
+        actor=common.public_actor(keyring, client_address),
+        action="activation.created",
+        subject_type="activation",
+        subject_id=new_id,
+        data={
+            "license_id": str(license.id),
+            "domain": answer.domain,
+            "development": development,
+        },
+        now=now,
+    )
+    return _commit((answer, True), signer)
+
+
+def _commit(result: tuple[Answer, bool], signer: SignerCache) -> tuple[Answer, bool]:
+    sign(result[0], signer=signer)
+    db.session.commit()
+    return result
+
+
+def _signed_refusal(answer: Answer, signer: SignerCache) -> Answer:
+    sign(answer, signer=signer)
+    db.session.rollback()
+    return answer
+
+
+def deactivate(
+    *,
+    keyring: Keyring,
+    license_key: str,
+    domain: str,
+    client_address: str | None,
+    now: datetime,
+) -> Activation:
+    """Free the seat ``domain`` holds on a license, at once."""
+    key = common.parse_license_key(license_key)
+    site = common.canonical_domain(domain)
+    license = common.license_by_key(keyring, key)
+    if license is None:
+        raise errors.NotFound("No license with this key.")
+    activation = live_activation(license.id, site)
+    if activation is None:
+        raise DomainNotActivated()
+    end_activation(
+        activation, actor=common.public_actor(keyring, client_address), now=now
+    )
+    return activation
+
+
+class DomainNotActivated(errors.APIError):
+    status_code, code, message = (
+        404,
+        "DOMAIN_NOT_ACTIVATED",
+        "This domain holds no activation on this license.",
+    )
+
+
+def end_activation(activation: Activation, *, actor: str, now: datetime) -> None:
+    """Mark an activation deactivated, record the event and commit."""
+    activation.deactivated_at = now
+    common.record_event(
+        vendor_id=activation.vendor_id,
+        actor=actor,
+        action="activation.deactivated",
+        subject_type="activation",
+        subject_id=activation.id,
+        data={"license_id": str(activation.license_id), "domain": activation.domain},
+        now=now,
+    )
+    db.session.commit()
+
+
+def list_for_license(
+    *, vendor_id: uuid.UUID, license_id: uuid.UUID, include_inactive: bool = True
+) -> list[Activation]:
+    """List a license's activations, newest first (scoped to the vendor)."""
+    query = select(Activation).where(
+        Activation.vendor_id == vendor_id, Activation.license_id == license_id
+    )
+    if not include_inactive:
+        query = query.where(Activation.deactivated_at.is_(None))
+    return list(db.session.scalars(query.order_by(Activation.created_at.desc())))
+
+
+def get_for_vendor(*, vendor_id: uuid.UUID, activation_id: uuid.UUID) -> Activation:
+    """Return one of the vendor's activations, or 404."""
+    activation = db.session.scalar(
+        select(Activation).where(
+            Activation.vendor_id == vendor_id, Activation.id == activation_id
+        )
+    )
+    if activation is None:
+        raise errors.NotFound("No such activation.")
+    return activation
+
+
+__all__: list[str] = [
+    "ActivationRefused",
+    "DomainNotActivated",
+    "activate",
+    "deactivate",
+    "end_activation",
+    "get_for_vendor",
+    "list_for_license",
+]

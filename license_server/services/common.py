@@ -1,0 +1,77 @@
+"""Helpers shared by the services: events, key/domain parsing, lookups."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from license_server import domains, errors, keys
+from license_server.extensions import db
+from license_server.keyring import Keyring
+from license_server.models import Event, License, Product
+
+PUBLIC_ACTOR = "public"
+
+
+def record_event(
+    *,
+    vendor_id: uuid.UUID,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: uuid.UUID | str,
+    data: dict[str, Any] | None = None,
+    now: datetime,
+) -> None:
+    """Append an event to the session (committed with the change it records)."""
+    db.session.add(
+        Event(
+            vendor_id=vendor_id,
+            actor=actor,
+            action=action,
+            subject_type=subject_type,
+            subject_id=str(subject_id),
+            data=data or {},
+            created_at=now,
+        )
+    )
+
+
+def public_actor(keyring: Keyring, client_address: str | None) -> str:
+    """Return the actor for a public request: ``public:<hashed address>``."""
+    if not client_address:
+        return PUBLIC_ACTOR
+    return f"{PUBLIC_ACTOR}:{keyring.client_address(client_address)}"
+
+
+def parse_license_key(raw: str) -> keys.LicenseKey:
+    """Parse a license key; a malformed one answers 400 ``INVALID_KEY_FORMAT``."""
+    try:
+        return keys.parse_key(raw)
+    except keys.InvalidKeyFormat as exc:
+        raise errors.InvalidKeyFormat(str(exc)) from exc
+
+
+def canonical_domain(raw: str) -> str:
+    """Canonicalise a domain, answering 400 ``INVALID_DOMAIN`` when it is not one."""
+    try:
+        return domains.canonical_domain(raw)
+    except domains.InvalidDomain as exc:
+        raise errors.InvalidDomain(str(exc)) from exc
+
+
+def product_by_slug(slug: str) -> Product:
+    """Return the product a public request names, or 404 ``PRODUCT_NOT_FOUND``."""
+    product = db.session.scalar(select(Product).where(Product.slug == slug))
+    if product is None:
+        raise errors.ProductNotFound(f"No product with slug {slug!r}.")
+    return product
+
+
+def license_by_key(keyring: Keyring, key: keys.LicenseKey) -> License | None:
+    """Return the license with this key, found through its keyed hash."""
+    digest = keyring.license_lookup(key.body)
+    return db.session.scalar(select(License).where(License.key_hash == digest))

@@ -1,0 +1,140 @@
+"""Products: a vendor's themes, and the licensing policy of each."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from license_server import domains, errors, keys
+from license_server.extensions import db
+from license_server.models import Product
+from license_server.services import common
+
+DEFAULT_TOKEN_TTL = 7 * 24 * 3600
+DEFAULT_GRACE_PERIOD = 14 * 24 * 3600
+
+
+POLICY_FIELDS = (
+    "slug",
+    "name",
+    "key_prefix",
+    "max_domains",
+    "max_dev_domains",
+    "token_ttl",
+    "grace_period",
+    "expiry_policy",
+    "dev_patterns",
+)
+
+
+class ProductExists(errors.APIError):
+    status_code, code, message = (
+        409,
+        "PRODUCT_EXISTS",
+        "A product with this slug exists.",
+    )
+
+
+def _field_error(field: str, message: str) -> errors.ValidationFailed:
+    return errors.ValidationFailed(detail={"fields": {field: [message]}})
+
+
+def canonical_patterns(patterns: list[str]) -> list[str]:
+    """Canonicalise development-host patterns, answering 422 for a bad one."""
+    result: list[str] = []
+    for index, pattern in enumerate(patterns):
+        try:
+            result.append(domains.canonical_dev_pattern(pattern))
+        except domains.InvalidDevPattern as exc:
+            raise errors.ValidationFailed(
+                detail={"fields": {"dev_patterns": {str(index): [str(exc)]}}}
+            ) from exc
+    return sorted(set(result))
+
+
+def create_product(
+    *,
+    vendor_id: uuid.UUID,
+    actor: str,
+    slug: str,
+    name: str,
+    key_prefix: str = "",
+    max_domains: int = 1,
+    max_dev_domains: int | None = None,
+    token_ttl: int = DEFAULT_TOKEN_TTL,
+    grace_period: int = DEFAULT_GRACE_PERIOD,
+    expiry_policy: str = "allow",
+    dev_patterns: list[str] | None = None,
+    now: datetime,
+) -> Product:
+    """Create a product for a vendor."""
+    try:
+        prefix = keys.canonical_prefix(key_prefix or "")
+    except keys.InvalidKeyPrefix as exc:
+        raise _field_error("key_prefix", str(exc)) from exc
+    product = Product(
+        id=uuid.uuid4(),
+        vendor_id=vendor_id,
+        slug=slug,
+        name=name,
+        key_prefix=prefix,
+        max_domains=max_domains,
+        max_dev_domains=max_dev_domains,
+        token_ttl=token_ttl,
+        grace_period=grace_period,
+        expiry_policy=expiry_policy,
+        dev_patterns=canonical_patterns(dev_patterns or []),
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(product)
+    common.record_event(
+        vendor_id=vendor_id,
+        actor=actor,
+        action="product.created",
+        subject_type="product",
+        subject_id=product.id,
+        data={"after": _snapshot(product)},
+        now=now,
+    )
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ProductExists() from exc
+    return product
+
+
+def _snapshot(product: Product) -> dict[str, Any]:
+    names = POLICY_FIELDS
+    return {name: getattr(product, name) for name in names}
+
+
+def list_products(*, vendor_id: uuid.UUID) -> list[Product]:
+    """List a vendor's products by slug."""
+    query = select(Product).where(Product.vendor_id == vendor_id)
+    return list(db.session.scalars(query.order_by(Product.slug)))
+
+
+def get_product(*, vendor_id: uuid.UUID, product_id: uuid.UUID) -> Product:
+    """Return one of the vendor's products, or 404."""
+    product = db.session.scalar(
+        select(Product).where(Product.vendor_id == vendor_id, Product.id == product_id)
+    )
+    if product is None:
+        raise errors.NotFound("No such product.")
+    return product
+
+
+def product_for_vendor(*, vendor_id: uuid.UUID, slug: str) -> Product:
+    """Return the vendor's product with this slug, or 404 ``PRODUCT_NOT_FOUND``."""
+    product = db.session.scalar(
+        select(Product).where(Product.vendor_id == vendor_id, Product.slug == slug)
+    )
+    if product is None:
+        raise errors.ProductNotFound(f"No product with slug {slug!r}.")
+    return product
