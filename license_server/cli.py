@@ -127,3 +127,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 __all__ = ["main", "normalise_database_url", "resolve"]
+
+
+if __name__ == "__main__":
+    main()

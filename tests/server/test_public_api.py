@@ -59,7 +59,9 @@ def test_reactivation_is_idempotent(
     client: FlaskClient, license: dict[str, Any]
 ) -> None:
     first_status, first = _activate(client, license["key"], "example.com")
-    again_status, again = _activate(client, license["key"], "http://www.example.com:8080")
+    again_status, again = _activate(
+        client, license["key"], "http://www.example.com:8080"
+    )
     assert (first_status, again_status) == (201, 200)
     assert first["activation_id"] == again["activation_id"]
 

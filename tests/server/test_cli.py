@@ -1,0 +1,103 @@
+"""The ``license-server`` command: master-key, db upgrade, vendors create, serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from license_server.cli import main
+from license_server.keyring import decode_master_key
+from license_server.signing import jwk_thumbprint, public_key_from_jwk
+
+
+@pytest.fixture
+def embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """An environment with the embedded default in a temporary instance folder."""
+    for name in list(os.environ):
+        if name.startswith("LICENSE_SERVER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path))
+    return tmp_path
+
+
+def test_master_key_prints_a_fresh_key() -> None:
+    result = CliRunner().invoke(main, ["master-key"])
+    assert result.exit_code == 0
+    assert len(decode_master_key(result.output.strip())) == 32
+
+
+def test_db_upgrade_then_vendors_create_json(embedded: Path) -> None:
+    runner = CliRunner()
+    upgraded = runner.invoke(main, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    result = runner.invoke(main, ["vendors", "create", "Acme Themes", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert set(payload) == {"vendor", "api_key", "public_keys"}
+    assert payload["vendor"]["slug"] == "acme-themes"
+    assert payload["api_key"].startswith("lsk_")
+    jwk = payload["public_keys"][0]
+    raw = public_key_from_jwk(jwk).public_bytes_raw()
+    assert jwk["kid"] == jwk_thumbprint(raw)
+    again = runner.invoke(main, ["vendors", "create", "Acme Themes"])
+    assert again.exit_code == 1
+    assert "VENDOR_EXISTS" in again.output
+
+
+def test_vendors_create_human_output_shows_key_once(embedded: Path) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"])
+    result = runner.invoke(main, ["vendors", "create", "Beta", "--slug", "beta"])
+    assert result.exit_code == 0
+    assert "lsk_" in result.output
+    assert '"kty": "OKP"' in result.output
+
+
+def test_bad_configuration_is_a_clear_error(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LICENSE_SERVER_DATABASE_URL", "postgresql://x@127.0.0.1/x")
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 1
+    assert "no master key" in result.output
+    assert "Traceback" not in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serve_runs_gunicorn_on_the_embedded_default(embedded: Path) -> None:
+    CliRunner().invoke(main, ["db", "upgrade"])
+    port = _free_port()
+    command = [sys.executable, "-m", "license_server.cli", "serve", "--port", str(port)]
+    command += ["--workers", "1"]
+    log = (embedded / "serve.log").open("wb")
+    server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        body = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and body is None:
+            try:
+                url = f"http://127.0.0.1:{port}/readyz"
+                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                    body = json.load(response)
+            except OSError:
+                time.sleep(0.2)
+        assert body == {"status": "ready"}
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        log.close()
