@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     String,
+    Text,
     TypeDecorator,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -88,6 +91,9 @@ class Vendor(Base):
     name: Mapped[str] = mapped_column(String(200))
     issuer: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Head of the vendor's event hash chain: the last event's number and digest.
+    event_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    event_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class ApiKey(Base):
@@ -143,6 +149,10 @@ class Product(Base):
 
 class License(Base):
     __tablename__ = "licenses"
+    __table_args__ = (
+        Index("ix_licenses_vendor_created", "vendor_id", "created_at", "id"),
+        Index("ix_licenses_customer_email", "vendor_id", "customer_email"),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     vendor_id: Mapped[uuid.UUID] = _vendor_fk()
@@ -158,6 +168,10 @@ class License(Base):
     updates_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     customer_email: Mapped[str | None] = mapped_column(String(320))
     customer_name: Mapped[str | None] = mapped_column(String(200))
+    notes: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(
+        "metadata", JSON, default=dict, server_default="{}"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -202,7 +216,10 @@ class Event(Base):
     """Append-only audit record of a state change."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_vendor_id_id", "vendor_id", "id"),)
+    __table_args__ = (
+        Index("ix_events_vendor_id_id", "vendor_id", "id"),
+        UniqueConstraint("vendor_id", "seq", name="uq_events_vendor_seq"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True
@@ -216,6 +233,40 @@ class Event(Base):
     subject_id: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+
+
+class IdempotencyKey(Base):
+    """A stored answer to an admin POST with an ``Idempotency-Key`` header."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (
+        UniqueConstraint("vendor_id", "key", name="uq_idempotency_vendor_key"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    vendor_id: Mapped[uuid.UUID] = _vendor_fk()
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class UsageCounter(Base):
+    """Validations per product per day (written in batches, never per request)."""
+
+    __tablename__ = "usage_counters"
+
+    product_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    vendor_id: Mapped[uuid.UUID] = _vendor_fk()
+    validations: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 __all__ = [
@@ -223,6 +274,8 @@ __all__ = [
     "ApiKey",
     "ApiKeyScope",
     "Event",
+    "IdempotencyKey",
+    "UsageCounter",
     "ExpiryPolicy",
     "License",
     "LicenseStatus",

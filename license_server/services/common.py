@@ -11,7 +11,9 @@ from sqlalchemy import select
 from license_server import domains, errors, keys
 from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import Event, License, Product
+from license_server.models import License, Product
+from license_server.services import events
+from license_server.services.events import NewEvent
 
 PUBLIC_ACTOR = "public"
 
@@ -26,18 +28,9 @@ def record_event(
     data: dict[str, Any] | None = None,
     now: datetime,
 ) -> None:
-    """Append an event to the session (committed with the change it records)."""
-    db.session.add(
-        Event(
-            vendor_id=vendor_id,
-            actor=actor,
-            action=action,
-            subject_type=subject_type,
-            subject_id=str(subject_id),
-            data=data or {},
-            created_at=now,
-        )
-    )
+    """Append one event to the vendor's chain (committed with the change it records)."""
+    event = NewEvent(actor, action, subject_type, str(subject_id), data or {})
+    events.append(vendor_id=vendor_id, events=[event], now=now)
 
 
 def public_actor(keyring: Keyring, client_address: str | None) -> str:

@@ -92,6 +92,11 @@ def create_product(
         updated_at=now,
     )
     db.session.add(product)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ProductExists() from exc
     common.record_event(
         vendor_id=vendor_id,
         actor=actor,
@@ -101,11 +106,7 @@ def create_product(
         data={"after": _snapshot(product)},
         now=now,
     )
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        raise ProductExists() from exc
+    db.session.commit()
     return product
 
 

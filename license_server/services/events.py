@@ -1,0 +1,163 @@
+"""The append-only, hash-chained event log of each vendor.
+
+Every state change appends an event in the same transaction. Each event stores its
+per-vendor number (``seq``), the digest of the vendor's previous event and its own
+digest: SHA-256 over the canonical JSON of its fields and the previous digest. The
+vendor row holds the chain head; appending updates it first, which serialises the
+appends of one vendor (a row lock on PostgreSQL, the writer lock on SQLite), so the
+chain has no forks. :func:`verify_chain` recomputes it and reports the first broken
+link: a changed event, a missing one, or a truncated tail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from license_server.extensions import db
+from license_server.models import Event, Vendor
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """What to record: who did what to which object, and what changed."""
+
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first event of a vendor's chain that does not verify."""
+
+    vendor_id: uuid.UUID
+    seq: int
+    event_id: int | None
+    reason: str
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_digest(prev: str, fields: dict[str, Any]) -> str:
+    """Return the SHA-256 digest chaining ``fields`` to the previous digest."""
+    payload = json.dumps(
+        {"prev": prev, **fields},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _fields(
+    vendor_id: uuid.UUID, seq: int, event: NewEvent, now: datetime
+) -> dict[str, Any]:
+    return {
+        "vendor_id": str(vendor_id),
+        "seq": seq,
+        "actor": event.actor,
+        "action": event.action,
+        "subject_type": event.subject_type,
+        "subject_id": event.subject_id,
+        "data": event.data,
+        "created_at": _iso(now),
+    }
+
+
+def append(*, vendor_id: uuid.UUID, events: Sequence[NewEvent], now: datetime) -> None:
+    """Append events to the vendor's chain, in the caller's transaction."""
+    if not events:
+        return
+    seq, head = db.session.execute(
+        update(Vendor)
+        .where(Vendor.id == vendor_id)
+        .values(event_seq=Vendor.event_seq + len(events))
+        .returning(Vendor.event_seq, Vendor.event_head)
+        .execution_options(synchronize_session=False)
+    ).one()
+    rows = []
+    for number, event in enumerate(events, start=seq - len(events) + 1):
+        fields = _fields(vendor_id, number, event, now)
+        digest = event_digest(head, fields)
+        rows.append(
+            {
+                "vendor_id": vendor_id,
+                "seq": number,
+                "actor": event.actor,
+                "action": event.action,
+                "subject_type": event.subject_type,
+                "subject_id": event.subject_id,
+                "data": event.data,
+                "created_at": now,
+                "prev_digest": head,
+                "digest": digest,
+            }
+        )
+        head = digest
+    db.session.execute(insert(Event), rows)
+    db.session.execute(
+        update(Vendor)
+        .where(Vendor.id == vendor_id)
+        .values(event_head=head)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _verify_vendor(vendor: Vendor, events: Iterable[Event]) -> ChainBreak | None:
+    head, expected = "", 1
+    for event in events:
+        if event.seq != expected:
+            return ChainBreak(vendor.id, expected, None, "event missing")
+        fields = _fields(
+            vendor.id,
+            event.seq,
+            NewEvent(
+                event.actor,
+                event.action,
+                event.subject_type,
+                event.subject_id,
+                event.data,
+            ),
+            event.created_at,
+        )
+        if event.prev_digest != head:
+            return ChainBreak(vendor.id, event.seq, event.id, "previous digest differs")
+        if event_digest(head, fields) != event.digest:
+            return ChainBreak(vendor.id, event.seq, event.id, "event content changed")
+        head, expected = event.digest, expected + 1
+    if (vendor.event_seq, vendor.event_head) != (expected - 1, head):
+        return ChainBreak(
+            vendor.id, expected, None, "chain head differs (events removed)"
+        )
+    return None
+
+
+def verify_chain(vendor_id: uuid.UUID | None = None) -> list[ChainBreak]:
+    """Recompute the chains (all vendors, or one); return the first break of each."""
+    query = select(Vendor).order_by(Vendor.slug)
+    if vendor_id is not None:
+        query = query.where(Vendor.id == vendor_id)
+    breaks = []
+    for vendor in db.session.scalars(query):
+        events = db.session.scalars(
+            select(Event)
+            .where(Event.vendor_id == vendor.id)
+            .order_by(Event.seq)
+            .execution_options(yield_per=1000)
+        )
+        found = _verify_vendor(vendor, events)
+        if found is not None:
+            breaks.append(found)
+    return breaks
