@@ -12,12 +12,14 @@ __version__ = "0.1.0"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask application: configuration, extensions, blueprints."""
-    from license_server import api, errors, extensions
+    from license_server import api, errors, extensions, proxy, ratelimit
     from license_server.config import load_config
 
     app = Flask(__name__, instance_relative_config=False)
     load_config(app, config)
+    proxy.init_app(app)
     extensions.init_app(app)
     errors.init_app(app)
     api.init_app(app)
+    ratelimit.init_app(app)
     return app

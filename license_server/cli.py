@@ -6,6 +6,8 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import click
@@ -22,6 +24,20 @@ def _app() -> Flask:
         return create_app()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+@contextmanager
+def _app_context() -> Iterator[Flask]:
+    """Run a command in an app context; close the database connections after."""
+    from license_server.extensions import db
+
+    app = _app()
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            db.session.remove()
+            db.engine.dispose()
 
 
 @click.group()
@@ -76,8 +92,7 @@ def vendors_create(
     from license_server import errors
     from license_server.services.vendors import create_vendor
 
-    app = _app()
-    with app.app_context():
+    with _app_context() as app:
         try:
             new = create_vendor(
                 keyring=app.extensions["keyring"],
@@ -103,6 +118,31 @@ def vendors_create(
     click.echo(f"Token issuer (iss): {issuer_text}")
     click.echo("Public key to embed in your theme (JWK):")
     click.echo(json.dumps(new.public_keys[0]))
+
+
+@main.group()
+def events() -> None:
+    """Audit event commands."""
+
+
+@events.command("verify")
+@click.option("--vendor", "vendor_slug", help="Check one vendor (by slug) only.")
+def events_verify(vendor_slug: str | None) -> None:
+    """Recompute every vendor's event hash chain; report the first broken link."""
+    from license_server.services import events as event_log
+    from license_server.services.vendors import vendor_by_slug
+
+    with _app_context():
+        vendor_id = vendor_by_slug(vendor_slug).id if vendor_slug else None
+        breaks = event_log.verify_chain(vendor_id)
+        for found in breaks:
+            where = f"event #{found.seq}" + (
+                f" (id {found.event_id})" if found.event_id is not None else ""
+            )
+            click.echo(f"BROKEN vendor {found.vendor_id}: {where}: {found.reason}")
+    if breaks:
+        raise SystemExit(1)
+    click.echo("event chains verified: no broken link")
 
 
 @main.command("serve")

@@ -35,10 +35,28 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "DB_POOL_SIZE": 10,
     "LAST_SEEN_INTERVAL": 3600,
+    "USAGE_FLUSH_INTERVAL": 10,
     "LOG_LEVEL": "INFO",
+    "TRUSTED_PROXIES": 0,
+    "RATELIMIT_ENABLED": 1,
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_KEY_PREFIX": "license-server",
+    "RATELIMIT_ACTIVATE": "60/minute",
+    "RATELIMIT_VALIDATE": "300/minute",
+    "RATELIMIT_DEACTIVATE": "60/minute",
+    "RATELIMIT_JWKS": "120/minute",
+    "RATELIMIT_LICENSE_KEY": "60/minute",
+    "RATELIMIT_FAILED_LOOKUPS": "20/minute;200/hour",
 }
 
-_INT_KEYS = {"MAX_CONTENT_LENGTH", "DB_POOL_SIZE", "LAST_SEEN_INTERVAL"}
+_INT_KEYS = {
+    "MAX_CONTENT_LENGTH",
+    "DB_POOL_SIZE",
+    "LAST_SEEN_INTERVAL",
+    "USAGE_FLUSH_INTERVAL",
+    "TRUSTED_PROXIES",
+    "RATELIMIT_ENABLED",
+}
 DB_FILE_NAME = "license_server.sqlite3"
 KEY_FILE_NAME = "master.key"
 

@@ -91,6 +91,14 @@ class UnsupportedMediaType(APIError):
     )
 
 
+class RateLimited(APIError):
+    status_code, code, message = (
+        429,
+        "RATE_LIMITED",
+        "Too many requests; retry after the time in Retry-After.",
+    )
+
+
 class ServiceUnavailable(APIError):
     status_code, code, message = (
         503,

@@ -104,6 +104,7 @@ def make_app(database_url: str, instance: Path, **extra: Any) -> Flask:
         "MASTER_KEY": TEST_MASTER_KEY,
         "INSTANCE_PATH": str(instance),
         "TESTING": True,
+        "USAGE_FLUSH_INTERVAL": 0,
         **extra,
     }
     return create_app(config)

@@ -21,13 +21,14 @@ class Api(_Api):  # type: ignore[misc]
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the OpenAPI document on ``app``."""
-    from license_server.api import admin, ops, public
+    from license_server.api import admin, docs, ops, public
 
     api = Api(app, spec_kwargs=_spec_kwargs())
     api.register_blueprint(public.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(ops.blp)
     app.extensions["license_api"] = api
+    app.register_blueprint(docs.page)
 
 
 def _spec_kwargs() -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""Admin API (Bearer vendor API key): products, licenses, activations.
+"""Admin API (Bearer vendor API key): products, licenses, activations, keys, events.
 
 Every query is scoped to the calling key's vendor; another vendor's ids answer 404
-exactly as missing ones do. Read-scoped keys may only use GET.
+exactly as missing ones do. Read-scoped keys may only use GET. POSTs honour an
+``Idempotency-Key`` header (see :mod:`license_server.services.idempotency`).
 """
 
 from __future__ import annotations
@@ -9,14 +10,26 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import g, request
+from flask import Response, g, request
 
 from license_server import errors
 from license_server.api import context
+from license_server.api.docs import ADMIN_ERRORS, ADMIN_WRITE_ERRORS
+from license_server.api.docs import errors as documented
 from license_server.api.parsing import Blueprint
-from license_server.models import Activation, ApiKeyScope, License, Product
+from license_server.models import ApiKeyScope
 from license_server.schemas import admin as schemas
-from license_server.services import activations, licenses, products, vendors
+from license_server.services import (
+    activations,
+    events,
+    idempotency,
+    keys_admin,
+    licenses,
+    products,
+    stats,
+    vendors,
+)
+from license_server.services.common import Revealed
 
 blp = Blueprint(
     "admin",
@@ -25,11 +38,13 @@ blp = Blueprint(
     description="Vendor administration (Bearer API key).",
 )
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+reads = documented(blp, *ADMIN_ERRORS)
+writes = documented(blp, *ADMIN_WRITE_ERRORS)
 
 
 @blp.before_request
-def authenticate() -> None:
-    """Authenticate the Bearer key; refuse writes with a read-scoped key."""
+def authenticate() -> Response | None:
+    """Authenticate the Bearer key, refuse writes of read keys, claim idempotency."""
     key = vendors.authenticate(
         keyring=context.keyring(),
         authorization=request.headers.get("Authorization"),
@@ -38,82 +53,171 @@ def authenticate() -> None:
     if request.method not in READ_METHODS and key.scope != ApiKeyScope.WRITE:
         raise errors.Forbidden("This API key is read-only.")
     g.api_key = key
+    offered = request.headers.get("Idempotency-Key")
+    if request.method != "POST" or offered is None:
+        return None
+    claimed = idempotency.claim(
+        vendor_id=key.vendor_id,
+        key=offered,
+        print_=idempotency.fingerprint("POST", request.path, request.get_data()),
+        now=context.now(),
+    )
+    if isinstance(claimed, idempotency.Stored):
+        replay = Response(
+            claimed.body, claimed.status_code, mimetype="application/json"
+        )
+        replay.headers["Idempotent-Replayed"] = "true"
+        return replay
+    g.idempotency_claim = claimed
+    return None
+
+
+@blp.after_request
+def store_idempotent_answer(response: Response) -> Response:
+    """Store the answer of a request that claimed an idempotency key."""
+    claim = g.pop("idempotency_claim", None)
+    if claim is not None:
+        idempotency.finish(
+            claim_id=claim,
+            status_code=response.status_code,
+            body=response.get_data(as_text=True),
+        )
+    return response
 
 
 def _vendor_id() -> uuid.UUID:
     return context.api_key().vendor_id
 
 
+def _scoped() -> dict[str, Any]:
+    """Keyword arguments every write service takes: vendor, actor, time."""
+    return {"vendor_id": _vendor_id(), "actor": context.actor(), "now": context.now()}
+
+
+# --- products -----------------------------------------------------------------
+
+
 @blp.post("/products")
 @blp.arguments(schemas.ProductIn)
 @blp.response(201, schemas.ProductOut)
-def create_product(args: dict[str, Any]) -> Product:
+@writes
+def create_product(args: dict[str, Any]) -> Any:
     """Create a product (a theme) and its licensing policy."""
-    return products.create_product(
-        vendor_id=_vendor_id(), actor=context.actor(), now=context.now(), **args
-    )
+    return products.create_product(**_scoped(), **args)
 
 
 @blp.get("/products")
 @blp.response(200, schemas.ProductList)
-def list_products() -> dict[str, Any]:
-    """List the vendor's products."""
+@reads
+def list_products() -> Any:
+    """List the vendor's products, archived ones included."""
     return {"data": products.list_products(vendor_id=_vendor_id())}
 
 
 @blp.get("/products/<uuid:product_id>")
 @blp.response(200, schemas.ProductOut)
-def get_product(product_id: uuid.UUID) -> Product:
+@reads
+def get_product(product_id: uuid.UUID) -> Any:
     """Get one product."""
     return products.get_product(vendor_id=_vendor_id(), product_id=product_id)
+
+
+@blp.patch("/products/<uuid:product_id>")
+@blp.arguments(schemas.ProductPatch)
+@blp.response(200, schemas.ProductOut)
+@writes
+def update_product(changes: dict[str, Any], product_id: uuid.UUID) -> Any:
+    """Change a product's name or policy; the slug is permanent."""
+    return products.update_product(product_id=product_id, changes=changes, **_scoped())
+
+
+@blp.post("/products/<uuid:product_id>/archive")
+@blp.response(200, schemas.ProductOut)
+@writes
+def archive_product(product_id: uuid.UUID) -> Any:
+    """Archive a product: no new licenses; existing ones keep working."""
+    return products.set_archived(product_id=product_id, archived=True, **_scoped())
+
+
+@blp.post("/products/<uuid:product_id>/restore")
+@blp.response(200, schemas.ProductOut)
+@writes
+def restore_product(product_id: uuid.UUID) -> Any:
+    """Bring an archived product back."""
+    return products.set_archived(product_id=product_id, archived=False, **_scoped())
+
+
+# --- licenses -----------------------------------------------------------------
 
 
 @blp.post("/licenses")
 @blp.arguments(schemas.LicenseIn)
 @blp.response(201, schemas.LicenseOut)
-def create_license(args: dict[str, Any]) -> licenses.RevealedLicense:
+@writes
+def create_license(args: dict[str, Any]) -> Any:
     """Issue a license; the answer carries its key."""
     license, key = licenses.create_license(
-        keyring=context.keyring(),
-        vendor_id=_vendor_id(),
-        actor=context.actor(),
-        now=context.now(),
-        **args,
+        keyring=context.keyring(), **_scoped(), **args
     )
-    return licenses.RevealedLicense(license, key)
+    return Revealed(license, key)
+
+
+@blp.post("/licenses/batch")
+@blp.arguments(schemas.LicenseBatchIn)
+@blp.response(201, schemas.LicenseBatchOut)
+@writes
+def create_licenses(args: dict[str, Any]) -> Any:
+    """Issue up to 1,000 licenses in one transaction (all or none)."""
+    issued = licenses.create_licenses(keyring=context.keyring(), **_scoped(), **args)
+    return {"data": [Revealed(lic, key) for lic, key in issued]}
 
 
 @blp.get("/licenses")
 @blp.arguments(schemas.LicenseQuery, location="query")
 @blp.response(200, schemas.LicenseList)
-def list_licenses(args: dict[str, Any]) -> dict[str, Any]:
-    """List the vendor's licenses, newest first."""
-    return {"data": licenses.list_licenses(vendor_id=_vendor_id(), **args)}
+@documented(blp, 400)
+@reads
+def list_licenses(args: dict[str, Any]) -> Any:
+    """List licenses, newest first, filtered; follow `next` for more."""
+    cursor, limit = args.pop("cursor"), args.pop("limit")
+    return licenses.list_licenses(
+        keyring=context.keyring(),
+        vendor_id=_vendor_id(),
+        where=licenses.LicenseFilter(**args),
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 @blp.get("/licenses/<uuid:license_id>")
 @blp.response(200, schemas.LicenseOut)
-def get_license(license_id: uuid.UUID) -> licenses.RevealedLicense:
+@reads
+def get_license(license_id: uuid.UUID) -> Any:
     """Get one license, with its key."""
     license = licenses.get_license(vendor_id=_vendor_id(), license_id=license_id)
     key = licenses.reveal_key(keyring=context.keyring(), license=license)
-    return licenses.RevealedLicense(license, key)
+    return Revealed(license, key)
+
+
+@blp.patch("/licenses/<uuid:license_id>")
+@blp.arguments(schemas.LicensePatch)
+@blp.response(200, schemas.LicenseOut)
+@writes
+def update_license(changes: dict[str, Any], license_id: uuid.UUID) -> Any:
+    """Change limits, dates, customer fields, notes or metadata."""
+    return licenses.update_license(license_id=license_id, changes=changes, **_scoped())
 
 
 def _status_change(change: str) -> Any:
-    @blp.post(f"/licenses/<uuid:license_id>/{change}", endpoint=f"{change}_license")
-    @blp.response(200, schemas.LicenseOut)
-    def view(license_id: uuid.UUID) -> License:
-        return licenses.change_status(
-            vendor_id=_vendor_id(),
-            license_id=license_id,
-            change=change,
-            actor=context.actor(),
-            now=context.now(),
-        )
+    def view(license_id: uuid.UUID) -> Any:
+        return licenses.change_status(license_id=license_id, change=change, **_scoped())
 
     view.__doc__ = f"{change.capitalize()} a license."
-    return view
+    view.__name__ = f"{change}_license"
+    view = writes(blp.response(200, schemas.LicenseOut)(view))
+    return blp.post(
+        f"/licenses/<uuid:license_id>/{change}", endpoint=f"{change}_license"
+    )(view)
 
 
 suspend_license = _status_change("suspend")
@@ -121,18 +225,65 @@ reinstate_license = _status_change("reinstate")
 revoke_license = _status_change("revoke")
 
 
+@blp.post("/licenses/<uuid:license_id>/renew")
+@blp.arguments(schemas.RenewIn)
+@blp.response(200, schemas.LicenseOut)
+@writes
+def renew_license(args: dict[str, Any], license_id: uuid.UUID) -> Any:
+    """Extend expires_at and updates_until by a number of days."""
+    return licenses.renew_license(license_id=license_id, **_scoped(), **args)
+
+
+@blp.post("/licenses/<uuid:license_id>/regenerate-key")
+@blp.response(200, schemas.LicenseOut)
+@writes
+def regenerate_key(license_id: uuid.UUID) -> Any:
+    """Give a license a new key; the old key stops working at once."""
+    license, key = licenses.regenerate_key(
+        keyring=context.keyring(), license_id=license_id, **_scoped()
+    )
+    return Revealed(license, key)
+
+
 @blp.get("/licenses/<uuid:license_id>/activations")
+@blp.arguments(schemas.PageQuery, location="query")
 @blp.response(200, schemas.ActivationList)
-def list_license_activations(license_id: uuid.UUID) -> dict[str, Any]:
+@reads
+def list_license_activations(args: dict[str, Any], license_id: uuid.UUID) -> Any:
     """List a license's activations, live and deactivated."""
     license = licenses.get_license(vendor_id=_vendor_id(), license_id=license_id)
-    found = activations.list_for_license(vendor_id=_vendor_id(), license_id=license.id)
-    return {"data": found}
+    return activations.list_for_vendor(
+        vendor_id=_vendor_id(), license_id=license.id, **args
+    )
+
+
+# --- activations --------------------------------------------------------------
+
+
+@blp.get("/activations")
+@blp.arguments(schemas.ActivationQuery, location="query")
+@blp.response(200, schemas.ActivationList)
+@documented(blp, 400)
+@reads
+def list_activations(args: dict[str, Any]) -> Any:
+    """List activations across the vendor's licenses, filtered."""
+    return activations.list_for_vendor(vendor_id=_vendor_id(), **args)
+
+
+@blp.get("/activations/<uuid:activation_id>")
+@blp.response(200, schemas.ActivationOut)
+@reads
+def get_activation(activation_id: uuid.UUID) -> Any:
+    """Get one activation."""
+    return activations.get_for_vendor(
+        vendor_id=_vendor_id(), activation_id=activation_id
+    )
 
 
 @blp.post("/activations/<uuid:activation_id>/deactivate")
 @blp.response(200, schemas.ActivationOut)
-def deactivate_activation(activation_id: uuid.UUID) -> Activation:
+@writes
+def deactivate_activation(activation_id: uuid.UUID) -> Any:
     """Deactivate one activation (the site moved); frees its seat at once."""
     activation = activations.get_for_vendor(
         vendor_id=_vendor_id(), activation_id=activation_id
@@ -140,3 +291,78 @@ def deactivate_activation(activation_id: uuid.UUID) -> Activation:
     if activation.deactivated_at is None:
         activations.end_activation(activation, actor=context.actor(), now=context.now())
     return activation
+
+
+# --- API keys and signing keys ------------------------------------------------------
+
+
+@blp.post("/api-keys")
+@blp.arguments(schemas.ApiKeyIn)
+@blp.response(201, schemas.ApiKeyOut)
+@writes
+def create_api_key(args: dict[str, Any]) -> Any:
+    """Create an API key; its `key` is shown in this answer only."""
+    key, token = keys_admin.create_api_key(
+        keyring=context.keyring(), **_scoped(), **args
+    )
+    return Revealed(key, token)
+
+
+@blp.get("/api-keys")
+@blp.response(200, schemas.ApiKeyList)
+@reads
+def list_api_keys() -> Any:
+    """List the vendor's API keys (prefixes only, never the keys)."""
+    return {"data": keys_admin.list_api_keys(vendor_id=_vendor_id())}
+
+
+@blp.post("/api-keys/<uuid:key_id>/revoke")
+@blp.response(200, schemas.ApiKeyOut)
+@writes
+def revoke_api_key(key_id: uuid.UUID) -> Any:
+    """Revoke an API key; it stops working at once."""
+    return keys_admin.revoke_api_key(key_id=key_id, **_scoped())
+
+
+@blp.get("/signing-keys")
+@blp.response(200, schemas.SigningKeyList)
+@reads
+def list_signing_keys() -> Any:
+    """List the vendor's signing keys and their public JWKs."""
+    return {"data": keys_admin.list_signing_keys(vendor_id=_vendor_id())}
+
+
+@blp.post("/signing-keys/rotate")
+@blp.response(201, schemas.SigningKeyOut)
+@writes
+def rotate_signing_key() -> Any:
+    """Make a new key the signer; older keys keep verifying until retired."""
+    return keys_admin.rotate_signing_key(keyring=context.keyring(), **_scoped())
+
+
+@blp.post("/signing-keys/<uuid:key_id>/retire")
+@blp.response(200, schemas.SigningKeyOut)
+@writes
+def retire_signing_key(key_id: uuid.UUID) -> Any:
+    """Retire a verifying key; it leaves the JWKS."""
+    return keys_admin.retire_signing_key(key_id=key_id, **_scoped())
+
+
+# --- events and stats -----------------------------------------------------------
+
+
+@blp.get("/events")
+@blp.arguments(schemas.EventQuery, location="query")
+@blp.response(200, schemas.EventList)
+@reads
+def list_events(args: dict[str, Any]) -> Any:
+    """List the vendor's events, newest first, filtered."""
+    return events.list_events(vendor_id=_vendor_id(), **args)
+
+
+@blp.get("/stats")
+@blp.response(200, schemas.StatsOut)
+@reads
+def get_stats() -> Any:
+    """Licenses by status, active domains and daily activity, per product."""
+    return stats.vendor_stats(vendor_id=_vendor_id(), now=context.now())

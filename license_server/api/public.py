@@ -47,6 +47,7 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
         last_seen_interval=current_app.config["LAST_SEEN_INTERVAL"],
         **args,
     )
+    context.count_validation(answer.product.vendor_id, answer.product.id)
     return answer.body()
 
 

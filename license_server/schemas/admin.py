@@ -2,53 +2,99 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+import json
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 DAY = 24 * 3600
 SLUG = validate.Regexp(
     r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
     error="Use 1-64 of a-z, 0-9 and inner dashes.",
 )
+LIMIT = fields.Integer(
+    load_default=50,
+    validate=validate.Range(min=1, max=100),
+    metadata={"description": "Page size, at most 100."},
+)
+CURSOR = fields.String(
+    load_default=None,
+    validate=validate.Length(max=512),
+    metadata={"description": "The `next` value of the previous page."},
+)
 
 
-class ProductIn(Schema):
-    slug = fields.String(required=True, validate=SLUG, metadata={"example": "jannah"})
-    name = fields.String(
-        required=True,
-        validate=validate.Length(min=1, max=200),
-        metadata={"example": "Jannah"},
-    )
-    key_prefix = fields.String(
-        load_default="", validate=validate.Length(max=8), metadata={"example": "JAN"}
-    )
-    max_domains = fields.Integer(
-        load_default=1, validate=validate.Range(min=1, max=100_000)
-    )
-    max_dev_domains = fields.Integer(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Range(min=0, max=100_000),
-        metadata={"description": "Cap on development activations; null: no cap."},
-    )
-    token_ttl = fields.Integer(
-        load_default=7 * DAY,
-        validate=validate.Range(min=60, max=90 * DAY),
-        metadata={"description": "Seconds a domain token is fresh."},
-    )
-    grace_period = fields.Integer(
-        load_default=14 * DAY,
-        validate=validate.Range(min=0, max=365 * DAY),
-        metadata={"description": "Seconds after exp an offline client keeps trusting."},
-    )
-    expiry_policy = fields.String(
-        load_default="allow", validate=validate.OneOf(["restrict", "allow"])
-    )
-    dev_patterns = fields.List(
-        fields.String(validate=validate.Length(min=1, max=253)),
-        load_default=list,
-        validate=validate.Length(max=50),
-        metadata={"example": ["staging.*", "*.wpengine.com"]},
-    )
+def _metadata(value: dict[str, Any]) -> None:
+    if len(value) > 50 or len(json.dumps(value)) > 16_384:
+        raise ValidationError("At most 50 keys and 16 KiB of JSON.")
+    for key, item in value.items():
+        if not 1 <= len(key) <= 40:
+            raise ValidationError("Keys are 1 to 40 characters.")
+        if not isinstance(item, str | int | float | bool) and item is not None:
+            raise ValidationError("Values are strings, numbers, booleans or null.")
+
+
+# --- products ---------------------------------------------------------------
+
+
+def _policy_fields(defaults: bool) -> dict[str, Any]:
+    """Policy fields, with defaults for create and without for update."""
+
+    def default(value: Any) -> dict[str, Any]:
+        return {"load_default": value} if defaults else {}
+
+    return {
+        "name": fields.String(
+            validate=validate.Length(min=1, max=200),
+            metadata={"example": "Jannah"},
+            required=defaults,
+        ),
+        "key_prefix": fields.String(
+            validate=validate.Length(max=8), metadata={"example": "JAN"}, **default("")
+        ),
+        "max_domains": fields.Integer(
+            validate=validate.Range(min=1, max=100_000), **default(1)
+        ),
+        "max_dev_domains": fields.Integer(
+            allow_none=True,
+            validate=validate.Range(min=0, max=100_000),
+            metadata={"description": "Cap on development activations; null: no cap."},
+            **default(None),
+        ),
+        "token_ttl": fields.Integer(
+            validate=validate.Range(min=60, max=90 * DAY),
+            metadata={"description": "Seconds a domain token is fresh."},
+            **default(7 * DAY),
+        ),
+        "grace_period": fields.Integer(
+            validate=validate.Range(min=0, max=365 * DAY),
+            metadata={
+                "description": "Seconds after exp an offline client still trusts."
+            },
+            **default(14 * DAY),
+        ),
+        "expiry_policy": fields.String(
+            validate=validate.OneOf(["restrict", "allow"]), **default("allow")
+        ),
+        "dev_patterns": fields.List(
+            fields.String(validate=validate.Length(min=1, max=253)),
+            validate=validate.Length(max=50),
+            metadata={"example": ["staging.*", "*.wpengine.com"]},
+            **default(list),
+        ),
+    }
+
+
+ProductIn = Schema.from_dict(
+    {
+        "slug": fields.String(
+            required=True, validate=SLUG, metadata={"example": "jannah"}
+        ),
+        **_policy_fields(defaults=True),
+    },
+    name="ProductIn",
+)
+ProductPatch = Schema.from_dict(_policy_fields(defaults=False), name="ProductPatch")
 
 
 class ProductOut(Schema):
@@ -62,6 +108,7 @@ class ProductOut(Schema):
     grace_period = fields.Integer()
     expiry_policy = fields.String()
     dev_patterns = fields.List(fields.String())
+    archived = fields.Function(lambda product: product.archived_at is not None)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     archived_at = fields.AwareDateTime(allow_none=True)
@@ -71,28 +118,81 @@ class ProductList(Schema):
     data = fields.List(fields.Nested(ProductOut))
 
 
-class LicenseIn(Schema):
-    product = fields.String(required=True, validate=SLUG)
-    max_domains = fields.Integer(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Range(min=1, max=100_000),
-        metadata={"description": "Overrides the product's max_domains."},
-    )
-    expires_at = fields.AwareDateTime(load_default=None, allow_none=True)
-    updates_until = fields.AwareDateTime(load_default=None, allow_none=True)
-    customer_email = fields.Email(
-        load_default=None, allow_none=True, validate=validate.Length(max=320)
-    )
-    customer_name = fields.String(
-        load_default=None, allow_none=True, validate=validate.Length(max=200)
+# --- licenses ---------------------------------------------------------------
+
+
+def _license_fields(defaults: bool) -> dict[str, Any]:
+    extra: dict[str, Any] = {"load_default": None} if defaults else {}
+    return {
+        "max_domains": fields.Integer(
+            allow_none=True,
+            validate=validate.Range(min=1, max=100_000),
+            metadata={
+                "description": "Overrides the product's max_domains; null: use it."
+            },
+            **extra,
+        ),
+        "expires_at": fields.AwareDateTime(
+            allow_none=True,
+            metadata={"example": "2027-12-31T23:59:59Z"},
+            **extra,
+        ),
+        "updates_until": fields.AwareDateTime(allow_none=True, **extra),
+        "customer_email": fields.Email(
+            allow_none=True, validate=validate.Length(max=320), **extra
+        ),
+        "customer_name": fields.String(
+            allow_none=True, validate=validate.Length(max=200), **extra
+        ),
+        "notes": fields.String(
+            allow_none=True, validate=validate.Length(max=10_000), **extra
+        ),
+        "meta": fields.Dict(
+            data_key="metadata",
+            keys=fields.String(),
+            validate=_metadata,
+            metadata={"description": "Free-form object: ≤ 50 keys, scalar values."},
+            **extra,
+        ),
+    }
+
+
+LicenseIn = Schema.from_dict(
+    {
+        "product": fields.String(
+            required=True, validate=SLUG, metadata={"example": "jannah"}
+        ),
+        **_license_fields(defaults=True),
+    },
+    name="LicenseIn",
+)
+LicenseBatchIn = Schema.from_dict(
+    {
+        "product": fields.String(required=True, validate=SLUG),
+        "count": fields.Integer(
+            required=True,
+            validate=validate.Range(min=1, max=1000),
+            metadata={"description": "How many licenses to issue (1 to 1,000)."},
+        ),
+        **_license_fields(defaults=True),
+    },
+    name="LicenseBatchIn",
+)
+LicensePatch = Schema.from_dict(_license_fields(defaults=False), name="LicensePatch")
+
+
+class RenewIn(Schema):
+    days = fields.Integer(
+        required=True,
+        validate=validate.Range(min=1, max=3650),
+        metadata={"description": "Days to add to expires_at and updates_until."},
     )
 
 
 class LicenseOut(Schema):
     id = fields.UUID()
     product = fields.Function(lambda license: license.product.slug)
-    key = fields.String(metadata={"description": "Present on create and get only."})
+    key = fields.String(metadata={"description": "Present on create, get, re-key."})
     key_hint = fields.String(metadata={"description": "Last four symbols of the key."})
     status = fields.String()
     max_domains = fields.Integer(attribute="seat_limit")
@@ -100,17 +200,44 @@ class LicenseOut(Schema):
     updates_until = fields.AwareDateTime(allow_none=True)
     customer_email = fields.String(allow_none=True)
     customer_name = fields.String(allow_none=True)
+    notes = fields.String(allow_none=True)
+    meta = fields.Dict(data_key="metadata")
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
 
 
 class LicenseList(Schema):
     data = fields.List(fields.Nested(LicenseOut))
+    next = fields.String(allow_none=True)
+
+
+class LicenseBatchOut(Schema):
+    data = fields.List(fields.Nested(LicenseOut))
 
 
 class LicenseQuery(Schema):
-    product = fields.String(validate=SLUG)
-    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=100))
+    product = fields.String(validate=SLUG, load_default=None)
+    status = fields.String(
+        validate=validate.OneOf(["active", "suspended", "revoked"]), load_default=None
+    )
+    customer_email = fields.String(validate=validate.Length(max=320), load_default=None)
+    domain = fields.String(
+        validate=validate.Length(max=2048),
+        load_default=None,
+        metadata={"description": "Licenses with a live activation on this domain."},
+    )
+    expires_before = fields.AwareDateTime(load_default=None)
+    expires_after = fields.AwareDateTime(load_default=None)
+    key = fields.String(
+        validate=validate.Length(max=200),
+        load_default=None,
+        metadata={"description": "Find a license by its full key."},
+    )
+    limit = LIMIT
+    cursor = CURSOR
+
+
+# --- activations --------------------------------------------------------------
 
 
 class ActivationOut(Schema):
@@ -127,3 +254,116 @@ class ActivationOut(Schema):
 
 class ActivationList(Schema):
     data = fields.List(fields.Nested(ActivationOut))
+    next = fields.String(allow_none=True)
+
+
+class ActivationQuery(Schema):
+    license_id = fields.UUID(load_default=None)
+    domain = fields.String(validate=validate.Length(max=2048), load_default=None)
+    development = fields.Boolean(load_default=None)
+    active = fields.Boolean(load_default=None)
+    limit = LIMIT
+    cursor = CURSOR
+
+
+class PageQuery(Schema):
+    limit = LIMIT
+    cursor = CURSOR
+
+
+# --- API keys and signing keys -----------------------------------------------------
+
+
+class ApiKeyIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    scope = fields.String(
+        load_default="read",
+        validate=validate.OneOf(["read", "write"]),
+        metadata={"description": "read: GET only; write: everything."},
+    )
+
+
+class ApiKeyOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+    prefix = fields.String(metadata={"description": "The visible start of the key."})
+    scope = fields.String()
+    key = fields.String(metadata={"description": "The key itself: on create only."})
+    created_at = fields.AwareDateTime()
+    last_used_at = fields.AwareDateTime(allow_none=True)
+    revoked_at = fields.AwareDateTime(allow_none=True)
+
+
+class ApiKeyList(Schema):
+    data = fields.List(fields.Nested(ApiKeyOut))
+
+
+class SigningKeyOut(Schema):
+    id = fields.UUID()
+    kid = fields.String()
+    status = fields.String(
+        metadata={"description": "active (signs), verifying (in JWKS), retired."}
+    )
+    jwk = fields.Method("_jwk")
+    created_at = fields.AwareDateTime()
+    retired_at = fields.AwareDateTime(allow_none=True)
+
+    def _jwk(self, key: Any) -> dict[str, str]:
+        from license_server.signing import public_jwk
+
+        return public_jwk(key.kid, key.public_key)
+
+
+class SigningKeyList(Schema):
+    data = fields.List(fields.Nested(SigningKeyOut))
+
+
+# --- events and stats -----------------------------------------------------------
+
+
+class EventOut(Schema):
+    id = fields.Integer()
+    seq = fields.Integer()
+    actor = fields.String()
+    action = fields.String()
+    subject_type = fields.String()
+    subject_id = fields.String()
+    data = fields.Dict()
+    created_at = fields.AwareDateTime()
+    prev_digest = fields.String()
+    digest = fields.String()
+
+
+class EventList(Schema):
+    data = fields.List(fields.Nested(EventOut))
+    next = fields.String(allow_none=True)
+
+
+class EventQuery(Schema):
+    action = fields.String(validate=validate.Length(max=64), load_default=None)
+    actor = fields.String(validate=validate.Length(max=64), load_default=None)
+    subject_type = fields.String(validate=validate.Length(max=32), load_default=None)
+    subject_id = fields.String(validate=validate.Length(max=64), load_default=None)
+    since = fields.AwareDateTime(load_default=None)
+    until = fields.AwareDateTime(load_default=None)
+    limit = LIMIT
+    cursor = CURSOR
+
+
+class DailyOut(Schema):
+    date = fields.String()
+    activations = fields.Integer()
+    validations = fields.Integer()
+
+
+class ProductStatsOut(Schema):
+    product = fields.String()
+    licenses_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    active_domains = fields.Integer()
+    daily = fields.List(fields.Nested(DailyOut))
+
+
+class StatsOut(Schema):
+    licenses_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
+    active_domains = fields.Integer()
+    products = fields.List(fields.Nested(ProductStatsOut))

@@ -13,7 +13,7 @@ from license_server import errors
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, License, UTCDateTime
-from license_server.services import common
+from license_server.services import common, pages
 from license_server.services.validation import (
     Answer,
     ResultCode,
@@ -241,18 +241,6 @@ def end_activation(activation: Activation, *, actor: str, now: datetime) -> None
     db.session.commit()
 
 
-def list_for_license(
-    *, vendor_id: uuid.UUID, license_id: uuid.UUID, include_inactive: bool = True
-) -> list[Activation]:
-    """List a license's activations, newest first (scoped to the vendor)."""
-    query = select(Activation).where(
-        Activation.vendor_id == vendor_id, Activation.license_id == license_id
-    )
-    if not include_inactive:
-        query = query.where(Activation.deactivated_at.is_(None))
-    return list(db.session.scalars(query.order_by(Activation.created_at.desc())))
-
-
 def get_for_vendor(*, vendor_id: uuid.UUID, activation_id: uuid.UUID) -> Activation:
     """Return one of the vendor's activations, or 404."""
     activation = db.session.scalar(
@@ -265,12 +253,33 @@ def get_for_vendor(*, vendor_id: uuid.UUID, activation_id: uuid.UUID) -> Activat
     return activation
 
 
-__all__: list[str] = [
-    "ActivationRefused",
-    "DomainNotActivated",
-    "activate",
-    "deactivate",
-    "end_activation",
-    "get_for_vendor",
-    "list_for_license",
-]
+def list_for_vendor(
+    *,
+    vendor_id: uuid.UUID,
+    license_id: uuid.UUID | None = None,
+    domain: str | None = None,
+    development: bool | None = None,
+    active: bool | None = None,
+    cursor: str | None = None,
+    limit: int = pages.MAX_LIMIT,
+) -> pages.Page[Activation]:
+    """List the vendor's activations with filters, newest first, one page."""
+    query = select(Activation).where(Activation.vendor_id == vendor_id)
+    if license_id is not None:
+        query = query.where(Activation.license_id == license_id)
+    if domain is not None:
+        query = query.where(Activation.domain == common.canonical_domain(domain))
+    if development is not None:
+        query = query.where(Activation.development.is_(development))
+    if active is True:
+        query = query.where(Activation.deactivated_at.is_(None))
+    elif active is False:
+        query = query.where(Activation.deactivated_at.is_not(None))
+    return pages.paginate(
+        query,
+        columns=[Activation.created_at, Activation.id],
+        parse=[datetime.fromisoformat, uuid.UUID],
+        key=lambda row: [row.created_at.isoformat(), str(row.id)],
+        cursor=cursor,
+        limit=limit,
+    )

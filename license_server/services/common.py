@@ -68,3 +68,14 @@ def license_by_key(keyring: Keyring, key: keys.LicenseKey) -> License | None:
     """Return the license with this key, found through its keyed hash."""
     digest = keyring.license_lookup(key.body)
     return db.session.scalar(select(License).where(License.key_hash == digest))
+
+
+class Revealed:
+    """An object with its clear secret (``key``), for the one answer that shows it."""
+
+    def __init__(self, obj: object, key: str) -> None:
+        self.obj = obj
+        self.key = key
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.obj, name)

@@ -23,6 +23,7 @@ from sqlalchemy import insert, select, update
 
 from license_server.extensions import db
 from license_server.models import Event, Vendor
+from license_server.services import pages
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,46 @@ def verify_chain(vendor_id: uuid.UUID | None = None) -> list[ChainBreak]:
             .order_by(Event.seq)
             .execution_options(yield_per=1000)
         )
-        found = _verify_vendor(vendor, events)
+        try:
+            found = _verify_vendor(vendor, events)
+        finally:
+            events.close()  # a break stops early: release the server-side cursor
         if found is not None:
             breaks.append(found)
     return breaks
+
+
+def list_events(
+    *,
+    vendor_id: uuid.UUID,
+    action: str | None = None,
+    actor: str | None = None,
+    subject_type: str | None = None,
+    subject_id: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cursor: str | None = None,
+    limit: int = pages.MAX_LIMIT,
+) -> pages.Page[Event]:
+    """List the vendor's events with filters, newest first, one page."""
+    query = select(Event).where(Event.vendor_id == vendor_id)
+    for column, value in (
+        (Event.action, action),
+        (Event.actor, actor),
+        (Event.subject_type, subject_type),
+        (Event.subject_id, subject_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(Event.created_at >= since)
+    if until is not None:
+        query = query.where(Event.created_at < until)
+    return pages.paginate(
+        query,
+        columns=[Event.seq],
+        parse=[int],
+        key=lambda event: [event.seq],
+        cursor=cursor,
+        limit=limit,
+    )

@@ -1,25 +1,37 @@
-"""Licenses: issue keys, look them up, change their status."""
+"""Licenses: issue keys (one or many), find, update, renew, re-key, change status."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from license_server import errors, keys
 from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import License, LicenseStatus
-from license_server.services import common
+from license_server.models import Activation, License, LicenseStatus, Product
+from license_server.services import common, events, pages
 from license_server.services.products import product_for_vendor
 
+MAX_BATCH = 1000
 # status change -> (states it may start from, resulting state)
 TRANSITIONS = {
     "suspend": ({LicenseStatus.ACTIVE}, LicenseStatus.SUSPENDED),
     "reinstate": ({LicenseStatus.SUSPENDED}, LicenseStatus.ACTIVE),
     "revoke": ({LicenseStatus.ACTIVE, LicenseStatus.SUSPENDED}, LicenseStatus.REVOKED),
 }
+UPDATABLE = (
+    "max_domains",
+    "expires_at",
+    "updates_until",
+    "customer_email",
+    "customer_name",
+    "notes",
+    "meta",
+)
 
 
 class ProductArchived(errors.APIError):
@@ -38,23 +50,35 @@ class InvalidTransition(errors.APIError):
     )
 
 
-def create_license(
-    *,
+@dataclass(frozen=True)
+class LicenseFilter:
+    """What a license listing may be narrowed by; every given filter applies."""
+
+    product: str | None = None
+    status: str | None = None
+    customer_email: str | None = None
+    domain: str | None = None
+    expires_before: datetime | None = None
+    expires_after: datetime | None = None
+    key: str | None = None
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def snapshot(license: License, names: tuple[str, ...] = UPDATABLE) -> dict[str, Any]:
+    """Return the named fields of a license as JSON-ready values (for events)."""
+    return {name: _plain(getattr(license, name)) for name in names}
+
+
+def _new_license(
     keyring: Keyring,
     vendor_id: uuid.UUID,
-    actor: str,
-    product: str,
-    max_domains: int | None = None,
-    expires_at: datetime | None = None,
-    updates_until: datetime | None = None,
-    customer_email: str | None = None,
-    customer_name: str | None = None,
+    item: Product,
+    fields: dict[str, Any],
     now: datetime,
 ) -> tuple[License, str]:
-    """Issue a license for one of the vendor's products; return it and its key."""
-    item = product_for_vendor(vendor_id=vendor_id, slug=product)
-    if item.archived_at is not None:
-        raise ProductArchived()
     key = keys.generate_key(item.key_prefix)
     license = License(
         id=uuid.uuid4(),
@@ -64,39 +88,106 @@ def create_license(
         key_sealed=keyring.seal_license_key(str(key)),
         key_hint=key.body[-4:],
         status=LicenseStatus.ACTIVE,
-        max_domains=max_domains,
-        expires_at=expires_at,
-        updates_until=updates_until,
-        customer_email=customer_email,
-        customer_name=customer_name,
         created_at=now,
         updated_at=now,
+        meta=fields.pop("meta", None) or {},
+        **fields,
     )
     license.product = item
-    db.session.add(license)
-    common.record_event(
-        vendor_id=vendor_id,
-        actor=actor,
-        action="license.created",
-        subject_type="license",
-        subject_id=license.id,
-        data={"product": item.slug, "key_hint": license.key_hint},
-        now=now,
-    )
-    db.session.commit()
     return license, str(key)
 
 
-def list_licenses(
-    *, vendor_id: uuid.UUID, product: str | None = None, limit: int = 100
-) -> list[License]:
-    """List a vendor's licenses, newest first."""
+def create_licenses(
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    actor: str,
+    product: str,
+    count: int = 1,
+    now: datetime,
+    **fields: Any,
+) -> list[tuple[License, str]]:
+    """Issue ``count`` licenses of one product in one transaction."""
+    if not 1 <= count <= MAX_BATCH:
+        raise errors.ValidationFailed(
+            detail={"fields": {"count": [f"Must be 1 to {MAX_BATCH}."]}}
+        )
+    item = product_for_vendor(vendor_id=vendor_id, slug=product)
+    if item.archived_at is not None:
+        raise ProductArchived()
+    issued = [
+        _new_license(keyring, vendor_id, item, dict(fields), now) for _ in range(count)
+    ]
+    db.session.add_all([license for license, _ in issued])
+    db.session.flush()
+    events.append(
+        vendor_id=vendor_id,
+        events=[
+            events.NewEvent(
+                actor,
+                "license.created",
+                "license",
+                str(license.id),
+                {"product": item.slug, "key_hint": license.key_hint},
+            )
+            for license, _ in issued
+        ],
+        now=now,
+    )
+    db.session.commit()
+    return issued
+
+
+def create_license(**kwargs: Any) -> tuple[License, str]:
+    """Issue one license; return it and its key."""
+    return create_licenses(count=1, **kwargs)[0]
+
+
+def _filtered(
+    keyring: Keyring, vendor_id: uuid.UUID, where: LicenseFilter
+) -> Select[Any]:
     query = select(License).where(License.vendor_id == vendor_id)
-    if product is not None:
-        item = product_for_vendor(vendor_id=vendor_id, slug=product)
+    if where.product is not None:
+        item = product_for_vendor(vendor_id=vendor_id, slug=where.product)
         query = query.where(License.product_id == item.id)
-    query = query.order_by(License.created_at.desc(), License.id).limit(limit)
-    return list(db.session.scalars(query))
+    if where.status is not None:
+        query = query.where(License.status == where.status)
+    if where.customer_email is not None:
+        query = query.where(License.customer_email == where.customer_email)
+    if where.expires_before is not None:
+        query = query.where(License.expires_at < where.expires_before)
+    if where.expires_after is not None:
+        query = query.where(License.expires_at > where.expires_after)
+    if where.key is not None:
+        parsed = common.parse_license_key(where.key)
+        query = query.where(License.key_hash == keyring.license_lookup(parsed.body))
+    if where.domain is not None:
+        live = select(Activation.license_id).where(
+            Activation.vendor_id == vendor_id,
+            Activation.domain == common.canonical_domain(where.domain),
+            Activation.deactivated_at.is_(None),
+        )
+        query = query.where(License.id.in_(live))
+    return query
+
+
+def list_licenses(
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    where: LicenseFilter,
+    cursor: str | None = None,
+    limit: int = pages.MAX_LIMIT,
+) -> pages.Page[License]:
+    """List the vendor's licenses matching ``where``, newest first, one page."""
+    return pages.paginate(
+        _filtered(keyring, vendor_id, where),
+        columns=[License.created_at, License.id],
+        parse=[datetime.fromisoformat, uuid.UUID],
+        key=lambda license: [license.created_at.isoformat(), str(license.id)],
+        cursor=cursor,
+        limit=limit,
+    )
 
 
 def get_license(*, vendor_id: uuid.UUID, license_id: uuid.UUID) -> License:
@@ -112,6 +203,90 @@ def get_license(*, vendor_id: uuid.UUID, license_id: uuid.UUID) -> License:
 def reveal_key(*, keyring: Keyring, license: License) -> str:
     """Decrypt a license's key for its vendor."""
     return keyring.open_license_key(license.key_sealed)
+
+
+def _record_change(
+    license: License, *, action: str, actor: str, before: dict[str, Any], now: datetime
+) -> None:
+    after = snapshot(license, tuple(before))
+    changed = [name for name in before if before[name] != after[name]]
+    license.updated_at = now
+    common.record_event(
+        vendor_id=license.vendor_id,
+        actor=actor,
+        action=action,
+        subject_type="license",
+        subject_id=license.id,
+        data={
+            "before": {name: before[name] for name in changed},
+            "after": {name: after[name] for name in changed},
+        },
+        now=now,
+    )
+    db.session.commit()
+
+
+def update_license(
+    *,
+    vendor_id: uuid.UUID,
+    license_id: uuid.UUID,
+    changes: dict[str, Any],
+    actor: str,
+    now: datetime,
+) -> License:
+    """Change a license's limits, dates, customer fields, notes or metadata."""
+    license = get_license(vendor_id=vendor_id, license_id=license_id)
+    names = tuple(name for name in UPDATABLE if name in changes)
+    before = snapshot(license, names)
+    for name in names:
+        setattr(license, name, changes[name])
+    _record_change(
+        license, action="license.updated", actor=actor, before=before, now=now
+    )
+    return license
+
+
+def renew_license(
+    *,
+    vendor_id: uuid.UUID,
+    license_id: uuid.UUID,
+    days: int,
+    actor: str,
+    now: datetime,
+) -> License:
+    """Extend ``expires_at`` and ``updates_until`` by ``days`` (from now if past)."""
+    license = get_license(vendor_id=vendor_id, license_id=license_id)
+    before = snapshot(license, ("expires_at", "updates_until"))
+    period = timedelta(days=days)
+    if license.expires_at is not None:
+        license.expires_at = max(license.expires_at, now) + period
+    if license.updates_until is not None:
+        license.updates_until = max(license.updates_until, now) + period
+    _record_change(
+        license, action="license.renewed", actor=actor, before=before, now=now
+    )
+    return license
+
+
+def regenerate_key(
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    license_id: uuid.UUID,
+    actor: str,
+    now: datetime,
+) -> tuple[License, str]:
+    """Give a license a new key; the old one stops working at once."""
+    license = get_license(vendor_id=vendor_id, license_id=license_id)
+    key = keys.generate_key(license.product.key_prefix)
+    before = snapshot(license, ("key_hint",))
+    license.key_hash = keyring.license_lookup(key.body)
+    license.key_sealed = keyring.seal_license_key(str(key))
+    license.key_hint = key.body[-4:]
+    _record_change(
+        license, action="license.key_regenerated", actor=actor, before=before, now=now
+    )
+    return license, str(key)
 
 
 def change_status(
@@ -130,28 +305,9 @@ def change_status(
             f"A {license.status} license cannot be {target}.",
             detail={"status": license.status, "change": change},
         )
-    before = license.status
+    before = snapshot(license, ("status",))
     license.status = target
-    license.updated_at = now
-    common.record_event(
-        vendor_id=vendor_id,
-        actor=actor,
-        action=f"license.{change}",
-        subject_type="license",
-        subject_id=license.id,
-        data={"before": {"status": before}, "after": {"status": target}},
-        now=now,
+    _record_change(
+        license, action=f"license.{change}", actor=actor, before=before, now=now
     )
-    db.session.commit()
     return license
-
-
-class RevealedLicense:
-    """A license together with its clear key, for the answer to its vendor."""
-
-    def __init__(self, license: License, key: str) -> None:
-        self.license = license
-        self.key = key
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.license, name)

@@ -115,9 +115,13 @@ def _snapshot(product: Product) -> dict[str, Any]:
     return {name: getattr(product, name) for name in names}
 
 
-def list_products(*, vendor_id: uuid.UUID) -> list[Product]:
+def list_products(
+    *, vendor_id: uuid.UUID, include_archived: bool = True
+) -> list[Product]:
     """List a vendor's products by slug."""
     query = select(Product).where(Product.vendor_id == vendor_id)
+    if not include_archived:
+        query = query.where(Product.archived_at.is_(None))
     return list(db.session.scalars(query.order_by(Product.slug)))
 
 
@@ -139,3 +143,72 @@ def product_for_vendor(*, vendor_id: uuid.UUID, slug: str) -> Product:
     if product is None:
         raise errors.ProductNotFound(f"No product with slug {slug!r}.")
     return product
+
+
+def update_product(
+    *,
+    vendor_id: uuid.UUID,
+    product_id: uuid.UUID,
+    changes: dict[str, Any],
+    actor: str,
+    now: datetime,
+) -> Product:
+    """Change a product's name or licensing policy (its slug is permanent)."""
+    product = get_product(vendor_id=vendor_id, product_id=product_id)
+    if "key_prefix" in changes:
+        try:
+            changes["key_prefix"] = keys.canonical_prefix(changes["key_prefix"] or "")
+        except keys.InvalidKeyPrefix as exc:
+            raise _field_error("key_prefix", str(exc)) from exc
+    if "dev_patterns" in changes:
+        changes["dev_patterns"] = canonical_patterns(changes["dev_patterns"] or [])
+    before = _snapshot(product)
+    for name, value in changes.items():
+        setattr(product, name, value)
+    after = _snapshot(product)
+    changed = [name for name in before if before[name] != after[name]]
+    product.updated_at = now
+    _record(product, actor, "product.updated", before, after, changed, now)
+    return product
+
+
+def set_archived(
+    *,
+    vendor_id: uuid.UUID,
+    product_id: uuid.UUID,
+    archived: bool,
+    actor: str,
+    now: datetime,
+) -> Product:
+    """Archive a product (it issues no new licenses; existing ones keep working)."""
+    product = get_product(vendor_id=vendor_id, product_id=product_id)
+    if (product.archived_at is not None) != archived:
+        product.archived_at = now if archived else None
+        product.updated_at = now
+        action = "product.archived" if archived else "product.restored"
+        _record(product, actor, action, {}, {}, [], now)
+    return product
+
+
+def _record(
+    product: Product,
+    actor: str,
+    action: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    changed: list[str],
+    now: datetime,
+) -> None:
+    common.record_event(
+        vendor_id=product.vendor_id,
+        actor=actor,
+        action=action,
+        subject_type="product",
+        subject_id=product.id,
+        data={
+            "before": {name: before[name] for name in changed},
+            "after": {name: after[name] for name in changed},
+        },
+        now=now,
+    )
+    db.session.commit()

@@ -78,7 +78,7 @@ def create_vendor(
         db.session.rollback()
         raise VendorExists() from exc
     signing = add_signing_key(keyring=keyring, vendor_id=vendor.id, now=now)
-    token = add_api_key(
+    _, token = add_api_key(
         keyring=keyring, vendor_id=vendor.id, name="initial", scope="write", now=now
     )
     common.record_event(
@@ -114,21 +114,20 @@ def add_signing_key(
 
 def add_api_key(
     *, keyring: Keyring, vendor_id: uuid.UUID, name: str, scope: str, now: datetime
-) -> str:
-    """Create an API key (added to the session); return its text, shown once."""
+) -> tuple[ApiKey, str]:
+    """Create an API key (added to the session); return it and its text, shown once."""
     token = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(
-        ApiKey(
-            id=uuid.uuid4(),
-            vendor_id=vendor_id,
-            name=name,
-            prefix=token[:12],
-            key_hash=keyring.api_key_lookup(token),
-            scope=ApiKeyScope(scope),
-            created_at=now,
-        )
+    key = ApiKey(
+        id=uuid.uuid4(),
+        vendor_id=vendor_id,
+        name=name,
+        prefix=token[:12],
+        key_hash=keyring.api_key_lookup(token),
+        scope=ApiKeyScope(scope),
+        created_at=now,
     )
-    return token
+    db.session.add(key)
+    return key, token
 
 
 def authenticate(

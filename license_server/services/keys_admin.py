@@ -1,0 +1,137 @@
+"""A vendor's admin API keys and signing keys: create, list, revoke, rotate, retire."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+
+from license_server import errors
+from license_server.extensions import db
+from license_server.keyring import Keyring
+from license_server.models import ApiKey, SigningKey, SigningKeyStatus
+from license_server.services import common
+from license_server.services.vendors import add_api_key, add_signing_key
+
+
+class SigningKeyInUse(errors.APIError):
+    status_code, code, message = (
+        409,
+        "SIGNING_KEY_ACTIVE",
+        "The active signing key cannot be retired; rotate first.",
+    )
+
+
+def create_api_key(
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    name: str,
+    scope: str,
+    actor: str,
+    now: datetime,
+) -> tuple[ApiKey, str]:
+    """Create an API key; return it and its text, shown this once."""
+    key, token = add_api_key(
+        keyring=keyring, vendor_id=vendor_id, name=name, scope=scope, now=now
+    )
+    db.session.flush()
+    common.record_event(
+        vendor_id=vendor_id,
+        actor=actor,
+        action="api_key.created",
+        subject_type="api_key",
+        subject_id=key.id,
+        data={"name": name, "scope": scope, "prefix": key.prefix},
+        now=now,
+    )
+    db.session.commit()
+    return key, token
+
+
+def list_api_keys(*, vendor_id: uuid.UUID) -> list[ApiKey]:
+    """List the vendor's API keys (never their secrets), newest first."""
+    query = select(ApiKey).where(ApiKey.vendor_id == vendor_id)
+    return list(db.session.scalars(query.order_by(ApiKey.created_at.desc())))
+
+
+def revoke_api_key(
+    *, vendor_id: uuid.UUID, key_id: uuid.UUID, actor: str, now: datetime
+) -> ApiKey:
+    """Revoke an API key; it stops working at once."""
+    key = db.session.scalar(
+        select(ApiKey).where(ApiKey.vendor_id == vendor_id, ApiKey.id == key_id)
+    )
+    if key is None:
+        raise errors.NotFound("No such API key.")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        common.record_event(
+            vendor_id=vendor_id,
+            actor=actor,
+            action="api_key.revoked",
+            subject_type="api_key",
+            subject_id=key.id,
+            data={"prefix": key.prefix},
+            now=now,
+        )
+        db.session.commit()
+    return key
+
+
+def list_signing_keys(*, vendor_id: uuid.UUID) -> list[SigningKey]:
+    """List the vendor's signing keys, newest first."""
+    query = select(SigningKey).where(SigningKey.vendor_id == vendor_id)
+    return list(db.session.scalars(query.order_by(SigningKey.created_at.desc())))
+
+
+def rotate_signing_key(
+    *, keyring: Keyring, vendor_id: uuid.UUID, actor: str, now: datetime
+) -> SigningKey:
+    """Make a new key the signer; the previous ones keep verifying until retired."""
+    for key in list_signing_keys(vendor_id=vendor_id):
+        if key.status == SigningKeyStatus.ACTIVE:
+            key.status = SigningKeyStatus.VERIFYING
+    new = add_signing_key(keyring=keyring, vendor_id=vendor_id, now=now)
+    db.session.flush()
+    common.record_event(
+        vendor_id=vendor_id,
+        actor=actor,
+        action="signing_key.rotated",
+        subject_type="signing_key",
+        subject_id=new.id,
+        data={"kid": new.kid},
+        now=now,
+    )
+    db.session.commit()
+    return new
+
+
+def retire_signing_key(
+    *, vendor_id: uuid.UUID, key_id: uuid.UUID, actor: str, now: datetime
+) -> SigningKey:
+    """Retire a verifying key: it leaves the JWKS and verifies nothing more."""
+    key = db.session.scalar(
+        select(SigningKey).where(
+            SigningKey.vendor_id == vendor_id, SigningKey.id == key_id
+        )
+    )
+    if key is None:
+        raise errors.NotFound("No such signing key.")
+    if key.status == SigningKeyStatus.ACTIVE:
+        raise SigningKeyInUse()
+    if key.status != SigningKeyStatus.RETIRED:
+        key.status = SigningKeyStatus.RETIRED
+        key.retired_at = now
+        common.record_event(
+            vendor_id=vendor_id,
+            actor=actor,
+            action="signing_key.retired",
+            subject_type="signing_key",
+            subject_id=key.id,
+            data={"kid": key.kid},
+            now=now,
+        )
+        db.session.commit()
+    return key

@@ -1,0 +1,121 @@
+"""A vendor's numbers: licenses by status, active domains, daily activity."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Date, cast, func, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from license_server.extensions import db
+from license_server.models import Activation, License, Product, UsageCounter
+
+DAYS = 30
+
+
+def _utc_day(column: Any) -> ColumnElement[Any]:
+    """Return the UTC calendar day of a timestamp column, on either backend."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.timezone("UTC", column), Date)
+    return func.date(column)
+
+
+def _as_date(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def _licenses_by_status(vendor_id: uuid.UUID) -> dict[uuid.UUID, dict[str, int]]:
+    rows = db.session.execute(
+        select(License.product_id, License.status, func.count())
+        .where(License.vendor_id == vendor_id)
+        .group_by(License.product_id, License.status)
+    )
+    result: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
+    for product_id, status, count in rows:
+        result[product_id][status] = count
+    return result
+
+
+def _active_domains(vendor_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    rows = db.session.execute(
+        select(License.product_id, func.count())
+        .join(Activation, Activation.license_id == License.id)
+        .where(
+            Activation.vendor_id == vendor_id,
+            Activation.deactivated_at.is_(None),
+            Activation.development.is_(False),
+        )
+        .group_by(License.product_id)
+    )
+    return {product_id: count for product_id, count in rows}
+
+
+def _daily_activations(
+    vendor_id: uuid.UUID, start: datetime
+) -> dict[uuid.UUID, dict[date, int]]:
+    day = _utc_day(Activation.created_at)
+    rows = db.session.execute(
+        select(License.product_id, day, func.count())
+        .join(Activation, Activation.license_id == License.id)
+        .where(Activation.vendor_id == vendor_id, Activation.created_at >= start)
+        .group_by(License.product_id, day)
+    )
+    result: dict[uuid.UUID, dict[date, int]] = defaultdict(dict)
+    for product_id, when, count in rows:
+        result[product_id][_as_date(when)] = count
+    return result
+
+
+def _daily_validations(
+    vendor_id: uuid.UUID, first: date
+) -> dict[uuid.UUID, dict[date, int]]:
+    rows = db.session.execute(
+        select(
+            UsageCounter.product_id, UsageCounter.day, UsageCounter.validations
+        ).where(UsageCounter.vendor_id == vendor_id, UsageCounter.day >= first)
+    )
+    result: dict[uuid.UUID, dict[date, int]] = defaultdict(dict)
+    for product_id, when, count in rows:
+        result[product_id][_as_date(when)] = int(count)
+    return result
+
+
+def vendor_stats(*, vendor_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """Return the vendor's stats, per product, for the last 30 days."""
+    days = [(now - timedelta(days=n)).date() for n in range(DAYS - 1, -1, -1)]
+    start = datetime.combine(days[0], datetime.min.time(), tzinfo=now.tzinfo)
+    statuses = _licenses_by_status(vendor_id)
+    domains = _active_domains(vendor_id)
+    activations = _daily_activations(vendor_id, start)
+    validations = _daily_validations(vendor_id, days[0])
+    products = db.session.scalars(
+        select(Product).where(Product.vendor_id == vendor_id).order_by(Product.slug)
+    )
+    per_product = [
+        {
+            "product": product.slug,
+            "licenses_by_status": statuses.get(product.id, {}),
+            "active_domains": domains.get(product.id, 0),
+            "daily": [
+                {
+                    "date": day.isoformat(),
+                    "activations": activations.get(product.id, {}).get(day, 0),
+                    "validations": validations.get(product.id, {}).get(day, 0),
+                }
+                for day in days
+            ],
+        }
+        for product in products
+    ]
+    totals: dict[str, int] = defaultdict(int)
+    for by_status in statuses.values():
+        for status, count in by_status.items():
+            totals[status] += count
+    return {
+        "licenses_by_status": dict(totals),
+        "active_domains": sum(domains.values()),
+        "products": per_product,
+    }

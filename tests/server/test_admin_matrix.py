@@ -1,0 +1,231 @@
+"""Matrices generated from the URL map, so a new admin route cannot escape them.
+
+- Tenant isolation: vendor A's key on vendor B's objects answers 404 on every admin
+  route with an object id, and changes nothing of B's (tables compared).
+- Scope: a read-scoped key gets 403 on every write route.
+- OpenAPI: the document validates and lists every route of the URL map.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from openapi_spec_validator import validate
+from sqlalchemy import select, text
+
+from license_server.extensions import db
+from license_server.models import SigningKey
+from tests.conftest import (
+    VendorFixture,
+    create_license,
+    create_product,
+    new_vendor,
+    public_call,
+)
+
+ADMIN = "/v1/admin"
+READS = {"GET", "HEAD", "OPTIONS"}
+# A valid body per write endpoint, so that a refusal is about scope or ownership,
+# never about the body. A new write route must be added here or the tests fail.
+BODIES: dict[str, dict[str, Any] | None] = {
+    "admin.create_product": {"slug": "intruder-theme", "name": "Intruder"},
+    "admin.update_product": {"name": "Renamed"},
+    "admin.archive_product": None,
+    "admin.restore_product": None,
+    "admin.create_license": {"product": "victim-theme"},
+    "admin.create_licenses": {"product": "victim-theme", "count": 2},
+    "admin.update_license": {"notes": "changed"},
+    "admin.suspend_license": None,
+    "admin.reinstate_license": None,
+    "admin.revoke_license": None,
+    "admin.renew_license": {"days": 30},
+    "admin.regenerate_key": None,
+    "admin.deactivate_activation": None,
+    "admin.create_api_key": {"name": "extra", "scope": "read"},
+    "admin.revoke_api_key": None,
+    "admin.rotate_signing_key": None,
+    "admin.retire_signing_key": None,
+}
+
+
+def _admin_rules(app: Flask) -> list[tuple[str, str, str]]:
+    rules = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(ADMIN):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            rules.append((method, rule.rule, rule.endpoint))
+    return rules
+
+
+def _victim(app: Flask, client: FlaskClient) -> tuple[VendorFixture, dict[str, str]]:
+    victim = new_vendor(app, "Victim")
+    product = create_product(client, victim, slug="victim-theme", name="Victim")
+    license = create_license(client, victim, product="victim-theme")
+    public_call(
+        client,
+        "activate",
+        license_key=license["key"],
+        domain="victim.com",
+        product="victim-theme",
+    )
+    url = f"{ADMIN}/licenses/{license['id']}/activations"
+    activation = client.get(url, headers=victim.headers).get_json()["data"][0]
+    client.post(f"{ADMIN}/signing-keys/rotate", headers=victim.headers)
+    keys = client.get(f"{ADMIN}/api-keys", headers=victim.headers).get_json()["data"]
+    with app.app_context():
+        verifying = db.session.scalars(
+            select(SigningKey).where(
+                SigningKey.vendor_id == victim.new.vendor.id,
+                SigningKey.status == "verifying",
+            )
+        ).one()
+    ids = {
+        "product_id": product["id"],
+        "license_id": license["id"],
+        "activation_id": activation["id"],
+        "api_key_id": keys[0]["id"],
+        "signing_key_id": str(verifying.id),
+    }
+    return victim, ids
+
+
+def _path(rule: str, ids: dict[str, str]) -> str:
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name == "key_id":
+            name = "signing_key_id" if "signing-keys" in rule else "api_key_id"
+        return ids[name]
+
+    return re.sub(r"<(?:\w+:)?(\w+)>", fill, rule)
+
+
+def _snapshot(app: Flask) -> dict[str, list[Any]]:
+    """Every row of every table, minus the intruder's own bookkeeping."""
+    tables: dict[str, list[Any]] = {}
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            columns = [c.name for c in table.columns if c.name != "last_used_at"]
+            query = f"SELECT {', '.join(columns)} FROM {table.name}"  # noqa: S608
+            rows = db.session.execute(text(query)).all()
+            tables[table.name] = sorted(map(repr, rows))
+    return tables
+
+
+def _call(client: FlaskClient, method: str, path: str, endpoint: str, headers: Any):  # type: ignore[no-untyped-def]
+    body = BODIES.get(endpoint)
+    if method in READS:
+        return client.open(path, method=method, headers=headers)
+    assert endpoint in BODIES, f"add a valid body for {endpoint} to BODIES"
+    return client.open(path, method=method, headers=headers, json=body or {})
+
+
+def test_vendor_a_cannot_reach_vendor_b_objects(
+    app: Flask, client: FlaskClient, vendor: VendorFixture
+) -> None:
+    victim, ids = _victim(app, client)
+    secret_ids = set(ids.values())
+    checked = 0
+    for method, rule, endpoint in _admin_rules(app):
+        intruder_rows = {k: v for k, v in _snapshot(app).items()}
+        response = _call(client, method, _path(rule, ids), endpoint, vendor.headers)
+        body = response.get_data(as_text=True)
+        if "<" in rule or endpoint in {"admin.create_license", "admin.create_licenses"}:
+            assert (endpoint, response.status_code) == (endpoint, 404), body
+            assert response.get_json()["code"] in {"NOT_FOUND", "PRODUCT_NOT_FOUND"}
+            after = _snapshot(app)
+            changed = {
+                name
+                for name in after
+                if after[name] != intruder_rows[name] and name != "events"
+            }
+            assert changed <= {"idempotency_keys"}, (endpoint, changed)
+            checked += 1
+        else:
+            assert response.status_code < 500, body
+            assert not any(secret in body for secret in secret_ids), endpoint
+    assert checked >= 15
+    # nothing of the victim's changed: its license still works on its domain
+    key = client.get(
+        f"{ADMIN}/licenses/{ids['license_id']}", headers=victim.headers
+    ).get_json()["key"]
+    status, answer = public_call(
+        client,
+        "validate",
+        license_key=key,
+        domain="victim.com",
+        product="victim-theme",
+    )
+    assert answer["code"] == "VALID"
+
+
+def test_read_scoped_key_gets_403_on_every_write_route(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, license: dict[str, Any]
+) -> None:
+    response = client.post(
+        f"{ADMIN}/api-keys",
+        json={"name": "reader", "scope": "read"},
+        headers=vendor.headers,
+    )
+    reader = {"Authorization": f"Bearer {response.get_json()['key']}"}
+    ids = {
+        "product_id": license["id"],
+        "license_id": license["id"],
+        "activation_id": license["id"],
+        "api_key_id": license["id"],
+        "signing_key_id": license["id"],
+    }
+    before = _snapshot(app)
+    writes = 0
+    for method, rule, endpoint in _admin_rules(app):
+        response = _call(client, method, _path(rule, ids), endpoint, reader)
+        if method in READS:
+            assert response.status_code in {200, 404}, (endpoint, response.status_code)
+        else:
+            assert (endpoint, response.status_code) == (endpoint, 403)
+            assert response.get_json()["code"] == "FORBIDDEN"
+            writes += 1
+    assert writes == len(BODIES)
+    after = _snapshot(app)
+    assert {k for k in after if after[k] != before[k]} <= {"api_keys"}
+
+
+def test_openapi_document_is_valid_and_lists_every_route(
+    app: Flask, client: FlaskClient
+) -> None:
+    spec = client.get("/openapi.json").get_json()
+    validate(spec)
+    documented = {
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in {"static", "docs.docs"} or rule.rule.startswith(
+            "/openapi"
+        ):
+            continue
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            assert (method, path) in documented, (method, path)
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            if path.startswith(ADMIN):
+                assert "401" in operation["responses"], (method, path)
+            assert operation.get("summary"), (method, path)
+
+
+@pytest.mark.parametrize("path", ["/docs"])
+def test_docs_page_lists_operations(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "/v1/admin/licenses/batch" in page
+    assert "/v1/validate" in page
