@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import click
 from flask import Flask
 
-from license_server.config import ConfigError, normalise_database_url, resolve
+from license_server.config import ConfigError
 from license_server.keyring import new_master_key
 
 
@@ -164,9 +164,6 @@ def serve(host: str, port: int, workers: int) -> None:
         )
     sys.stdout.flush()
     os.execv(argv[0], argv)  # noqa: S606 - replaces this process with gunicorn
-
-
-__all__ = ["main", "normalise_database_url", "resolve"]
 
 
 if __name__ == "__main__":

@@ -107,9 +107,10 @@ def _lock_license(license_id: uuid.UUID) -> None:
     )
 
 
-def _existing(answer: Answer, *, now: datetime, interval: int) -> tuple[Answer, bool]:
-    assert answer.license is not None  # noqa: S101 - callers pass a found license
-    activation = live_activation(answer.license.id, answer.domain)
+def _reuse(
+    answer: Answer, activation: Activation | None, *, now: datetime, interval: int
+) -> tuple[Answer, bool]:
+    """Answer with the live activation this domain already holds."""
     if activation is None:
         raise errors.Conflict("The activation changed concurrently; retry.")
     answer.activation_id = activation.id
@@ -146,8 +147,11 @@ def activate(
     license = answer.license
     if license is None or answer.code is not ResultCode.VALID:
         raise ActivationRefused(_signed_refusal(answer, signer))
-    if live_activation(license.id, answer.domain) is not None:
-        return _commit(_existing(answer, now=now, interval=last_seen_interval), signer)
+    existing = live_activation(license.id, answer.domain)
+    if existing is not None:
+        return _commit(
+            _reuse(answer, existing, now=now, interval=last_seen_interval), signer
+        )
     development = is_development(answer.domain, answer.product)
     limit = answer.product.max_dev_domains if development else license.seat_limit
     try:
@@ -160,9 +164,12 @@ def activate(
             limit=limit,
             now=now,
         )
-    except IntegrityError:
+    except IntegrityError:  # the same domain won a concurrent activation
         db.session.rollback()
-        return _commit(_existing(answer, now=now, interval=last_seen_interval), signer)
+        existing = live_activation(license.id, answer.domain)
+        return _commit(
+            _reuse(answer, existing, now=now, interval=last_seen_interval), signer
+        )
     if new_id is None:
         answer.code = ResultCode.ACTIVATION_LIMIT_REACHED
         raise ActivationRefused(_signed_refusal(answer, signer))
