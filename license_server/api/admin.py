@@ -332,11 +332,27 @@ def list_signing_keys() -> Any:
     return {"data": keys_admin.list_signing_keys(vendor_id=_vendor_id())}
 
 
+@blp.post("/signing-keys")
+@blp.response(201, schemas.SigningKeyOut)
+@writes
+def create_signing_key() -> Any:
+    """Prepare the next signing key: in the JWKS at once, signing once activated."""
+    return keys_admin.prepare_signing_key(keyring=context.keyring(), **_scoped())
+
+
+@blp.post("/signing-keys/<uuid:key_id>/activate")
+@blp.response(200, schemas.SigningKeyOut)
+@writes
+def activate_signing_key(key_id: uuid.UUID) -> Any:
+    """Make a prepared key the signer; the previous one keeps verifying."""
+    return keys_admin.activate_signing_key(key_id=key_id, **_scoped())
+
+
 @blp.post("/signing-keys/rotate")
 @blp.response(201, schemas.SigningKeyOut)
 @writes
 def rotate_signing_key() -> Any:
-    """Make a new key the signer; older keys keep verifying until retired."""
+    """Create a new key and make it the signer at once."""
     return keys_admin.rotate_signing_key(keyring=context.keyring(), **_scoped())
 
 

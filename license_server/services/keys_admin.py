@@ -15,6 +15,14 @@ from license_server.services import common
 from license_server.services.vendors import add_api_key, add_signing_key
 
 
+class SigningKeyRetired(errors.APIError):
+    status_code, code, message = (
+        409,
+        "SIGNING_KEY_RETIRED",
+        "A retired signing key cannot sign again; prepare a new one.",
+    )
+
+
 class SigningKeyInUse(errors.APIError):
     status_code, code, message = (
         409,
@@ -86,32 +94,7 @@ def list_signing_keys(*, vendor_id: uuid.UUID) -> list[SigningKey]:
     return list(db.session.scalars(query.order_by(SigningKey.created_at.desc())))
 
 
-def rotate_signing_key(
-    *, keyring: Keyring, vendor_id: uuid.UUID, actor: str, now: datetime
-) -> SigningKey:
-    """Make a new key the signer; the previous ones keep verifying until retired."""
-    for key in list_signing_keys(vendor_id=vendor_id):
-        if key.status == SigningKeyStatus.ACTIVE:
-            key.status = SigningKeyStatus.VERIFYING
-    new = add_signing_key(keyring=keyring, vendor_id=vendor_id, now=now)
-    db.session.flush()
-    common.record_event(
-        vendor_id=vendor_id,
-        actor=actor,
-        action="signing_key.rotated",
-        subject_type="signing_key",
-        subject_id=new.id,
-        data={"kid": new.kid},
-        now=now,
-    )
-    db.session.commit()
-    return new
-
-
-def retire_signing_key(
-    *, vendor_id: uuid.UUID, key_id: uuid.UUID, actor: str, now: datetime
-) -> SigningKey:
-    """Retire a verifying key: it leaves the JWKS and verifies nothing more."""
+def _signing_key(vendor_id: uuid.UUID, key_id: uuid.UUID) -> SigningKey:
     key = db.session.scalar(
         select(SigningKey).where(
             SigningKey.vendor_id == vendor_id, SigningKey.id == key_id
@@ -119,19 +102,69 @@ def retire_signing_key(
     )
     if key is None:
         raise errors.NotFound("No such signing key.")
+    return key
+
+
+def _record_key(key: SigningKey, action: str, actor: str, now: datetime) -> None:
+    common.record_event(
+        vendor_id=key.vendor_id,
+        actor=actor,
+        action=action,
+        subject_type="signing_key",
+        subject_id=key.id,
+        data={"kid": key.kid, "status": key.status},
+        now=now,
+    )
+    db.session.commit()
+
+
+def prepare_signing_key(
+    *, keyring: Keyring, vendor_id: uuid.UUID, actor: str, now: datetime
+) -> SigningKey:
+    """Create the next signing key: published in the JWKS, signing nothing yet."""
+    key = add_signing_key(keyring=keyring, vendor_id=vendor_id, now=now)
+    key.status = SigningKeyStatus.VERIFYING
+    db.session.flush()
+    _record_key(key, "signing_key.created", actor, now)
+    return key
+
+
+def activate_signing_key(
+    *, vendor_id: uuid.UUID, key_id: uuid.UUID, actor: str, now: datetime
+) -> SigningKey:
+    """Make a prepared key the signer; the previous signer keeps verifying."""
+    key = _signing_key(vendor_id, key_id)
+    if key.status == SigningKeyStatus.RETIRED:
+        raise SigningKeyRetired()
+    for other in list_signing_keys(vendor_id=vendor_id):
+        if other.status == SigningKeyStatus.ACTIVE and other.id != key.id:
+            other.status = SigningKeyStatus.VERIFYING
+    key.status = SigningKeyStatus.ACTIVE
+    _record_key(key, "signing_key.activated", actor, now)
+    return key
+
+
+def rotate_signing_key(
+    *, keyring: Keyring, vendor_id: uuid.UUID, actor: str, now: datetime
+) -> SigningKey:
+    """Create a new key and make it the signer at once."""
+    key = prepare_signing_key(
+        keyring=keyring, vendor_id=vendor_id, actor=actor, now=now
+    )
+    return activate_signing_key(
+        vendor_id=vendor_id, key_id=key.id, actor=actor, now=now
+    )
+
+
+def retire_signing_key(
+    *, vendor_id: uuid.UUID, key_id: uuid.UUID, actor: str, now: datetime
+) -> SigningKey:
+    """Retire a verifying key: it leaves the JWKS and verifies nothing more."""
+    key = _signing_key(vendor_id, key_id)
     if key.status == SigningKeyStatus.ACTIVE:
         raise SigningKeyInUse()
     if key.status != SigningKeyStatus.RETIRED:
         key.status = SigningKeyStatus.RETIRED
         key.retired_at = now
-        common.record_event(
-            vendor_id=vendor_id,
-            actor=actor,
-            action="signing_key.retired",
-            subject_type="signing_key",
-            subject_id=key.id,
-            data={"kid": key.kid},
-            now=now,
-        )
-        db.session.commit()
+        _record_key(key, "signing_key.retired", actor, now)
     return key

@@ -395,7 +395,8 @@ def test_event_chain_verifies_and_tampering_is_reported(
     )
     assert events[-1]["prev_digest"] == ""
     assert all(
-        e["prev_digest"] == prev["digest"] for e, prev in zip(events, events[1:])
+        e["prev_digest"] == prev["digest"]
+        for e, prev in zip(events, events[1:], strict=False)
     )
     assert any(e["actor"].startswith("public:") for e in events)
     for name, value in app.config.items():

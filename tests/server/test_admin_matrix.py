@@ -48,6 +48,8 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "admin.create_api_key": {"name": "extra", "scope": "read"},
     "admin.revoke_api_key": None,
     "admin.rotate_signing_key": None,
+    "admin.create_signing_key": None,
+    "admin.activate_signing_key": None,
     "admin.retire_signing_key": None,
 }
 
@@ -206,9 +208,7 @@ def test_openapi_document_is_valid_and_lists_every_route(
         if method in {"get", "post", "put", "patch", "delete"}
     }
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in {"static", "docs.docs"} or rule.rule.startswith(
-            "/openapi"
-        ):
+        if rule.endpoint in {"static", "docs.docs"} or rule.rule.startswith("/openapi"):
             continue
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:
