@@ -297,6 +297,37 @@ def test_signing_key_rotation_and_retirement(
         _post(client, vendor, f"{A}/signing-keys/{old['id']}/retire").status_code == 200
     )
     assert [k["kid"] for k in client.get(jwks_url).get_json()["keys"]] == [new["kid"]]
+    again = _post(client, vendor, f"{A}/signing-keys/{old['id']}/activate")
+    assert (again.status_code, again.get_json()["code"]) == (409, "SIGNING_KEY_RETIRED")
+
+
+def test_prepared_key_is_published_before_it_signs(
+    client: FlaskClient, vendor: VendorFixture, license: dict[str, Any]
+) -> None:
+    jwks_url = f"/v1/vendors/{vendor.slug}/jwks.json"
+    current = client.get(jwks_url).get_json()["keys"][0]["kid"]
+    _activate(client, license["key"], "site.com")
+    prepared = _post(client, vendor, f"{A}/signing-keys").get_json()
+    assert prepared["status"] == "verifying"
+    assert prepared["jwk"]["kid"] == prepared["kid"]
+    published = {k["kid"] for k in client.get(jwks_url).get_json()["keys"]}
+    assert prepared["kid"] in published
+
+    def signer() -> str:
+        _, body = public_call(
+            client,
+            "validate",
+            license_key=license["key"],
+            domain="site.com",
+            product="jannah",
+        )
+        kid: str = jwt.get_unverified_header(body["token"])["kid"]
+        return kid
+
+    assert signer() == current
+    url = f"{A}/signing-keys/{prepared['id']}/activate"
+    assert _post(client, vendor, url).status_code == 200
+    assert signer() == prepared["kid"]
 
 
 # --- idempotency --------------------------------------------------------------
