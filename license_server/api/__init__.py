@@ -8,7 +8,7 @@ from flask import Flask, Response
 from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
-from license_server import errors
+from license_server import errors, metrics
 
 
 class Api(_Api):  # type: ignore[misc]
@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(ops.blp)
     app.extensions["license_api"] = api
     app.register_blueprint(docs.page)
+    metrics.init_app(app)
 
 
 def _spec_kwargs() -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Operations endpoints: liveness and readiness."""
+"""Operations endpoints: liveness, readiness and metrics."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from license_server import errors
+from license_server import errors, metrics
 from license_server.api.parsing import Blueprint
 from license_server.extensions import db
 
@@ -33,3 +33,12 @@ def readyz() -> dict[str, Any]:
             "The database is not reachable.", headers={"Retry-After": "5"}
         ) from exc
     return {"status": "ready"}
+
+
+@blp.get("/metrics")
+@blp.response(
+    200, content_type="text/plain", description="Prometheus text exposition format."
+)
+def metrics_endpoint() -> Any:
+    """Expose Prometheus metrics (restrict it to your scraper at the proxy)."""
+    return metrics.exposition()

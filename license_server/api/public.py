@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app, request
 
+from license_server import metrics
 from license_server.api import context
 from license_server.api.parsing import Blueprint
 from license_server.schemas import public as schemas
@@ -23,14 +24,19 @@ blp = Blueprint(
 @blp.alt_response(409, description="ACTIVATION_LIMIT_REACHED, with the signed token.")
 def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Activate a domain on a license (idempotent per domain)."""
-    answer, created = activations.activate(
-        keyring=context.keyring(),
-        signer=context.signer(),
-        client_address=request.remote_addr,
-        now=context.now(),
-        last_seen_interval=current_app.config["LAST_SEEN_INTERVAL"],
-        **args,
-    )
+    try:
+        answer, created = activations.activate(
+            keyring=context.keyring(),
+            signer=context.signer(),
+            client_address=request.remote_addr,
+            now=context.now(),
+            last_seen_interval=current_app.config["LAST_SEEN_INTERVAL"],
+            **args,
+        )
+    except activations.ActivationRefused as refusal:
+        metrics.count_result("activate", refusal.code)
+        raise
+    metrics.count_result("activate", str(answer.code))
     return answer.body(), 201 if created else 200
 
 
@@ -48,6 +54,7 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
         **args,
     )
     context.count_validation(answer.product.vendor_id, answer.product.id)
+    metrics.count_result("validate", str(answer.code))
     return answer.body()
 
 
