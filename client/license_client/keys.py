@@ -1,0 +1,54 @@
+"""License-key format, checked offline before any network call (PROTOCOL §1).
+
+A key is ``PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX``: an optional product prefix (2-8 of
+``A-Z0-9``) and 25 symbols of Crockford's base32 alphabet, 24 random and a Luhn
+mod 32 check symbol over them. Parsing ignores case, spaces, tabs and dashes, reads
+``I``/``L`` as ``1`` and ``O`` as ``0`` in the body, and refuses non-ASCII text before
+any case folding. The shared vectors in ``tests/vectors/keys.json`` pin it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from license_client.exceptions import KeyFormatInvalid
+
+__all__ = ["ALPHABET", "check_symbol", "parse_key"]
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_VALUE = {symbol: value for value, symbol in enumerate(ALPHABET)}
+_BODY = 25
+_MAX_INPUT = 200
+_PREFIX = re.compile(r"[A-Z0-9]{2,8}")
+_DROP = str.maketrans("", "", " \t-")
+_ALIASES = str.maketrans("ILO", "110")
+
+
+def check_symbol(payload: str) -> str:
+    """Return the Luhn mod 32 check symbol of 24 canonical symbols."""
+    if len(payload) != _BODY - 1 or any(s not in _VALUE for s in payload):
+        raise KeyFormatInvalid("a key payload is 24 symbols of " + ALPHABET)
+    total = 0
+    for position, symbol in enumerate(reversed(payload)):
+        addend = _VALUE[symbol] * (2 if position % 2 == 0 else 1)
+        total += addend // 32 + addend % 32
+    return ALPHABET[-total % 32]
+
+
+def parse_key(raw: str) -> str:
+    """Return the canonical form of a typed license key; raise KeyFormatInvalid."""
+    if not isinstance(raw, str) or len(raw) > _MAX_INPUT:
+        raise KeyFormatInvalid("that is not a license key")
+    compact = raw.strip().translate(_DROP)
+    if not compact.isascii():
+        raise KeyFormatInvalid("a license key is plain ASCII")
+    compact = compact.upper()
+    prefix, body = compact[:-_BODY], compact[-_BODY:].translate(_ALIASES)
+    if len(body) != _BODY or (prefix and not _PREFIX.fullmatch(prefix)):
+        raise KeyFormatInvalid("a license key has 25 symbols after its prefix")
+    if any(symbol not in _VALUE for symbol in body):
+        raise KeyFormatInvalid("a license key contains a symbol outside its alphabet")
+    if check_symbol(body[:-1]) != body[-1]:
+        raise KeyFormatInvalid("the license key has a typo (check symbol)")
+    groups = [body[i : i + 5] for i in range(0, _BODY, 5)]
+    return "-".join([prefix, *groups] if prefix else groups)
