@@ -33,6 +33,33 @@ def record_event(
     events.append(vendor_id=vendor_id, events=[event], now=now)
 
 
+def record_change(
+    *,
+    vendor_id: uuid.UUID,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: uuid.UUID,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Record an event with the before/after values of the fields that changed."""
+    changed = [name for name in before if before[name] != after.get(name)]
+    record_event(
+        vendor_id=vendor_id,
+        actor=actor,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        data={
+            "before": {name: before[name] for name in changed},
+            "after": {name: after[name] for name in changed},
+        },
+        now=now,
+    )
+
+
 def public_actor(keyring: Keyring, client_address: str | None) -> str:
     """Return the actor for a public request: ``public:<hashed address>``."""
     if not client_address:

@@ -208,19 +208,15 @@ def reveal_key(*, keyring: Keyring, license: License) -> str:
 def _record_change(
     license: License, *, action: str, actor: str, before: dict[str, Any], now: datetime
 ) -> None:
-    after = snapshot(license, tuple(before))
-    changed = [name for name in before if before[name] != after[name]]
     license.updated_at = now
-    common.record_event(
+    common.record_change(
         vendor_id=license.vendor_id,
         actor=actor,
         action=action,
         subject_type="license",
         subject_id=license.id,
-        data={
-            "before": {name: before[name] for name in changed},
-            "after": {name: after[name] for name in changed},
-        },
+        before=before,
+        after=snapshot(license, tuple(before)),
         now=now,
     )
     db.session.commit()

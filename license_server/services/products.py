@@ -165,10 +165,8 @@ def update_product(
     before = _snapshot(product)
     for name, value in changes.items():
         setattr(product, name, value)
-    after = _snapshot(product)
-    changed = [name for name in before if before[name] != after[name]]
     product.updated_at = now
-    _record(product, actor, "product.updated", before, after, changed, now)
+    _record(product, actor, "product.updated", before, _snapshot(product), now)
     return product
 
 
@@ -186,7 +184,7 @@ def set_archived(
         product.archived_at = now if archived else None
         product.updated_at = now
         action = "product.archived" if archived else "product.restored"
-        _record(product, actor, action, {}, {}, [], now)
+        _record(product, actor, action, {}, {}, now)
     return product
 
 
@@ -196,19 +194,16 @@ def _record(
     action: str,
     before: dict[str, Any],
     after: dict[str, Any],
-    changed: list[str],
     now: datetime,
 ) -> None:
-    common.record_event(
+    common.record_change(
         vendor_id=product.vendor_id,
         actor=actor,
         action=action,
         subject_type="product",
         subject_id=product.id,
-        data={
-            "before": {name: before[name] for name in changed},
-            "after": {name: after[name] for name in changed},
-        },
+        before=before,
+        after=after,
         now=now,
     )
     db.session.commit()
