@@ -7,7 +7,7 @@ from typing import Any
 from flask import current_app, request
 
 from license_server import metrics
-from license_server.api import context
+from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
 from license_server.schemas import public as schemas
 from license_server.services import activations, validation, vendors
@@ -15,6 +15,7 @@ from license_server.services import activations, validation, vendors
 blp = Blueprint(
     "public", __name__, url_prefix="/v1", description="Activation and validation."
 )
+PUBLIC_ERRORS = (400, 413, 415, 422, 429, 503)
 
 
 @blp.post("/activate")
@@ -22,6 +23,9 @@ blp = Blueprint(
 @blp.response(201, schemas.ActivateOut, description="A new activation.")
 @blp.alt_response(200, schema=schemas.ActivateOut, description="Already active.")
 @blp.alt_response(409, description="ACTIVATION_LIMIT_REACHED, with the signed token.")
+@blp.alt_response(403, description="REVOKED, SUSPENDED, EXPIRED; with the token.")
+@blp.alt_response(404, description="NOT_FOUND, with the token; PRODUCT_NOT_FOUND.")
+@docs.errors(blp, *PUBLIC_ERRORS)
 def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Activate a domain on a license (idempotent per domain)."""
     try:
@@ -43,6 +47,7 @@ def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
 @blp.post("/validate")
 @blp.arguments(schemas.ValidateIn)
 @blp.response(200, schemas.ValidateOut)
+@docs.errors(blp, 404, *PUBLIC_ERRORS)
 def validate(args: dict[str, Any]) -> dict[str, Any]:
     """Validate a license on a domain; the answer is signed, positive or negative."""
     args.pop("version")
@@ -61,6 +66,7 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
 @blp.post("/deactivate")
 @blp.arguments(schemas.DeactivateIn)
 @blp.response(200, schemas.DeactivateOut)
+@docs.errors(blp, 404, *PUBLIC_ERRORS)
 def deactivate(args: dict[str, Any]) -> dict[str, Any]:
     """Free the seat a domain holds, at once."""
     activation = activations.deactivate(
@@ -74,6 +80,7 @@ def deactivate(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.get("/vendors/<vendor>/jwks.json")
 @blp.response(200, schemas.Jwks)
+@docs.errors(blp, 404, 429, 503)
 def jwks(vendor: str) -> dict[str, Any]:
     """Publish a vendor's public keys (for tooling; clients pin theirs)."""
     found = vendors.vendor_by_slug(vendor)
