@@ -9,10 +9,13 @@ from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
 from license_server import errors, metrics
+from license_server.schemas.errors import ErrorOut
 
 
 class Api(_Api):  # type: ignore[misc]
     """flask-smorest's Api, answering HTTP errors in the protocol's shape."""
+
+    ERROR_SCHEMA = ErrorOut
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         """Render HTTP errors with :func:`errors.handle_http_exception`."""

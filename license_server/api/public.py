@@ -22,9 +22,21 @@ PUBLIC_ERRORS = (400, 413, 415, 422, 429, 503)
 @blp.arguments(schemas.ActivateIn)
 @blp.response(201, schemas.ActivateOut, description="A new activation.")
 @blp.alt_response(200, schema=schemas.ActivateOut, description="Already active.")
-@blp.alt_response(409, description="ACTIVATION_LIMIT_REACHED, with the signed token.")
-@blp.alt_response(403, description="REVOKED, SUSPENDED, EXPIRED; with the token.")
-@blp.alt_response(404, description="NOT_FOUND, with the token; PRODUCT_NOT_FOUND.")
+@blp.alt_response(
+    409,
+    schema=schemas.RefusalOut,
+    description="ACTIVATION_LIMIT_REACHED or PRODUCT_MISMATCH, with the signed token.",
+)
+@blp.alt_response(
+    403,
+    schema=schemas.RefusalOut,
+    description="REVOKED, SUSPENDED or EXPIRED, with the signed token.",
+)
+@blp.alt_response(
+    404,
+    schema=schemas.RefusalOut,
+    description="NOT_FOUND with the signed token; or PRODUCT_NOT_FOUND (error shape).",
+)
 @docs.errors(blp, *PUBLIC_ERRORS)
 def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Activate a domain on a license (idempotent per domain)."""

@@ -53,20 +53,23 @@ def _policy_fields(defaults: bool) -> dict[str, Any]:
             validate=validate.Length(max=8), metadata={"example": "JAN"}, **default("")
         ),
         "max_domains": fields.Integer(
-            validate=validate.Range(min=1, max=100_000), **default(1)
+            strict=True, validate=validate.Range(min=1, max=100_000), **default(1)
         ),
         "max_dev_domains": fields.Integer(
+            strict=True,
             allow_none=True,
             validate=validate.Range(min=0, max=100_000),
             metadata={"description": "Cap on development activations; null: no cap."},
             **default(None),
         ),
         "token_ttl": fields.Integer(
+            strict=True,
             validate=validate.Range(min=60, max=90 * DAY),
             metadata={"description": "Seconds a domain token is fresh."},
             **default(7 * DAY),
         ),
         "grace_period": fields.Integer(
+            strict=True,
             validate=validate.Range(min=0, max=365 * DAY),
             metadata={
                 "description": "Seconds after exp an offline client still trusts."
@@ -125,6 +128,7 @@ def _license_fields(defaults: bool) -> dict[str, Any]:
     extra: dict[str, Any] = {"load_default": None} if defaults else {}
     return {
         "max_domains": fields.Integer(
+            strict=True,
             allow_none=True,
             validate=validate.Range(min=1, max=100_000),
             metadata={
@@ -170,6 +174,7 @@ LicenseBatchIn = Schema.from_dict(
     {
         "product": fields.String(required=True, validate=SLUG),
         "count": fields.Integer(
+            strict=True,
             required=True,
             validate=validate.Range(min=1, max=1000),
             metadata={"description": "How many licenses to issue (1 to 1,000)."},
@@ -183,6 +188,7 @@ LicensePatch = Schema.from_dict(_license_fields(defaults=False), name="LicensePa
 
 class RenewIn(Schema):
     days = fields.Integer(
+        strict=True,
         required=True,
         validate=validate.Range(min=1, max=3650),
         metadata={"description": "Days to add to expires_at and updates_until."},

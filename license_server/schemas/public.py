@@ -92,3 +92,23 @@ class Jwk(Schema):
 
 class Jwks(Schema):
     keys = fields.List(fields.Nested(Jwk))
+
+
+class RefusalDetail(Schema):
+    license = fields.Nested(LicenseClaim, allow_none=True)
+    domain = fields.String(required=True)
+    nonce = fields.String(allow_none=True)
+    ts = fields.String(required=True)
+
+
+class RefusalOut(Schema):
+    """A refused activation: the error shape plus the signed negative answer."""
+
+    code = fields.String(
+        required=True, metadata={"example": "ACTIVATION_LIMIT_REACHED"}
+    )
+    message = fields.String(required=True)
+    detail = fields.Nested(RefusalDetail, required=True)
+    request_id = fields.String(required=True)
+    valid = fields.Boolean(required=True, metadata={"example": False})
+    token = fields.String(required=True, metadata={"description": "EdDSA JWT."})

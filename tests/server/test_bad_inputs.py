@@ -294,20 +294,16 @@ CASES: list[Any] = [
     admin(
         "seats-negative", "POST", "products", product(max_domains=-1), 422, VALIDATION
     ),
-    pytest.param(
-        admin(
-            "seats-fraction",
-            "POST",
-            "products",
-            product(slug="fraction", max_domains=1.5),
-            422,
-            VALIDATION,
-        ),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="admin Integer fields are not strict: 1.5 is truncated to 1 "
-            "(reported to the lead: fields.Integer(strict=True) in schemas/admin.py)",
-        ),
+    admin(
+        "seats-fraction",
+        "POST",
+        "products",
+        product(slug="fraction", max_domains=1.5),
+        422,
+        VALIDATION,
+    ),
+    admin(
+        "seats-string", "POST", "products", product(max_domains="5"), 422, VALIDATION
     ),
     admin(
         "seats-word", "POST", "products", product(max_domains="five"), 422, VALIDATION
