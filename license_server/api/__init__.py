@@ -24,7 +24,7 @@ class Api(_Api):  # type: ignore[misc]
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the OpenAPI document on ``app``."""
-    from license_server.api import admin, docs, ops, public
+    from license_server.api import admin, docs, ops, parsing, public
 
     api = Api(app, spec_kwargs=_spec_kwargs())
     api.register_blueprint(public.blp)
@@ -32,6 +32,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(ops.blp)
     app.extensions["license_api"] = api
     app.register_blueprint(docs.page)
+    app.before_request(parsing.check_headers)
     metrics.init_app(app)
 
 

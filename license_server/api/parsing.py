@@ -75,6 +75,22 @@ def parse_body(data: bytes) -> dict[str, Any]:
     return value
 
 
+class HeadersTooLarge(errors.APIError):
+    status_code, code, message = (
+        431,
+        "HEADERS_TOO_LARGE",
+        "The request headers are too large.",
+    )
+
+
+def check_headers() -> None:
+    """Refuse requests whose headers together exceed ``MAX_HEADER_BYTES``."""
+    limit: int = flask.current_app.config["MAX_HEADER_BYTES"]
+    size = sum(len(name) + len(value) + 4 for name, value in flask.request.headers)
+    if size > limit:
+        raise HeadersTooLarge(detail={"limit": limit})
+
+
 class StrictParser(FlaskParser):
     """webargs parser that reads JSON bodies with :func:`parse_body`."""
 

@@ -130,3 +130,15 @@ def test_unexpected_exception_is_a_json_500(client: FlaskClient) -> None:
 
     body = _check(client.get("/boom"), 500, "INTERNAL_ERROR")
     assert "boom" not in body["message"]
+
+
+def test_oversized_headers_are_431(client: FlaskClient) -> None:
+    headers = {f"X-Filler-{i}": "x" * 1000 for i in range(20)}
+    body = _check(
+        client.post("/v1/validate", json=VALID, headers=headers),
+        431,
+        "HEADERS_TOO_LARGE",
+    )
+    assert body["detail"] == {"limit": 16 * 1024}
+    small = {f"X-Filler-{i}": "x" * 1000 for i in range(5)}
+    assert client.post("/v1/validate", json=VALID, headers=small).status_code != 431
