@@ -9,12 +9,9 @@ rounds (10 by default; ``make reliability`` runs more).
 from __future__ import annotations
 
 import os
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -30,6 +27,7 @@ from tests.conftest import (
     new_vendor,
 )
 from tests.server.hardening_support import GENEROUS_LIMITS, record
+from tests.server.test_seat_races import race as _race
 
 ROUNDS = int(os.environ.get("SEAT_RACE_ROUNDS", "10"))
 SEATS, RACERS = 3, 16
@@ -44,19 +42,6 @@ def pg_app(postgres_url: str, tmp_path: Path) -> Iterator[Flask]:
     with app.app_context():
         db.engine.dispose()
     _truncate(postgres_url)
-
-
-def _race(app: Flask, bodies: list[dict[str, Any]]) -> list[tuple[int, str]]:
-    barrier = threading.Barrier(len(bodies))
-
-    def call(body: dict[str, Any]) -> tuple[int, str]:
-        client = app.test_client()
-        barrier.wait()
-        response = client.post("/v1/activate", json=body)
-        return response.status_code, response.get_json()["code"]
-
-    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
-        return list(pool.map(call, bodies))
 
 
 def _live(app: Flask, prefix: str) -> dict[str, int]:

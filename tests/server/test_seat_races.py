@@ -22,7 +22,8 @@ from license_server.models import Activation
 from tests.conftest import VendorFixture, create_license, create_product
 
 
-def _race(app: Flask, bodies: list[dict[str, Any]]) -> list[tuple[int, str]]:
+def race(app: Flask, bodies: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """POST every body to /v1/activate at once, one thread each; return the answers."""
     barrier = threading.Barrier(len(bodies))
 
     def call(body: dict[str, Any]) -> tuple[int, str]:
@@ -54,7 +55,7 @@ def test_fifty_domains_race_for_five_seats(
         {"license_key": key, "domain": f"site{i}.com", "product": "jannah"}
         for i in range(50)
     ]
-    results = _race(app, bodies)
+    results = race(app, bodies)
     assert Counter(results) == Counter(
         {(201, "VALID"): 5, (409, "ACTIVATION_LIMIT_REACHED"): 45}
     )
@@ -67,7 +68,7 @@ def test_twenty_activations_of_one_domain_leave_one(
     create_product(client, vendor, max_domains=5)
     key = create_license(client, vendor)["key"]
     body = {"license_key": key, "domain": "same.com", "product": "jannah"}
-    results = _race(app, [body] * 20)
+    results = race(app, [body] * 20)
     statuses = Counter(status for status, _ in results)
     assert statuses[201] == 1
     assert statuses[200] == 19
