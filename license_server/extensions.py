@@ -15,7 +15,9 @@ class Base(DeclarativeBase):
     """Declarative base for every model."""
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay loaded after commit: answers are dumped after the service commits,
+# and reloading every attribute would cost one query per object.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
