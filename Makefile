@@ -44,8 +44,13 @@ lint: dev
 
 check: lint test
 
-bench: dev
-	$(BIN)/python bench/run.py
+$(VENV)/.bench-installed: $(VENV)/.dev-installed pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+# the full benchmark (about 12 minutes); BENCH_ARGS=--quick for a short one
+bench: $(VENV)/.bench-installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 reliability: dev
 	$(BIN)/python bench/reliability.py

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -145,25 +146,65 @@ def events_verify(vendor_slug: str | None) -> None:
     click.echo("event chains verified: no broken link")
 
 
+# The default server and threads are the fastest measured by bench/run.py on the
+# validate path (README, "Performance"); both stay selectable.
+SERVERS = ("gunicorn", "granian")
+DEFAULT_SERVER = "gunicorn"
+DEFAULT_THREADS = 1
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the server under gunicorn."""
+@click.option(
+    "--server",
+    type=click.Choice(SERVERS),
+    default=DEFAULT_SERVER,
+    show_default=True,
+    help="The WSGI server.",
+)
+@click.option(
+    "--threads",
+    default=DEFAULT_THREADS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Threads per worker (gunicorn: the gthread worker when above 1).",
+)
+def serve(host: str, port: int, workers: int, server: str, threads: int) -> None:
+    """Run the server under gunicorn or granian."""
     app = _app()  # fail here, with a clear message, on a bad configuration
-    gunicorn = shutil.which("gunicorn") or ""
-    argv = [sys.executable, "-m", "gunicorn"] if not gunicorn else [gunicorn]
-    argv += ["--bind", f"{host}:{port}", "--workers", str(workers)]
-    argv += ["--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
-    argv += ["license_server.wsgi:app"]
-    click.echo(f"serving on http://{host}:{port} ({_safe_url(app)})", err=True)
+    if importlib.util.find_spec(server) is None:
+        raise click.ClickException(f"{server} is not installed: pip install {server}")
+    argv = _server_argv(server, host, port, workers, threads)
+    click.echo(
+        f"serving on http://{host}:{port} ({_safe_url(app)}) with {server}, "
+        f"{workers} workers x {threads} threads",
+        err=True,
+    )
     if app.config["EMBEDDED"]:
         os.environ.setdefault(
             "LICENSE_SERVER_INSTANCE_PATH", app.config["INSTANCE_PATH"]
         )
     sys.stdout.flush()
-    os.execv(argv[0], argv)  # noqa: S606 - replaces this process with gunicorn
+    os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the server
+
+
+def _server_argv(
+    server: str, host: str, port: int, workers: int, threads: int
+) -> list[str]:
+    found = shutil.which(server)
+    argv = [found] if found else [sys.executable, "-m", server]
+    if server == "granian":
+        argv += ["--interface", "wsgi", "--host", host, "--port", str(port)]
+        argv += ["--workers", str(workers), "--blocking-threads", str(threads)]
+        argv += ["--no-ws", "--access-log", "--respawn-failed-workers"]
+    else:
+        argv += ["--bind", f"{host}:{port}", "--workers", str(workers)]
+        if threads > 1:
+            argv += ["--worker-class", "gthread", "--threads", str(threads)]
+        argv += ["--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
+    return [*argv, "license_server.wsgi:app"]
 
 
 if __name__ == "__main__":

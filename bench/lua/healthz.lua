@@ -1,0 +1,2 @@
+-- GET /healthz: the bare request, the baseline of the run.
+dofile("report.lua")
