@@ -152,6 +152,7 @@ def error_response(
     extra: dict[str, Any] | None = None,
 ) -> Response:
     """Render the protocol's error body (``extra`` adds top-level members)."""
+    g.answer_code = code
     body = {
         **(extra or {}),
         "code": code,

@@ -29,7 +29,6 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -39,7 +38,7 @@ from werkzeug.exceptions import HTTPException
 
 from license_server import errors, keys
 from license_server.api import public
-from license_server.api.parsing import parse_body
+from license_server.api.parsing import parse_body_once
 from license_server.keyring import Keyring
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ def _key_bucket_of_body() -> str:
     if request.method != "POST" or not request.is_json:
         return _NO_KEY
     try:
-        body = parse_body(request.get_data(cache=True))
+        body = parse_body_once()
         key = keys.parse_key(body.get("license_key"))
     except (errors.APIError, keys.InvalidKeyFormat, HTTPException):
         return _NO_KEY
@@ -108,12 +107,7 @@ def is_failed_lookup(response: Response) -> bool:
     """Return whether an answer tells the caller that its key is unknown or bad."""
     if response.status_code >= 500 or response.status_code == 429:
         return False
-    body = response.get_json(silent=True)
-    return isinstance(body, dict) and body.get("code") in FAILED_LOOKUP_CODES
-
-
-def _setting(name: str) -> Callable[[], str]:
-    return lambda: str(current_app.config[name] or "")
+    return g.get("answer_code") in FAILED_LOOKUP_CODES
 
 
 def _endpoint_limit() -> str:
@@ -189,14 +183,14 @@ def init_app(app: Flask) -> Limiter:
     limits = [
         limiter.limit(_endpoint_limit, override_defaults=False),
         limiter.limit(
-            _setting("RATELIMIT_LICENSE_KEY"),
+            str(config["RATELIMIT_LICENSE_KEY"] or ""),
             key_func=license_key_bucket,
             scope="license-key",
             exempt_when=_no_key_in_body,
             override_defaults=False,
         ),
         limiter.shared_limit(
-            _setting("RATELIMIT_FAILED_LOOKUPS"),
+            str(config["RATELIMIT_FAILED_LOOKUPS"] or ""),
             scope="failed-lookups",
             deduct_when=is_failed_lookup,
             override_defaults=False,

@@ -8,6 +8,7 @@ it those tests skip, unless ``REQUIRE_POSTGRES=1`` (CI), where they fail.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import uuid
@@ -24,14 +25,24 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from license_server import create_app, migrate
+from license_server.api import context
 from license_server.config import normalise_database_url
 from license_server.extensions import db
+from license_server.services import validation
 from license_server.services.vendors import NewVendor, create_vendor
 
 # A fixed master key for tests only; production refuses to start without its own.
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW5vdC1mb3ItcHJvZCEhISE"
 VECTORS = Path(__file__).parent / "vectors"
 BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_flush_at_exit() -> Iterator[None]:
+    """Drop the buffers' exit flushes: the test databases are gone by then."""
+    yield
+    atexit.unregister(context._flush_at_exit)
+    atexit.unregister(validation._flush_at_exit)
 
 
 def postgres_url_or_skip() -> str:

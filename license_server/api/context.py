@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import uuid
+import weakref
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, g
@@ -51,12 +52,15 @@ def count_validation(vendor_id: uuid.UUID, product_id: uuid.UUID) -> None:
         buffer = current_app.extensions["usage"] = UsageBuffer(
             current_app.config["USAGE_FLUSH_INTERVAL"]
         )
-        atexit.register(_flush_at_exit, current_app._get_current_object(), buffer)  # type: ignore[attr-defined]
+        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+        atexit.register(_flush_at_exit, weakref.ref(app), buffer)
     buffer.add(vendor_id, product_id, now().date())
     if buffer.due():
         buffer.flush()
 
 
-def _flush_at_exit(app: Flask, buffer: UsageBuffer) -> None:
-    with app.app_context():
-        buffer.flush()
+def _flush_at_exit(app_ref: weakref.ref[Flask], buffer: UsageBuffer) -> None:
+    app = app_ref()
+    if app is not None:
+        with app.app_context():
+            buffer.flush()

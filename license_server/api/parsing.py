@@ -75,6 +75,14 @@ def parse_body(data: bytes) -> dict[str, Any]:
     return value
 
 
+def parse_body_once() -> dict[str, Any]:
+    """Parse this request's body with :func:`parse_body`, once per request."""
+    body: dict[str, Any] | None = flask.g.get("_parsed_body")
+    if body is None:
+        body = flask.g._parsed_body = parse_body(flask.request.get_data(cache=True))
+    return body
+
+
 class HeadersTooLarge(errors.APIError):
     status_code, code, message = (
         431,
@@ -100,7 +108,7 @@ class StrictParser(FlaskParser):
             raise errors.UnsupportedMediaType(
                 f"Expected application/json, got {req.mimetype or 'no content type'}."
             )
-        return parse_body(req.get_data(cache=True))
+        return parse_body_once()
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]

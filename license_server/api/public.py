@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app, g, request
 
 from license_server import metrics
 from license_server.api import context, docs
@@ -19,7 +19,7 @@ PUBLIC_ERRORS = (400, 413, 415, 422, 429, 503)
 
 
 @blp.post("/activate")
-@blp.arguments(schemas.ActivateIn)
+@blp.arguments(schemas.ActivateIn())
 @blp.response(201, schemas.ActivateOut, description="A new activation.")
 @blp.alt_response(200, schema=schemas.ActivateOut, description="Already active.")
 @blp.alt_response(
@@ -57,7 +57,7 @@ def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
 
 
 @blp.post("/validate")
-@blp.arguments(schemas.ValidateIn)
+@blp.arguments(schemas.ValidateIn())
 @blp.response(200, schemas.ValidateOut)
 @docs.errors(blp, 404, *PUBLIC_ERRORS)
 def validate(args: dict[str, Any]) -> dict[str, Any]:
@@ -72,11 +72,12 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
     )
     context.count_validation(answer.product.vendor_id, answer.product.id)
     metrics.count_result("validate", str(answer.code))
+    g.answer_code = str(answer.code)
     return answer.body()
 
 
 @blp.post("/deactivate")
-@blp.arguments(schemas.DeactivateIn)
+@blp.arguments(schemas.DeactivateIn())
 @blp.response(200, schemas.DeactivateOut)
 @docs.errors(blp, 404, *PUBLIC_ERRORS)
 def deactivate(args: dict[str, Any]) -> dict[str, Any]:
