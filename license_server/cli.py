@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -27,12 +28,32 @@ def _app() -> Flask:
         raise click.ClickException(str(exc)) from exc
 
 
+def _require_migrated(app: Flask) -> None:
+    """Refuse to work on a database whose schema is not this code's."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from license_server import migrate
+
+    try:
+        current, head = migrate.revisions(app.config["SQLALCHEMY_DATABASE_URI"])
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"cannot reach the database {_safe_url(app)}: {type(exc).__name__}"
+        ) from exc
+    if current != head:
+        raise click.ClickException(
+            f"the database is at schema revision {current or 'none'}, this server "
+            f"needs {head}: run `license-server db upgrade` first"
+        )
+
+
 @contextmanager
 def _app_context() -> Iterator[Flask]:
     """Run a command in an app context; close the database connections after."""
     from license_server.extensions import db
 
     app = _app()
+    _require_migrated(app)
     with app.app_context():
         try:
             yield app
@@ -174,6 +195,7 @@ DEFAULT_THREADS = 1
 def serve(host: str, port: int, workers: int, server: str, threads: int) -> None:
     """Run the server under gunicorn or granian."""
     app = _app()  # fail here, with a clear message, on a bad configuration
+    _require_migrated(app)
     if importlib.util.find_spec(server) is None:
         raise click.ClickException(f"{server} is not installed: pip install {server}")
     argv = _server_argv(server, host, port, workers, threads)
@@ -186,6 +208,10 @@ def serve(host: str, port: int, workers: int, server: str, threads: int) -> None
         os.environ.setdefault(
             "LICENSE_SERVER_INSTANCE_PATH", app.config["INSTANCE_PATH"]
         )
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # every worker writes its metrics here, so a scrape sums them all
+        metrics_dir = tempfile.mkdtemp(prefix="license-server-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     sys.stdout.flush()
     os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the server
 
@@ -204,6 +230,9 @@ def _server_argv(
         if threads > 1:
             argv += ["--worker-class", "gthread", "--threads", str(threads)]
         argv += ["--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
+        # larger than the app's own header limit, so it answers 431 in JSON first
+        argv += ["--limit-request-line", "8190"]
+        argv += ["--limit-request-field_size", "32768"]
     return [*argv, "license_server.wsgi:app"]
 
 

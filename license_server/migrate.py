@@ -6,6 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,3 +25,16 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Migrate ``database_url`` up to ``revision``."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+def revisions(database_url: str) -> tuple[str | None, str | None]:
+    """Return the database's current revision and the code's head revision."""
+    config = alembic_config(database_url)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    engine = create_engine(database_url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()
+    return current, head

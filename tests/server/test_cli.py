@@ -79,11 +79,21 @@ def _free_port() -> int:
         return port
 
 
-def test_serve_runs_gunicorn_on_the_embedded_default(embedded: Path) -> None:
+def _get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+        data: bytes = response.read()
+        return data
+
+
+def test_serve_runs_gunicorn_and_sums_metrics_of_all_workers(
+    embedded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
     CliRunner().invoke(main, ["db", "upgrade"])
     port = _free_port()
+    base = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "license_server.cli", "serve", "--port", str(port)]
-    command += ["--workers", "1"]
+    command += ["--workers", "2"]
     log = (embedded / "serve.log").open("wb")
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -91,13 +101,29 @@ def test_serve_runs_gunicorn_on_the_embedded_default(embedded: Path) -> None:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and body is None:
             try:
-                url = f"http://127.0.0.1:{port}/readyz"
-                with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
-                    body = json.load(response)
+                body = json.loads(_get(f"{base}/readyz"))
             except OSError:
                 time.sleep(0.2)
         assert body == {"status": "ready"}
+        for _ in range(40):
+            _get(f"{base}/healthz")
+        samples = [
+            line
+            for line in _get(f"{base}/metrics").decode().splitlines()
+            if line.startswith("license_server_requests_total")
+            and 'endpoint="ops.healthz"' in line
+        ]
+        # both workers answered some of the 40; every scrape sums them
+        assert sum(float(line.rsplit(" ", 1)[1]) for line in samples) == 40
     finally:
         server.terminate()
         server.wait(timeout=10)
         log.close()
+
+
+def test_commands_refuse_an_unmigrated_database(embedded: Path) -> None:
+    runner = CliRunner()
+    for args in (["vendors", "create", "Early"], ["serve", "--port", "1"]):
+        result = runner.invoke(main, args)
+        assert result.exit_code == 1, result.output
+        assert "run `license-server db upgrade` first" in result.output

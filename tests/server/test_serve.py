@@ -90,6 +90,7 @@ def test_a_missing_server_is_a_clear_error(
         if name.startswith("LICENSE_SERVER_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path))
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util,
