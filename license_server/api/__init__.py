@@ -32,7 +32,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(ops.blp)
     app.extensions["license_api"] = api
     app.register_blueprint(docs.page)
-    app.before_request(parsing.check_headers)
+    app.before_request(parsing.check_request)
     metrics.init_app(app)
 
 

@@ -53,6 +53,8 @@ def _check_text(text: str) -> None:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise errors.MalformedJSON("The body holds a lone surrogate.") from exc
+    if "\x00" in text:
+        raise NulCharacter()
 
 
 def parse_body(data: bytes) -> dict[str, Any]:
@@ -83,6 +85,14 @@ def parse_body_once() -> dict[str, Any]:
     return body
 
 
+class NulCharacter(errors.APIError):
+    status_code, code, message = (
+        422,
+        "VALIDATION_ERROR",
+        "Text may not contain NUL (U+0000) characters.",
+    )
+
+
 class HeadersTooLarge(errors.APIError):
     status_code, code, message = (
         431,
@@ -91,12 +101,19 @@ class HeadersTooLarge(errors.APIError):
     )
 
 
-def check_headers() -> None:
-    """Refuse requests whose headers together exceed ``MAX_HEADER_BYTES``."""
+def check_request() -> None:
+    """Refuse oversized headers, and NUL characters in the path or query string."""
+    request = flask.request
     limit: int = flask.current_app.config["MAX_HEADER_BYTES"]
-    size = sum(len(name) + len(value) + 4 for name, value in flask.request.headers)
+    size = sum(len(name) + len(value) + 4 for name, value in request.headers)
     if size > limit:
         raise HeadersTooLarge(detail={"limit": limit})
+    # No database stores NUL in text (PostgreSQL refuses it): refuse it up front.
+    if "\x00" in request.path or any(
+        "\x00" in key or "\x00" in value
+        for key, value in request.args.items(multi=True)
+    ):
+        raise NulCharacter()
 
 
 class StrictParser(FlaskParser):

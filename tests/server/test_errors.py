@@ -142,3 +142,18 @@ def test_oversized_headers_are_431(client: FlaskClient) -> None:
     assert body["detail"] == {"limit": 16 * 1024}
     small = {f"X-Filler-{i}": "x" * 1000 for i in range(5)}
     assert client.post("/v1/validate", json=VALID, headers=small).status_code != 431
+
+
+def test_nul_characters_are_refused_everywhere(
+    client: FlaskClient, vendor: VendorFixture
+) -> None:
+    body = {**VALID, "product": "jan\x00nah"}
+    _check(client.post("/v1/validate", json=body), 422, "VALIDATION_ERROR")
+    nested = {**VALID, "nonce": "n\x00"}
+    _check(client.post("/v1/validate", json=nested), 422, "VALIDATION_ERROR")
+    _check(client.get("/v1/vendors/ac%00me/jwks.json"), 422, "VALIDATION_ERROR")
+    _check(
+        client.get("/v1/admin/licenses?customer_email=a%00b", headers=vendor.headers),
+        422,
+        "VALIDATION_ERROR",
+    )
