@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,24 +19,33 @@ from license_server.extensions import db
 from tests.conftest import postgres_url_or_skip
 
 
-def _empty_database(backend: str, tmp_path: Path) -> str:
+@contextmanager
+def _empty_database(backend: str, tmp_path: Path) -> Iterator[str]:
     if backend == "sqlite":
-        return f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
     base = make_url(postgres_url_or_skip())
-    name = f"ls_mig_{tmp_path.name[-20:].replace('-', '_').lower()}"
+    name = f"ls_mig_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_upgrade_head_on_empty_database_matches_models(
     backend: str, tmp_path: Path
 ) -> None:
-    url = _empty_database(backend, tmp_path)
+    with _empty_database(backend, tmp_path) as url:
+        _check_upgrade_matches_models(url)
+
+
+def _check_upgrade_matches_models(url: str) -> None:
     migrate.upgrade(url)
     engine = create_engine(url)
     try:
