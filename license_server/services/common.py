@@ -11,7 +11,7 @@ from sqlalchemy import select
 from license_server import domains, errors, keys
 from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import License, Product
+from license_server.models import License
 from license_server.services import events
 from license_server.services.events import NewEvent
 
@@ -81,14 +81,6 @@ def canonical_domain(raw: str) -> str:
         return domains.canonical_domain(raw)
     except domains.InvalidDomain as exc:
         raise errors.InvalidDomain(str(exc)) from exc
-
-
-def product_by_slug(slug: str) -> Product:
-    """Return the product a public request names, or 404 ``PRODUCT_NOT_FOUND``."""
-    product = db.session.scalar(select(Product).where(Product.slug == slug))
-    if product is None:
-        raise errors.ProductNotFound(f"No product with slug {slug!r}.")
-    return product
 
 
 def license_by_key(keyring: Keyring, key: keys.LicenseKey) -> License | None:

@@ -20,7 +20,7 @@ import jwt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, event, select, text, update
+from sqlalchemy import create_engine, select, text, update
 
 from license_server import cache
 from license_server.extensions import db
@@ -36,6 +36,7 @@ from tests.conftest import (
     new_vendor,
     public_call,
 )
+from tests.server.hardening_support import sql_statements
 
 
 class FakeClock:
@@ -60,22 +61,6 @@ def _activate(client: FlaskClient, key: str, domain: str = "site.com") -> Any:
     return public_call(
         client, "activate", license_key=key, domain=domain, product="jannah"
     )
-
-
-@contextmanager
-def _statements(app: Flask) -> Iterator[list[str]]:
-    found: list[str] = []
-
-    def collect(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        found.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", collect)
-    try:
-        yield found
-    finally:
-        event.remove(engine, "before_cursor_execute", collect)
 
 
 @contextmanager
@@ -115,7 +100,7 @@ def test_a_warm_validation_is_one_select_and_no_write(
     assert _activate(client, key)[0] == 201
     _age_activations(app)  # so the validation is due a last-seen update
     _validate(client, key)  # warm the product and signer caches
-    with _statements(app) as statements:
+    with sql_statements(app) as statements:
         body = _validate(client, key)
     assert body["code"] == "VALID"
     assert len(statements) == 1, statements
@@ -279,7 +264,7 @@ def test_last_seen_is_queued_then_written_in_one_batch(
     _activate(client, key)
     old = _age_activations(app)
     began = datetime.now(UTC)
-    with _statements(app) as statements:
+    with sql_statements(app) as statements:
         _validate(client, key)
     assert not [s for s in statements if s.lstrip().upper().startswith("UPDATE")]
     assert _last_seen(app) == old  # queued, not written
