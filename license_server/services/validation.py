@@ -420,26 +420,26 @@ def active_domain_count(license_id: uuid.UUID) -> int:
     return int(count or 0)
 
 
-def license_claim(license: License) -> dict[str, Any]:
-    """Return the ``lic`` claim: the license's state as a theme needs it."""
+def _claim(
+    license: License | LicenseState, max_domains: int, active_domains: int
+) -> dict[str, Any]:
     return {
         "status": license.status,
         "expires_at": _iso(license.expires_at),
         "updates_until": _iso(license.updates_until),
-        "max_domains": license.seat_limit,
-        "active_domains": active_domain_count(license.id),
+        "max_domains": max_domains,
+        "active_domains": active_domains,
     }
+
+
+def license_claim(license: License) -> dict[str, Any]:
+    """Return the ``lic`` claim: the license's state as a theme needs it."""
+    return _claim(license, license.seat_limit, active_domain_count(license.id))
 
 
 def _state_claim(state: LicenseState, product: ProductInfo) -> dict[str, Any]:
     seats = state.max_domains if state.max_domains is not None else product.max_domains
-    return {
-        "status": state.status,
-        "expires_at": _iso(state.expires_at),
-        "updates_until": _iso(state.updates_until),
-        "max_domains": seats,
-        "active_domains": state.active_domains,
-    }
+    return _claim(state, seats, state.active_domains)
 
 
 def sign(
