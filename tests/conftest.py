@@ -26,7 +26,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from license_server import create_app, migrate
-from license_server.api import context
 from license_server.config import normalise_database_url
 from license_server.extensions import db
 from license_server.services import validation
@@ -48,7 +47,6 @@ BACKENDS = ["sqlite", "postgresql"]
 def no_flush_at_exit() -> Iterator[None]:
     """Drop the buffers' exit flushes: the test databases are gone by then."""
     yield
-    atexit.unregister(context._flush_at_exit)
     atexit.unregister(validation._flush_at_exit)
 
 

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import atexit
-import uuid
-import weakref
 from datetime import UTC, datetime
 
-from flask import Flask, current_app, g
+from flask import current_app, g
 
 from license_server.keyring import Keyring
 from license_server.models import ApiKey
 from license_server.signing import SignerCache
-from license_server.usage import UsageBuffer
 
 
 def keyring() -> Keyring:
@@ -43,24 +39,3 @@ def api_key() -> ApiKey:
 def actor() -> str:
     """Return the event actor for this admin request."""
     return f"api_key:{api_key().id}"
-
-
-def count_validation(vendor_id: uuid.UUID, product_id: uuid.UUID) -> None:
-    """Count a validation for the stats; write the counts when a flush is due."""
-    buffer: UsageBuffer | None = current_app.extensions.get("usage")
-    if buffer is None:
-        buffer = current_app.extensions["usage"] = UsageBuffer(
-            current_app.config["USAGE_FLUSH_INTERVAL"]
-        )
-        app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-        atexit.register(_flush_at_exit, weakref.ref(app), buffer)
-    buffer.add(vendor_id, product_id, now().date())
-    if buffer.due():
-        buffer.flush()
-
-
-def _flush_at_exit(app_ref: weakref.ref[Flask], buffer: UsageBuffer) -> None:
-    app = app_ref()
-    if app is not None:
-        with app.app_context():
-            buffer.flush()

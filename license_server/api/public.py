@@ -70,7 +70,6 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
         last_seen_interval=current_app.config["LAST_SEEN_INTERVAL"],
         **args,
     )
-    context.count_validation(answer.product.vendor_id, answer.product.id)
     metrics.count_result("validate", str(answer.code))
     g.answer_code = str(answer.code)
     return answer.body()

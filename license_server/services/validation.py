@@ -49,6 +49,7 @@ from license_server.models import (
 )
 from license_server.services import common
 from license_server.signing import SignerCache, issue_token
+from license_server.usage import UsageBuffer
 
 
 class ResultCode(enum.StrEnum):
@@ -173,11 +174,19 @@ def _iso(moment: datetime | None) -> str | None:
 
 @dataclass
 class HotPath:
-    """One app's per-process caches and last-seen buffer."""
+    """One app's per-process caches and its write buffers (last seen, usage)."""
 
     products: cache.TTLCache[str, ProductInfo]
     signers: cache.TTLCache[uuid.UUID, SignerRef]
     last_seen: LastSeenBuffer
+    usage: UsageBuffer
+
+    def flush_due(self) -> None:
+        """Write whichever buffer is due."""
+        if self.last_seen.due():
+            self.last_seen.flush(db.engine)
+        if self.usage.due():
+            self.usage.flush()
 
 
 def hot_path() -> HotPath:
@@ -190,6 +199,7 @@ def hot_path() -> HotPath:
             products=cache.TTLCache(ttl),
             signers=cache.TTLCache(ttl),
             last_seen=LastSeenBuffer(flush),
+            usage=UsageBuffer(float(current_app.config["USAGE_FLUSH_INTERVAL"])),
         )
         cache.install()
         current_app.extensions["hot_path"] = found
@@ -204,8 +214,10 @@ def _flush_at_exit(app_ref: weakref.ref[Flask]) -> None:
         return
     with app.app_context():
         state: HotPath | None = app.extensions.get("hot_path")
-        if state is not None and len(state.last_seen):
-            state.last_seen.flush(db.engine)
+        if state is not None:
+            if len(state.last_seen):
+                state.last_seen.flush(db.engine)
+            state.usage.flush()
 
 
 @contextmanager
@@ -519,9 +531,9 @@ def validate(
         if answer.code is ResultCode.VALID:
             _seen(answer, state, now=now, interval=last_seen_interval)
     sign(answer, signer=signer, key=signer_key)
-    buffer = hot_path().last_seen
-    if buffer.due():
-        buffer.flush(db.engine)
+    buffers = hot_path()
+    buffers.usage.add(item.vendor_id, item.id, now.date())
+    buffers.flush_due()
     return answer
 
 
