@@ -11,7 +11,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+
+def _scripts() -> Path:
+    """Return the migration scripts' folder: inside a wheel, or the checkout's."""
+    packaged = Path(__file__).parent / "migrations"
+    if (packaged / "env.py").is_file():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "alembic"
+
+
+MIGRATIONS = _scripts()
 
 
 def alembic_config(database_url: str) -> Config:

@@ -1,4 +1,4 @@
-"""Database models (SQLAlchemy 2, typed). Every datetime is aware UTC."""
+"""Core models: vendors, keys, products, licenses, activations, events."""
 
 from __future__ import annotations
 

@@ -234,7 +234,3 @@ def _server_argv(
         argv += ["--limit-request-line", "8190"]
         argv += ["--limit-request-field_size", "32768"]
     return [*argv, "license_server.wsgi:app"]
-
-
-if __name__ == "__main__":
-    main()

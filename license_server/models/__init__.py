@@ -1,0 +1,39 @@
+"""The database models: one module per area, all re-exported here.
+
+A new area adds its module beside ``core`` and one import line below, so that
+Alembic's ``env.py`` (which imports this package) sees every table.
+"""
+
+from license_server.models.core import (
+    Activation,
+    ApiKey,
+    ApiKeyScope,
+    Event,
+    ExpiryPolicy,
+    IdempotencyKey,
+    License,
+    LicenseStatus,
+    Product,
+    SigningKey,
+    SigningKeyStatus,
+    UsageCounter,
+    UTCDateTime,
+    Vendor,
+)
+
+__all__ = [
+    "UTCDateTime",
+    "LicenseStatus",
+    "ExpiryPolicy",
+    "ApiKeyScope",
+    "SigningKeyStatus",
+    "Vendor",
+    "ApiKey",
+    "SigningKey",
+    "Product",
+    "License",
+    "Activation",
+    "Event",
+    "IdempotencyKey",
+    "UsageCounter",
+]
