@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 from typing import Any, ClassVar
 
 from flask import Flask, Response, g, jsonify, request
@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 log = logging.getLogger(__name__)
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_RID_KEY = "license_server.request_id"
 
 
 class APIError(Exception):
@@ -135,11 +136,16 @@ _MESSAGES = {
 
 def request_id() -> str:
     """Return this request's id: the caller's sane ``X-Request-ID``, or a new one."""
-    rid: str | None = g.get("request_id")
+    return request_id_of(request.environ)
+
+
+def request_id_of(environ: dict[str, Any]) -> str:
+    """Return the id of the request ``environ`` describes (kept in the environ)."""
+    rid: str | None = environ.get(_RID_KEY)
     if rid is None:
-        offered = request.headers.get("X-Request-ID", "")
-        rid = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
-        g.request_id = rid
+        offered = environ.get("HTTP_X_REQUEST_ID", "")
+        rid = offered if _REQUEST_ID.match(offered) else secrets.token_hex(16)
+        environ[_RID_KEY] = rid
     return rid
 
 
@@ -223,15 +229,8 @@ def handle_unexpected(error: Exception) -> Response:
     return error_response(500, "INTERNAL_ERROR", "Internal server error.")
 
 
-def add_request_id_header(response: Response) -> Response:
-    """Echo the request id on every answer."""
-    response.headers["X-Request-ID"] = request_id()
-    return response
-
-
 def init_app(app: Flask) -> None:
     """Register the handlers on ``app``."""
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
-    app.after_request(add_request_id_header)

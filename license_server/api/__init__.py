@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response
 from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
-from license_server import errors, metrics
-from license_server import runtime as runtimes
+from license_server import errors
 from license_server.schemas.errors import ErrorOut
 
 
@@ -31,23 +30,15 @@ def api_of(app: Flask) -> Api:
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the OpenAPI document on ``app``."""
-    from license_server.api import admin, docs, ops, parsing, public, throttle
+    from license_server.api import admin, docs, hooks, ops, public, throttle
 
     api = Api(app, spec_kwargs=_spec_kwargs())
     api.register_blueprint(public.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(ops.blp)
     app.register_blueprint(docs.page)
-    app.before_request(parsing.check_request)
+    hooks.init_app(app)
     throttle.init_app(app, (public.blp,))
-    metrics.init_app(app)
-    app.after_request(_flush_due_buffers)
-
-
-def _flush_due_buffers(response: Response) -> Response:
-    """Write the runtime's buffers that are due (a cheap check on most requests)."""
-    runtimes.of(current_app).flush_due()
-    return response
 
 
 def _spec_kwargs() -> dict[str, Any]:

@@ -143,21 +143,6 @@ class HeadersTooLarge(errors.APIError):
     )
 
 
-def check_request() -> None:
-    """Refuse oversized headers, and NUL characters in the path or query string."""
-    request = flask.request
-    limit: int = flask.current_app.config["MAX_HEADER_BYTES"]
-    size = sum(len(name) + len(value) + 4 for name, value in request.headers)
-    if size > limit:
-        raise HeadersTooLarge(detail={"limit": limit})
-    # No database stores NUL in text (PostgreSQL refuses it): refuse it up front.
-    if "\x00" in request.path or any(
-        "\x00" in key or "\x00" in value
-        for key, value in request.args.items(multi=True)
-    ):
-        raise NulCharacter()
-
-
 class StrictParser(FlaskParser):
     """webargs parser that reads JSON bodies with :func:`parse_body`."""
 

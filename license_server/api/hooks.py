@@ -1,0 +1,58 @@
+"""What every request pays: one hook before it and one after, kept cheap.
+
+Before: the start time, the header-size limit and the NUL check, read straight
+from the WSGI environ (no header objects built). After: the metrics, the
+``X-Request-ID`` header, and the runtime's buffers when one is due. One hook each
+way, because Flask pays for every registered hook on every request.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, current_app, request
+
+from license_server import errors, metrics
+from license_server import runtime as runtimes
+from license_server.api.parsing import HeadersTooLarge, NulCharacter
+
+_STARTED = "license_server.started"
+
+
+def before() -> None:
+    """Start the clock; refuse oversized headers and NUL in the path or query."""
+    environ = request.environ
+    environ[_STARTED] = time.perf_counter()
+    limit: int = current_app.config["MAX_HEADER_BYTES"]
+    size = 0
+    for name, value in environ.items():
+        if name.startswith("HTTP_"):
+            size += len(name) - 1 + len(value) + 4  # "Name: value\r\n", roughly
+    if size > limit:
+        raise HeadersTooLarge(detail={"limit": limit})
+    # No database stores NUL in text (PostgreSQL refuses it): refuse it up front.
+    query = environ.get("QUERY_STRING", "")
+    if "\x00" in environ.get("PATH_INFO", "") or "%00" in query or "\x00" in query:
+        raise NulCharacter()
+
+
+def after(response: Response) -> Response:
+    """Count the request, echo its id, and write the buffers that are due."""
+    environ = request.environ
+    started = environ.get(_STARTED)
+    if started is not None:
+        metrics.observe(
+            environ["REQUEST_METHOD"],
+            request.endpoint or "unmatched",
+            response.status_code,
+            time.perf_counter() - started,
+        )
+    response.headers["X-Request-ID"] = errors.request_id_of(environ)
+    runtimes.of(current_app).flush_due()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Register the two hooks on ``app``."""
+    app.before_request(before)
+    app.after_request(after)
