@@ -46,8 +46,9 @@ def free_port() -> int:
         return port
 
 
-def render_template(values: Mapping[str, str], template: Path = TEMPLATE) -> str:
+def render_template(values: Mapping[str, str], template: Path | None = None) -> str:
     """Fill in ``${NAME}`` placeholders as the nginx image's envsubst does."""
+    template = template or TEMPLATE
     text = template.read_text()
     for name, value in values.items():
         text = text.replace("${" + name + "}", value)
