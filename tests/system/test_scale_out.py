@@ -202,14 +202,17 @@ def test_a_change_through_one_process_is_seen_through_the_others_in_bound(
             for server in others:
                 seen = None
                 for _ in range(200):  # bounded: 200 x 50 ms
+                    asked = time.monotonic()
                     _, body = public(
                         session, server.url, "validate", second["key"], "a.test"
                     )
                     if _token_ttl(body) == 600:
-                        seen = time.monotonic() - changed
+                        # when the answering request began: its own latency aside,
+                        # plus one poll for the request before it
+                        seen = asked - changed
                         break
                     time.sleep(0.05)
-                assert seen is not None and seen <= cache_ttl + 1.0, seen
+                assert seen is not None and seen <= cache_ttl + 1.5, seen
 
 
 def _live_activations(database_url: str) -> list[tuple[str, str, str, bool]]:
