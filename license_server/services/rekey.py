@@ -36,6 +36,8 @@ ACTOR = "cli:master-key-rotate"
 # (old keyring, new keyring) -> {vendor id: number of secrets re-sealed}
 Resealer = Callable[[Keyring, Keyring], Counter[uuid.UUID]]
 _RESEALERS: dict[str, Resealer] = {}
+# "table.column" of every stored value the registered re-sealers rewrite
+_COVERED: set[str] = {"api_keys.key_hash"}  # reissued below, not re-sealed
 
 
 class WrongOldKey(RuntimeError):
@@ -60,9 +62,15 @@ class RotationReport:
     api_keys: list[ReissuedKey] = field(default_factory=list)
 
 
-def register(kind: str, resealer: Resealer) -> None:
-    """Add a re-sealer for another kind of stored secret (called at import)."""
+def register(kind: str, resealer: Resealer, covers: tuple[str, ...]) -> None:
+    """Add a re-sealer of the ``covers`` columns ("table.column"), at import."""
     _RESEALERS[kind] = resealer
+    _COVERED.update(covers)
+
+
+def covered_columns() -> frozenset[str]:
+    """Return every column a rotation rewrites (a test holds it to the models)."""
+    return frozenset(_COVERED)
 
 
 def _in_batches(model: type[M], size: int = 1000) -> Iterator[M]:
@@ -113,8 +121,8 @@ def _reissue_api_keys(new: Keyring, report: RotationReport) -> Counter[uuid.UUID
     return done
 
 
-register("signing_keys", _signing_keys)
-register("license_keys", _licenses)
+register("signing_keys", _signing_keys, ("signing_keys.private_key_sealed",))
+register("license_keys", _licenses, ("licenses.key_sealed", "licenses.key_hash"))
 
 
 def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationReport:
