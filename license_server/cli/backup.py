@@ -10,6 +10,7 @@ import click
 
 from license_server.cli import _app, _app_context, _safe_url, main, master_key
 from license_server.keyring import Keyring, MasterKeyError, decode_master_key
+from license_server.runtime import of as runtime_of
 
 REMINDER = """\
 !!
@@ -36,7 +37,7 @@ def backup(out: Path) -> None:
     try:
         manifest = create_backup(
             database_url=app.config["SQLALCHEMY_DATABASE_URI"],
-            keyring=app.extensions["keyring"],
+            keyring=runtime_of(app).keyring,
             out=out,
             now=datetime.now(UTC),
         )
@@ -62,7 +63,7 @@ def restore(archive: Path) -> None:
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     try:
         manifest = restore_backup(
-            database_url=url, keyring=app.extensions["keyring"], archive=archive
+            database_url=url, keyring=runtime_of(app).keyring, archive=archive
         )
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -103,7 +104,7 @@ def rotate(old_key_file: Path | None, as_json: bool) -> None:
 
     old = Keyring(_read_old_key(old_key_file))
     with _app_context() as app:
-        new: Keyring = app.extensions["keyring"]
+        new: Keyring = runtime_of(app).keyring
         if key_check(old) == key_check(new):
             raise click.ClickException(
                 "the old key is the configured key: configure the NEW master key "

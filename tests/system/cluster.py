@@ -369,13 +369,12 @@ def create_vendor(running: Cluster, name: str = "Scale Themes") -> str:
 
     from license_server import create_app
     from license_server.extensions import db
+    from license_server.runtime import of as runtime_of
     from license_server.services.vendors import create_vendor as create
 
     app = create_app({**running.settings(), "INSTANCE_PATH": str(running.workdir)})
     with app.app_context():
-        new = create(
-            keyring=app.extensions["keyring"], name=name, now=datetime.now(UTC)
-        )
+        new = create(keyring=runtime_of(app).keyring, name=name, now=datetime.now(UTC))
         api_key = new.api_key
         db.engine.dispose()
     return api_key
