@@ -155,6 +155,7 @@ def main() -> None:
             processes=max(counts),
             workers=args.workers,
             settings=LIMITS,
+            access_log=False,  # as `serve` runs by default
         ) as running:
             api_key = create_vendor(running)
             pairs = seed(running.url, api_key, args.licenses, scratch)

@@ -102,6 +102,8 @@ class Server:
     env: dict[str, str]
     log: Path
     workers: int = 1
+    # the tests count each process's requests in its access log; the bench turns it off
+    access_log: bool = True
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -113,6 +115,7 @@ class Server:
         """Start the process (in its own session, so a kill takes its workers)."""
         argv = [str(BIN / "license-server"), "serve", "--host", "127.0.0.1"]
         argv += ["--port", str(self.port), "--workers", str(self.workers)]
+        argv += ["--access-log"] if self.access_log else ["--no-access-log"]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 argv,
@@ -324,6 +327,7 @@ def cluster(
     processes: int = 3,
     workers: int = 1,
     settings: Mapping[str, str] | None = None,
+    access_log: bool = True,
 ) -> Iterator[Cluster]:
     """Run ``processes`` servers behind nginx; stop everything and clean up after."""
     import redis
@@ -342,7 +346,9 @@ def cluster(
     with postgres_database(pg_url) as database_url:
         env = _server_env(database_url, master_key, redis_url, prefix, settings or {})
         servers = [
-            Server(i, free_port(), env, workdir / f"server-{i}.log", workers)
+            Server(
+                i, free_port(), env, workdir / f"server-{i}.log", workers, access_log
+            )
             for i in range(processes)
         ]
         proxy = Nginx(workdir / "nginx", [server.port for server in servers])
