@@ -3,6 +3,11 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+# pg_dump/pg_restore for `license-server backup` and `restore` (bookworm: 15, the
+# major version of the PostgreSQL in docker-compose.yml)
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-client \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 licenses
 WORKDIR /app
 COPY pyproject.toml setup.py README.md alembic.ini ./

@@ -48,9 +48,11 @@ $(VENV)/.bench-installed: $(VENV)/.dev-installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	touch $@
 
-# the full benchmark (about 12 minutes); BENCH_ARGS=--quick for a short one
+# the full benchmark (about 12 minutes, then the scale-out phase: 1, 2, 3 processes
+# behind nginx, about 3); BENCH_ARGS=--quick for a short one
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/scale_out.py $(SCALE_ARGS)
 
 reliability: dev
 	$(BIN)/python bench/reliability.py

@@ -63,6 +63,10 @@ _INT_KEYS = {
     "TRUSTED_PROXIES",
     "RATELIMIT_ENABLED",
 }
+# Settings that may hold a secret (a password in a URL): each may instead be read from
+# a file named by ``LICENSE_SERVER_<NAME>_FILE`` (Docker and Kubernetes secrets). The
+# master key has its own ``MASTER_KEY_FILE`` setting, which also checks the mode.
+FILE_KEYS = ("DATABASE_URL", "RATELIMIT_STORAGE_URI")
 DB_FILE_NAME = "license_server.sqlite3"
 KEY_FILE_NAME = "master.key"
 
@@ -84,7 +88,25 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
                 raise ConfigError(f"{PREFIX}{name} must be an integer") from exc
         else:
             values[name] = raw
+    for name in FILE_KEYS:
+        path = environ.get(PREFIX + name + "_FILE")
+        if not path:
+            continue
+        if environ.get(PREFIX + name):
+            raise ConfigError(f"set {PREFIX}{name} or {PREFIX}{name}_FILE, not both")
+        values[name] = _read_secret_file(PREFIX + name + "_FILE", Path(path))
     return values
+
+
+def _read_secret_file(setting: str, path: Path) -> str:
+    """Return a secret file's text without its trailing newline."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{setting}: cannot read {path}: {exc.strerror}") from exc
+    if not text:
+        raise ConfigError(f"{setting}: {path} is empty")
+    return text
 
 
 def resolve(

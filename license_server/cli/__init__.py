@@ -68,10 +68,12 @@ def main() -> None:
     """Theme licensing server."""
 
 
-@main.command("master-key")
-def master_key() -> None:
-    """Print a fresh master key (32 random bytes, base64url)."""
-    click.echo(new_master_key())
+@main.group("master-key", invoke_without_command=True)
+@click.pass_context
+def master_key(ctx: click.Context) -> None:
+    """Print a fresh master key (32 random bytes, base64url); `rotate` to change it."""
+    if ctx.invoked_subcommand is None:
+        click.echo(new_master_key())
 
 
 @main.group()
@@ -271,3 +273,6 @@ def _server_argv(
         argv += ["--limit-request-line", "8190"]
         argv += ["--limit-request-field_size", "32768"]
     return [*argv, "license_server.wsgi:app"]
+
+
+from license_server.cli import backup  # noqa: E402,F401

@@ -1,0 +1,158 @@
+"""Master key rotation: re-seal every stored secret under a new master key.
+
+All in one transaction, through the keyring's public functions only: every signing
+key and license key is opened with the old keyring and sealed with the new one, and
+each license's lookup hash is recomputed from its key. Nothing is written unless the
+old key opens everything. Admin API keys are stored only as keyed hashes of a text
+the server never kept, so they cannot be carried over: each live one is reissued
+(same id, name and scope, a new text shown once) and the old texts stop working.
+Client-address hashes already in events stay as they are (the addresses were never
+stored); new events hash addresses under the new key. Other areas that seal secrets
+under the master key add a :data:`Resealer` with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from cryptography.exceptions import InvalidTag
+from sqlalchemy import select
+
+from license_server.extensions import db
+from license_server.keyring import Keyring
+from license_server.keys import parse_key
+from license_server.models import ApiKey, License, SigningKey
+from license_server.services.common import record_event
+from license_server.services.vendors import API_KEY_PREFIX
+
+M = TypeVar("M")
+ACTOR = "cli:master-key-rotate"
+# (old keyring, new keyring) -> {vendor id: number of secrets re-sealed}
+Resealer = Callable[[Keyring, Keyring], Counter[uuid.UUID]]
+_RESEALERS: dict[str, Resealer] = {}
+# "table.column" of every stored value the registered re-sealers rewrite
+_COVERED: set[str] = {"api_keys.key_hash"}  # reissued below, not re-sealed
+
+
+class WrongOldKey(RuntimeError):
+    """The old master key does not open the stored secrets."""
+
+
+@dataclass(frozen=True)
+class ReissuedKey:
+    """An admin API key's new text (shown once)."""
+
+    vendor_id: uuid.UUID
+    key_id: uuid.UUID
+    name: str
+    token: str
+
+
+@dataclass
+class RotationReport:
+    """What a rotation re-sealed, per kind, and the API keys it reissued."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    api_keys: list[ReissuedKey] = field(default_factory=list)
+
+
+def register(kind: str, resealer: Resealer, covers: tuple[str, ...]) -> None:
+    """Add a re-sealer of the ``covers`` columns ("table.column"), at import."""
+    _RESEALERS[kind] = resealer
+    _COVERED.update(covers)
+
+
+def covered_columns() -> frozenset[str]:
+    """Return every column a rotation rewrites (a test holds it to the models)."""
+    return frozenset(_COVERED)
+
+
+def _in_batches(model: type[M], size: int = 1000) -> Iterator[M]:
+    """Yield every row of ``model`` by id, flushing and forgetting each batch."""
+    last: Any = None
+    while True:
+        query = select(model).order_by(model.id).limit(size)  # type: ignore[attr-defined]
+        if last is not None:
+            query = query.where(model.id > last)  # type: ignore[attr-defined]
+        rows = list(db.session.scalars(query))
+        if not rows:
+            return
+        yield from rows
+        db.session.flush()
+        last = rows[-1].id  # type: ignore[attr-defined]
+        for row in rows:
+            db.session.expunge(row)
+
+
+def _signing_keys(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for key in _in_batches(SigningKey):
+        raw = old.open_signing_key(key.private_key_sealed, key.kid)
+        key.private_key_sealed = new.seal_signing_key(raw, key.kid)
+        done[key.vendor_id] += 1
+    return done
+
+
+def _licenses(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for license in _in_batches(License):
+        text = old.open_license_key(license.key_sealed)
+        license.key_sealed = new.seal_license_key(text)
+        license.key_hash = new.license_lookup(parse_key(text).body)
+        done[license.vendor_id] += 1
+    return done
+
+
+def _reissue_api_keys(new: Keyring, report: RotationReport) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    live = select(ApiKey).where(ApiKey.revoked_at.is_(None)).order_by(ApiKey.created_at)
+    for key in db.session.scalars(live):
+        token = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        key.prefix = token[:12]
+        key.key_hash = new.api_key_lookup(token)
+        report.api_keys.append(ReissuedKey(key.vendor_id, key.id, key.name, token))
+        done[key.vendor_id] += 1
+    return done
+
+
+register("signing_keys", _signing_keys, ("signing_keys.private_key_sealed",))
+register("license_keys", _licenses, ("licenses.key_sealed", "licenses.key_hash"))
+
+
+def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationReport:
+    """Re-seal every stored secret from ``old`` to ``new`` in one transaction."""
+    report = RotationReport()
+    per_vendor: dict[uuid.UUID, dict[str, int]] = {}
+    try:
+        for kind, resealer in _RESEALERS.items():
+            counts = resealer(old, new)
+            report.counts[kind] = sum(counts.values())
+            for vendor_id, count in counts.items():
+                per_vendor.setdefault(vendor_id, {})[kind] = count
+    except InvalidTag as exc:
+        db.session.rollback()
+        raise WrongOldKey(
+            "the old master key does not open the stored secrets: nothing was changed"
+        ) from exc
+    reissued = _reissue_api_keys(new, report)
+    report.counts["api_keys_reissued"] = sum(reissued.values())
+    for vendor_id, count in reissued.items():
+        per_vendor.setdefault(vendor_id, {})["api_keys_reissued"] = count
+    for vendor_id, resealed in sorted(per_vendor.items()):
+        record_event(
+            vendor_id=vendor_id,
+            actor=ACTOR,
+            action="master_key.rotated",
+            subject_type="vendor",
+            subject_id=vendor_id,
+            data=resealed,
+            now=now,
+        )
+    db.session.commit()
+    return report
