@@ -113,3 +113,47 @@ def form_to_nested(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
         last = keys[-1] if keys[-1] != "" else str(len(node))
         node[last] = value
     return result
+
+
+class UnserializeError(ValueError):
+    """The text is not a PHP ``serialize()`` string this reader understands."""
+
+
+def unserialize(text: str) -> Any:
+    """Read PHP's ``serialize()`` of scalars and arrays (EDD's price lists)."""
+    data = text.encode("utf-8")
+    value, end = _read(data, 0)
+    if end != len(data):
+        raise UnserializeError("trailing data after the serialized value")
+    return value
+
+
+def _until(data: bytes, pos: int, stop: bytes) -> tuple[str, int]:
+    end = data.find(stop, pos)
+    if end < 0:
+        raise UnserializeError("truncated serialized value")
+    return data[pos:end].decode("utf-8"), end + len(stop)
+
+
+def _read(data: bytes, pos: int) -> tuple[Any, int]:
+    kind = data[pos : pos + 2]
+    if data[pos : pos + 2] == b"N;":
+        return None, pos + 2
+    if kind in (b"i:", b"b:", b"d:"):
+        raw, end = _until(data, pos + 2, b";")
+        if kind == b"d:":
+            return float(raw), end
+        return (int(raw) if kind == b"i:" else raw == "1"), end
+    if kind == b"s:":
+        size, start = _until(data, pos + 2, b":")
+        start += 1  # the opening quote
+        end = start + int(size)
+        return data[start:end].decode("utf-8"), end + 2  # the closing '";'
+    if kind == b"a:":
+        count, cursor = _until(data, pos + 2, b":{")
+        result: dict[Any, Any] = {}
+        for _ in range(int(count)):
+            key, cursor = _read(data, cursor)
+            result[key], cursor = _read(data, cursor)
+        return result, cursor + 1  # the closing '}'
+    raise UnserializeError(f"unsupported serialized type {kind!r}")
