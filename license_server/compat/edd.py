@@ -53,11 +53,16 @@ class Decision:
     seats_taken: int
 
 
-def _decide(ctx: Context, license: License, site: str | None) -> Decision:
+def _decide(
+    ctx: Context, license: License, site: str | None, *, counted: bool = False
+) -> Decision:
     """Ask the validation service about ``license`` on ``site``: the one adapter.
 
-    With a site this is the validate use case itself (signed, counted in stats,
-    last-seen recorded); without one, the licence's own state.
+    ``counted`` (``check_license``) runs the validate use case itself: signed,
+    counted in stats, last-seen recorded. It reads on a pooled connection of its
+    own, so the session's is handed back first (one connection per request, as on
+    ``/v1/validate``). Activation and deactivation decide inside their session, as
+    ``/v1/activate`` does. Without a site, only the licence's own state counts.
     """
     from license_server.services import validation
 
@@ -66,18 +71,32 @@ def _decide(ctx: Context, license: License, site: str | None) -> Decision:
         if code is validation.ResultCode.VALID:
             code = validation.ResultCode.DOMAIN_NOT_ACTIVATED
         return Decision(str(code), False, validation.active_domain_count(license.id))
-    answer = validation.validate(
+    if counted:
+        db.session.close()
+        answer = validation.validate(
+            keyring=ctx.keyring,
+            signer=ctx.signer,
+            license_key=key_text(ctx, license),
+            domain=site,
+            product=license.product.slug,
+            nonce=None,
+            now=ctx.now,
+            last_seen_interval=ctx.last_seen_interval,
+        )
+        seats = int((answer.lic or {}).get("active_domains", 0))
+        return Decision(str(answer.code), answer.activation_id is not None, seats)
+    decided = validation.decide(
         keyring=ctx.keyring,
-        signer=ctx.signer,
         license_key=key_text(ctx, license),
         domain=site,
         product=license.product.slug,
         nonce=None,
         now=ctx.now,
-        last_seen_interval=ctx.last_seen_interval,
     )
-    seats = int((answer.lic or {}).get("active_domains", 0))
-    return Decision(str(answer.code), answer.activation_id is not None, seats)
+    active = validation.live_activation(license.id, site) is not None
+    return Decision(
+        str(decided.code), active, validation.active_domain_count(license.id)
+    )
 
 
 def key_text(ctx: Context, license: License) -> str:
@@ -332,7 +351,7 @@ def check(ctx: Context, request: EddRequest) -> dict[str, Any]:
     if license is not None and not _key_mismatch(request.license):
         item = _item_error(request, license, by_id=True)
         site = None if item else canonical_site(request.url)
-        decision = _decide(ctx, license, site)
+        decision = _decide(ctx, license, site, counted=True)
         seats = decision.seats_taken
         status = item or _check_status(license, decision.code, ctx.now)
     answer: dict[str, Any] = {
