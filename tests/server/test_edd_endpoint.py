@@ -4,6 +4,7 @@ and JSON (one table), on our services underneath."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -456,7 +457,10 @@ echo md5(json_encode($args));
 def _php(code: str, stdin: str) -> str:
     php = shutil.which("php")
     if php is None:
-        pytest.skip("the PHP cross-checks need php (apt-get install php-cli)")
+        reason = "the PHP cross-checks need php (apt-get install php-cli)"
+        if os.environ.get("REQUIRE_PHP") == "1":
+            pytest.fail(reason + "; REQUIRE_PHP=1 forbids skipping")
+        pytest.skip(reason)
     done = subprocess.run(  # noqa: S603 - a fixed program and script
         [php, "-r", code], input=stdin, capture_output=True, text=True, check=True
     )
