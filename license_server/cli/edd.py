@@ -44,6 +44,7 @@ def import_edd(
     """Import an EDD store (idempotent: a second run changes nothing)."""
     from license_server import errors
     from license_server.compat import edd_import, edd_source
+    from license_server.runtime import of as runtime_of
     from license_server.services.vendors import vendor_by_slug
 
     if (database_url is None) == (csv_path is None):
@@ -62,7 +63,7 @@ def import_edd(
         except errors.APIError as exc:
             raise click.ClickException(f"{exc.code}: {exc.text}") from exc
         summary = edd_import.import_store(
-            keyring=app.extensions["keyring"],
+            keyring=runtime_of(app).keyring,
             vendor_id=vendor.id,
             store=store,
             now=datetime.now(UTC),

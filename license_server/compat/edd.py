@@ -26,8 +26,8 @@ from license_server.compat.edd_request import EddRequest
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, EddLicense, License
+from license_server.runtime import Runtime
 from license_server.services import activations, common
-from license_server.signing import SignerCache
 
 _DISABLED = frozenset({"REVOKED", "SUSPENDED"})
 
@@ -36,12 +36,15 @@ _DISABLED = frozenset({"REVOKED", "SUSPENDED"})
 class Context:
     """What every EDD action needs from the request, and the vendor in scope."""
 
-    keyring: Keyring
-    signer: SignerCache
+    runtime: Runtime
     now: datetime
     client_address: str | None
-    last_seen_interval: int
     vendor_id: uuid.UUID | None = None
+
+    @property
+    def keyring(self) -> Keyring:
+        """Return the app's keyring."""
+        return self.runtime.keyring
 
 
 @dataclass(frozen=True)
@@ -54,49 +57,40 @@ class Decision:
 
 
 def _decide(
-    ctx: Context, license: License, site: str | None, *, counted: bool = False
+    ctx: Context, key: str, product: str, site: str | None, *, counted: bool = False
 ) -> Decision:
-    """Ask the validation service about ``license`` on ``site``: the one adapter.
+    """Ask validation about the licence with ``key`` on ``site``: the one adapter.
 
     ``counted`` (``check_license``) runs the validate use case itself: signed,
-    counted in stats, last-seen recorded. It reads on a pooled connection of its
-    own, so the session's is handed back first (one connection per request, as on
-    ``/v1/validate``). Activation and deactivation decide inside their session, as
-    ``/v1/activate`` does. Without a site, only the licence's own state counts.
+    counted in stats, last-seen recorded. Otherwise the same state row and the same
+    ordered checks decide, without a token (activation then takes its seat through
+    the activation service, which decides again under the licence's lock). Without
+    a site, only the licence's own state counts.
     """
-    from license_server.services import validation
+    from license_server.services import validation as use_case
+    from license_server.validation import results
 
-    if site is None:
-        code = validation.license_state(license, license.product, ctx.now)
-        if code is validation.ResultCode.VALID:
-            code = validation.ResultCode.DOMAIN_NOT_ACTIVATED
-        return Decision(str(code), False, validation.active_domain_count(license.id))
-    if counted:
-        db.session.close()
-        answer = validation.validate(
-            keyring=ctx.keyring,
-            signer=ctx.signer,
-            license_key=key_text(ctx, license),
+    runtime = ctx.runtime
+    if counted and site is not None:
+        answer = use_case.validate(
+            runtime=runtime,
+            license_key=key,
             domain=site,
-            product=license.product.slug,
+            product=product,
             nonce=None,
             now=ctx.now,
-            last_seen_interval=ctx.last_seen_interval,
         )
         seats = int((answer.lic or {}).get("active_domains", 0))
         return Decision(str(answer.code), answer.activation_id is not None, seats)
-    decided = validation.decide(
-        keyring=ctx.keyring,
-        license_key=key_text(ctx, license),
-        domain=site,
-        product=license.product.slug,
-        nonce=None,
-        now=ctx.now,
+    item = runtime.reader.product(product)
+    parsed = keys.parse_key(key)
+    state = runtime.reader.state(
+        runtime.keyring.license_lookup(parsed.body), site or ""
     )
-    active = validation.live_activation(license.id, site) is not None
-    return Decision(
-        str(decided.code), active, validation.active_domain_count(license.id)
-    )
+    code = results.decide(state, item, ctx.now)
+    if state is None:
+        return Decision(str(code), False, 0)
+    return Decision(str(code), state.activation_id is not None, state.active_domains)
 
 
 def key_text(ctx: Context, license: License) -> str:
@@ -144,8 +138,62 @@ def _item_error(request: EddRequest, license: License, *, by_id: bool) -> str | 
     return "item_name_mismatch"
 
 
-def _facts(license: License) -> EddLicense | None:
-    return db.session.get(EddLicense, license.id)
+@dataclass(frozen=True)
+class Found:
+    """What the answers need of a licence, read before the services run.
+
+    Everything is read through the session first, and the session's connection is
+    handed back before the services run: they read on the runtime's own pooled
+    connections (and activation takes the licence's lock), so a request holds one
+    connection at a time, as on ``/v1/activate``.
+    """
+
+    key: str
+    product: str
+    seat_limit: int
+    unlimited: bool
+    dev_patterns: tuple[str, ...]
+    lapsed_restricted: bool
+    expires: str
+    expires_stamp: int | str
+    customer: dict[str, Any]
+    item_error: str | None
+    name_error: str | None
+    live_sites: int
+
+
+def _gather(ctx: Context, request: EddRequest) -> tuple[Found | None, dict[str, Any]]:
+    license = find_license(ctx, request.license)
+    fields = _item_fields(request, license)
+    if license is None:
+        db.session.close()
+        return None, fields
+    facts = db.session.get(EddLicense, license.id)
+    price = facts.price_id if facts is not None else None
+    expires_at = license.expires_at
+    found = Found(
+        key=key_text(ctx, license),
+        product=license.product.slug,
+        seat_limit=license.seat_limit,
+        unlimited=facts is not None and facts.unlimited,
+        dev_patterns=tuple(license.product.dev_patterns or ()),
+        lapsed_restricted=expires_at is not None
+        and expires_at <= ctx.now
+        and license.product.expiry_policy == "restrict",
+        expires=expires_text(license),
+        expires_stamp=expires_stamp(license),
+        customer={
+            "payment_id": facts.payment_id if facts is not None else 0,
+            "customer_name": license.customer_name or "",
+            "customer_email": license.customer_email or "",
+            "price_id": price if price is not None and price.isdigit() else False,
+        },
+        item_error=_item_error(request, license, by_id=True),
+        name_error=_item_error(request, license, by_id=False),
+        live_sites=_live_sites(license),
+    )
+    db.session.close()
+    return found, fields
 
 
 def _live_sites(license: License) -> int:
@@ -157,7 +205,7 @@ def _live_sites(license: License) -> int:
     return int(count or 0)
 
 
-def expires_text(license: License, now: datetime) -> str:
+def expires_text(license: License) -> str:
     """Return EDD's ``expires``: ``lifetime`` or the store's local ``Y-m-d H:i:s``."""
     if license.expires_at is None:
         return "lifetime"
@@ -174,30 +222,17 @@ def expires_stamp(license: License) -> int | str:
     return int(license.expires_at.timestamp()) + offset
 
 
-def _limits(license: License, seats: int) -> dict[str, Any]:
-    facts = _facts(license)
-    if facts is not None and facts.unlimited:
+def _limits(found: Found, seats: int) -> dict[str, Any]:
+    if found.unlimited:
         return {
             "license_limit": 0,
             "site_count": seats,
             "activations_left": "unlimited",
         }
-    limit = license.seat_limit
     return {
-        "license_limit": limit,
+        "license_limit": found.seat_limit,
         "site_count": seats,
-        "activations_left": max(0, limit - seats),
-    }
-
-
-def _customer(license: License) -> dict[str, Any]:
-    facts = _facts(license)
-    price = facts.price_id if facts is not None else None
-    return {
-        "payment_id": facts.payment_id if facts is not None else 0,
-        "customer_name": license.customer_name or "",
-        "customer_email": license.customer_email or "",
-        "price_id": price if price is not None and price.isdigit() else False,
+        "activations_left": max(0, found.seat_limit - seats),
     }
 
 
@@ -214,15 +249,14 @@ def _item_fields(request: EddRequest, license: License | None) -> dict[str, Any]
 
 def activate(ctx: Context, request: EddRequest) -> dict[str, Any]:
     """Answer ``activate_license``: checks in EDD's order, then our seat guard."""
-    license = find_license(ctx, request.license)
-    if license is None:
-        return _activation_answer(request, None, {"success": False, "error": "missing"})
+    found, fields = _gather(ctx, request)
+    if found is None:
+        return _answer(request, fields, {"success": False, "error": "missing"})
     site = canonical_site(request.url)
-    decision = _decide(ctx, license, site)
+    decision = _decide(ctx, found.key, found.product, site)
     development = site is not None and domains.is_development_host(
-        site, license.product.dev_patterns or ()
+        site, found.dev_patterns
     )
-    unlimited = (facts := _facts(license)) is not None and facts.unlimited
     error: str | None = None
     if site is None:
         error = "missing_url"
@@ -230,9 +264,9 @@ def activate(ctx: Context, request: EddRequest) -> dict[str, Any]:
         error = "disabled"
     elif (
         not development
-        and not unlimited
+        and not found.unlimited
         and not decision.site_active
-        and decision.seats_taken >= license.seat_limit
+        and decision.seats_taken >= found.seat_limit
     ):
         error = "no_activations_left"
     elif decision.code == "EXPIRED":
@@ -240,10 +274,10 @@ def activate(ctx: Context, request: EddRequest) -> dict[str, Any]:
     elif _key_mismatch(request.license):
         error = "key_mismatch"
     else:
-        error = _item_error(request, license, by_id=True)
+        error = found.item_error
     seats = decision.seats_taken
     if error is None and site is not None:
-        error, seats = _take_seat(ctx, license, site, request.environment)
+        error, seats = _take_seat(ctx, found, site, request.environment)
     result: dict[str, Any] = {"success": error is None}
     if error is not None:
         result["error"] = error
@@ -251,26 +285,26 @@ def activate(ctx: Context, request: EddRequest) -> dict[str, Any]:
             result["max_sites"] = seats  # EDD's max_sites is the site count
     elif development:
         result["is_local"] = True
-    result.update(_limits(license, seats))
-    return _activation_answer(request, license, result, ctx.now)
+    result.update(_limits(found, seats))
+    result["expires"] = found.expires
+    result.update(found.customer)
+    return _answer(request, fields, result)
 
 
 def _take_seat(
-    ctx: Context, license: License, site: str, environment: str
+    ctx: Context, found: Found, site: str, environment: str
 ) -> tuple[str | None, int]:
     """Activate through the activation service; map a refusal to EDD's error."""
     try:
         answer, _created = activations.activate(
-            keyring=ctx.keyring,
-            signer=ctx.signer,
-            license_key=key_text(ctx, license),
+            runtime=ctx.runtime,
+            license_key=found.key,
             domain=site,
-            product=license.product.slug,
+            product=found.product,
             nonce=None,
             environment=environment[:32],
             client_address=ctx.client_address,
             now=ctx.now,
-            last_seen_interval=ctx.last_seen_interval,
         )
     except activations.ActivationRefused as refusal:
         seats = int((refusal.detail.get("license") or {}).get("active_domains", 0))
@@ -282,102 +316,90 @@ def _take_seat(
     return None, int((answer.lic or {}).get("active_domains", 0))
 
 
-def _activation_answer(
-    request: EddRequest,
-    license: License | None,
-    result: dict[str, Any],
-    now: datetime | None = None,
+def _answer(
+    request: EddRequest, fields: dict[str, Any], result: dict[str, Any]
 ) -> dict[str, Any]:
-    answer = {
+    return {
         "success": bool(result["success"]),
         "license": "valid" if result["success"] else "invalid",
-        **_item_fields(request, license),
+        **fields,
         **result,
         "checksum": request.checksum(),
     }
-    if license is not None and now is not None:
-        answer["expires"] = expires_text(license, now)
-        answer.update(_customer(license))
-    return answer
 
 
 def deactivate(ctx: Context, request: EddRequest) -> dict[str, Any]:
     """Answer ``deactivate_license``: EDD's refusals, then our deactivation service."""
-    license = find_license(ctx, request.license)
+    found, fields = _gather(ctx, request)
     removed = False
-    if license is not None:
+    if found is not None:
         site = canonical_site(request.url)
-        decision = _decide(ctx, license, site)
+        decision = _decide(ctx, found.key, found.product, site)
         refused = (
             site is None
             or decision.code in _DISABLED
             or decision.code == "EXPIRED"
             or _key_mismatch(request.license)
-            or _item_error(request, license, by_id=False) is not None
+            or found.name_error is not None
         )
         if not refused and site is not None:
-            removed = _free_seat(ctx, license, site)
+            removed = _free_seat(ctx, found, site)
     answer: dict[str, Any] = {
         "success": removed,
         "license": "deactivated" if removed else "failed",
-        **_item_fields(request, license),
+        **fields,
         "checksum": request.checksum(),
     }
-    if license is not None:
-        answer["expires"] = expires_stamp(license)
-        answer.update(_customer(license))
+    if found is not None:
+        answer["expires"] = found.expires_stamp
+        answer.update(found.customer)
     return answer
 
 
-def _free_seat(ctx: Context, license: License, site: str) -> bool:
+def _free_seat(ctx: Context, found: Found, site: str) -> bool:
     try:
         activations.deactivate(
             keyring=ctx.keyring,
-            license_key=key_text(ctx, license),
+            license_key=found.key,
             domain=site,
             client_address=ctx.client_address,
             now=ctx.now,
         )
     except errors.APIError:
-        db.session.rollback()
         return False
     return True
 
 
 def check(ctx: Context, request: EddRequest) -> dict[str, Any]:
     """Answer ``check_license`` with EDD's status word, from our decision."""
-    license = find_license(ctx, request.license)
+    found, fields = _gather(ctx, request)
     status, seats = "invalid", 0
-    if license is not None and not _key_mismatch(request.license):
-        item = _item_error(request, license, by_id=True)
-        site = None if item else canonical_site(request.url)
-        decision = _decide(ctx, license, site, counted=True)
+    if found is not None and not _key_mismatch(request.license):
+        site = None if found.item_error else canonical_site(request.url)
+        decision = _decide(ctx, found.key, found.product, site, counted=True)
         seats = decision.seats_taken
-        status = item or _check_status(license, decision.code, ctx.now)
+        status = found.item_error or _check_status(found, decision.code)
     answer: dict[str, Any] = {
         "success": status != "invalid",
         "license": status,
-        **_item_fields(request, license),
+        **fields,
         "checksum": request.checksum(),
     }
-    if status != "invalid" and license is not None:
-        answer["expires"] = expires_text(license, ctx.now)
-        answer.update(_customer(license))
-        answer.update(_limits(license, seats))
+    if status != "invalid" and found is not None:
+        answer["expires"] = found.expires
+        answer.update(found.customer)
+        answer.update(_limits(found, seats))
     return answer
 
 
-def _check_status(license: License, code: str, now: datetime) -> str:
-    lapsed = license.expires_at is not None and license.expires_at <= now
-    if code == "EXPIRED" or (
-        code in _DISABLED and lapsed and license.product.expiry_policy == "restrict"
-    ):
+def _check_status(found: Found, code: str) -> str:
+    if code == "EXPIRED" or (code in _DISABLED and found.lapsed_restricted):
         return "expired"  # EDD checks expiry before the disabled state
     if code in _DISABLED:
         return "disabled"
     if code == "VALID":
         return "valid"
-    return "site_inactive" if _live_sites(license) else "inactive"
+    return "site_inactive" if found.live_sites else "inactive"
 
 
 __all__ = ["Context", "activate", "check", "deactivate", "find_license"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from license_server import errors
@@ -62,11 +62,9 @@ def request_data() -> dict[str, Any]:
 def _context(vendor: str | None) -> edd.Context:
     vendor_id = vendors.vendor_by_slug(vendor).id if vendor else None
     return edd.Context(
-        keyring=context.keyring(),
-        signer=context.signer(),
+        runtime=context.runtime(),
         now=context.now(),
         client_address=request.remote_addr,
-        last_seen_interval=current_app.config["LAST_SEEN_INTERVAL"],
         vendor_id=vendor_id,
     )
 
@@ -76,12 +74,12 @@ def answer(vendor: str | None = None) -> ResponseReturnValue:
     parsed = parse(request_data(), request.headers.get("User-Agent", ""))
     if parsed.action not in ACTIONS:
         raise UnknownEddAction()
-    ring = context.keyring()
-    edd_limits.check(ring, parsed.action, parsed.license)
+    runtime = context.runtime()
+    edd_limits.check(runtime, parsed.action, parsed.license)
     body = _dispatch(_context(vendor), parsed)
     if parsed.action in _HANDLERS and "expires" not in body:
         # licence fields are answered only for a key that exists: this one did not
-        edd_limits.failed_lookup(ring)
+        edd_limits.failed_lookup(runtime)
     return jsonify(body)
 
 
@@ -114,4 +112,6 @@ def make_blueprint(app: Flask) -> Blueprint:
 
 def init_app(app: Flask) -> None:
     """Register the EDD endpoint on ``app``'s API."""
-    app.extensions["license_api"].register_blueprint(make_blueprint(app))
+    from license_server.api import api_of
+
+    api_of(app).register_blueprint(make_blueprint(app))

@@ -1,32 +1,29 @@
-"""Rate limits on the EDD endpoint, with the settings of the public endpoints.
+"""Rate limits on the EDD endpoint, with the public endpoints' settings and counters.
 
-EDD requests count in their own counters (prefix ``edd``) against the same
-settings: per client address and action (``RATELIMIT_ACTIVATE`` for activation,
-``RATELIMIT_DEACTIVATE``, ``RATELIMIT_VALIDATE`` for checks and ``get_version``),
-per licence key (``RATELIMIT_LICENSE_KEY``, named by a keyed hash of the key), and
-failed lookups per address (``RATELIMIT_FAILED_LOOKUPS``: only answers that say the
-key is unknown count). A limited request answers **429** ``RATE_LIMITED`` with
-``Retry-After`` in our error shape, not EDD's HTTP 200: EDD's updaters treat a
-non-200 answer as "try again later" and keep the licence status they stored, where
-a 200 ``invalid`` would make the site show itself unlicensed. If the limiter's
-storage cannot be reached the request goes through (fail open, like the public
-endpoints).
+An EDD request counts per client address and action (``RATELIMIT_ACTIVATE`` for
+activation, ``RATELIMIT_DEACTIVATE``, ``RATELIMIT_VALIDATE`` for checks and
+``get_version``), per licence key (``RATELIMIT_LICENSE_KEY``: the same counter as
+the key's requests to ``/v1/…``), and against the address's failed lookups
+(``RATELIMIT_FAILED_LOOKUPS``, the counter the public endpoints share; an answer
+that says the key is unknown adds to it). Counters are named by keyed hashes, all
+read and bumped in one storage round by the app's limiter, which fails open.
+
+A limited request answers **429** ``RATE_LIMITED`` with ``Retry-After`` in our
+error shape, not EDD's HTTP 200: EDD's updaters treat a non-200 answer as "try
+again later" and keep the licence status they stored, where a 200 ``invalid``
+would make the site show itself unlicensed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import math
-import time
 
-from flask import current_app, request
-from limits import RateLimitItem, parse_many
+from flask import request
 
 from license_server import errors, keys
-from license_server.keyring import Keyring
-
-log = logging.getLogger(__name__)
+from license_server.api.throttle import address_bucket
+from license_server.runtime import Runtime
+from license_server.runtime.limiter import Op, Rule, window
 
 _ACTION_SETTING = {
     "activate_license": "RATELIMIT_ACTIVATE",
@@ -36,76 +33,55 @@ _ACTION_SETTING = {
 }
 
 
-def _limits(setting: str) -> list[RateLimitItem]:
-    value = current_app.config.get(setting) or ""
-    return list(parse_many(str(value))) if value else []
-
-
-def _address(keyring: Keyring) -> str:
-    return "addr:" + keyring.client_address(request.remote_addr or "unknown")
-
-
-def _key_bucket(keyring: Keyring, text: str) -> str | None:
+def _key_bucket(runtime: Runtime, text: str) -> str | None:
     try:
         key = keys.parse_key(text)
     except keys.InvalidKeyFormat:
         return None
-    digest = keyring.license_lookup(key.body)
+    digest = runtime.keyring.license_lookup(key.body)
+    # the same name as the public endpoints give this key's counters
     return "key:" + hashlib.sha256(b"ratelimit/v1:" + digest).hexdigest()[:32]
 
 
-def _enabled() -> bool:
-    return bool(current_app.config.get("RATELIMIT_ENABLED"))
-
-
-def _refuse(item: RateLimitItem, strategy: object, ids: tuple[str, ...]) -> None:
-    try:
-        reset = strategy.get_window_stats(item, *ids).reset_time  # type: ignore[attr-defined]
-        retry = max(1, math.ceil(reset - time.time()))
-    except Exception:  # noqa: BLE001 - storage trouble: use the window length
-        retry = item.get_expiry()
-    raise errors.RateLimited(
-        detail={"limit": str(item), "retry_after": retry},
-        headers={"Retry-After": str(retry)},
-    )
-
-
-def check(keyring: Keyring, action: str, license_text: str) -> None:
+def check(runtime: Runtime, action: str, license_text: str) -> None:
     """Count this request; raise ``RATE_LIMITED`` when a limit is exceeded."""
-    if not _enabled():
+    limiter = runtime.limiter
+    if not limiter.enabled:
         return
-    strategy = current_app.extensions["license_limiter"].limiter
-    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "license-server")
-    address = _address(keyring)
-    counters: list[tuple[RateLimitItem, tuple[str, ...], bool]] = []
-    setting = _ACTION_SETTING.get(action, "RATELIMIT_VALIDATE")
-    for item in _limits(setting):
-        counters.append((item, (prefix, "edd", action, address), True))
-    bucket = _key_bucket(keyring, license_text)
-    if bucket is not None:
-        for item in _limits("RATELIMIT_LICENSE_KEY"):
-            counters.append((item, (prefix, "edd", action, bucket), True))
-    for item in _limits("RATELIMIT_FAILED_LOOKUPS"):
-        counters.append((item, (prefix, "edd", "failed", address), False))
-    try:
-        for item, ids, counts in counters:
-            allowed = strategy.hit(item, *ids) if counts else strategy.test(item, *ids)
-            if not allowed:
-                _refuse(item, strategy, ids)
-    except errors.RateLimited:
-        raise
-    except Exception:  # noqa: BLE001 - fail open, as the public endpoints do
-        log.warning("EDD rate-limit storage unavailable; request not limited")
+    now = limiter.clock()
+    address = address_bucket(runtime.keyring, request.remote_addr)
+    key = _key_bucket(runtime, license_text)
+    planned: list[tuple[Rule, str, int]] = []
+    for rule in limiter.rules[_ACTION_SETTING.get(action, "RATELIMIT_VALIDATE")]:
+        planned.append((rule, f"{address}:edd.{action}", 1))
+    if key is not None:
+        for rule in limiter.rules["RATELIMIT_LICENSE_KEY"]:
+            planned.append((rule, key, 1))
+    for rule in limiter.rules["RATELIMIT_FAILED_LOOKUPS"]:
+        planned.append((rule, f"{address}:failed", 0))
+    windows = [window(limiter.prefix, bucket, rule, now) for rule, bucket, _ in planned]
+    ops = [
+        Op(current.key, add, rule.seconds + 1 if add else 0)
+        for (rule, _, add), current in zip(planned, windows, strict=True)
+    ]
+    counts = limiter.apply(ops)
+    for (rule, _, add), current, count in zip(planned, windows, counts, strict=True):
+        if (count > rule.amount) if add else (count >= rule.amount):
+            raise errors.RateLimited(
+                detail={"limit": rule.text, "retry_after": current.retry_after},
+                headers={"Retry-After": str(current.retry_after)},
+            )
 
 
-def failed_lookup(keyring: Keyring) -> None:
+def failed_lookup(runtime: Runtime) -> None:
     """Count an answer that told the caller its key is unknown."""
-    if not _enabled():
+    limiter = runtime.limiter
+    if not limiter.enabled:
         return
-    strategy = current_app.extensions["license_limiter"].limiter
-    prefix = str(current_app.config.get("RATELIMIT_KEY_PREFIX") or "license-server")
-    try:
-        for item in _limits("RATELIMIT_FAILED_LOOKUPS"):
-            strategy.hit(item, prefix, "edd", "failed", _address(keyring))
-    except Exception:  # noqa: BLE001 - fail open
-        log.warning("EDD rate-limit storage unavailable; failure not counted")
+    now = limiter.clock()
+    address = address_bucket(runtime.keyring, request.remote_addr)
+    ops = []
+    for rule in limiter.rules["RATELIMIT_FAILED_LOOKUPS"]:
+        current = window(limiter.prefix, f"{address}:failed", rule, now)
+        ops.append(Op(current.key, 1, rule.seconds + 1))
+    limiter.apply(ops)

@@ -19,6 +19,7 @@ from license_server.compat import edd_import
 from license_server.compat.edd_request import parse
 from license_server.compat.edd_source import Download, LicenseRow, Store
 from license_server.extensions import db
+from license_server.runtime import of as runtime_of
 from tests.conftest import VendorFixture, create_license, create_product
 
 LEGACY = "5f4dcc3b5aa765d61d8327deb882cf99"
@@ -122,7 +123,7 @@ def _import_legacy(app: Flask, vendor: VendorFixture) -> None:
     store = Store([Download(42, "Jannah", "jannah", 2)], rows, gmt_offset_minutes=120)
     with app.app_context():
         edd_import.import_store(
-            keyring=app.extensions["keyring"],
+            keyring=runtime_of(app).keyring,
             vendor_id=vendor.new.vendor.id,
             store=store,
             now=datetime.now(UTC),

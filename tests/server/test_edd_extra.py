@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from license_server.compat import edd_import, edd_source, php
 from license_server.compat.edd_request import parse
 from license_server.extensions import db
+from license_server.runtime import of as runtime_of
 from tests.conftest import VendorFixture, create_license, create_product, make_app
 
 CSV = """License ID,License Key,License Status,Customer ID,Customer Email,\
@@ -36,7 +37,7 @@ def test_csv_import_is_idempotent_and_keys_work(
     def run() -> dict[str, int | bool]:
         with app.app_context():
             summary = edd_import.import_store(
-                keyring=app.extensions["keyring"],
+                keyring=runtime_of(app).keyring,
                 vendor_id=vendor.new.vendor.id,
                 store=store,
                 now=datetime.now(UTC),

@@ -18,6 +18,7 @@ from license_server.cli import main
 from license_server.compat import edd_import, edd_source
 from license_server.extensions import db
 from license_server.models import Activation, Event, License, Product
+from license_server.runtime import of as runtime_of
 from tests.conftest import VendorFixture, public_call
 from tests.server.edd_store import Expected, edd_store
 from tests.server.hardening_support import snapshot
@@ -36,7 +37,7 @@ def _import(
 ) -> dict[str, Any]:
     with app.app_context():
         summary = edd_import.import_store(
-            keyring=app.extensions["keyring"],
+            keyring=runtime_of(app).keyring,
             vendor_id=vendor.new.vendor.id,
             store=edd_source.read_mysql(url),
             now=NOW,
