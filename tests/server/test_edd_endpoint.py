@@ -517,3 +517,59 @@ def test_serialize_round_trips_through_php() -> None:
         1: {"name": "Tier", "license_limit": "5"},
         2: None,
     }
+
+
+# --- get_version: the item as EDD resolves it, EDD's shape, no release yet ---------
+
+EMPTY_SECTIONS = 'a:2:{s:11:"description";s:0:"";s:9:"changelog";s:0:"";}'
+
+
+def _version(shop: Shop, data: dict[str, Any], path: str = "/") -> dict[str, Any]:
+    return _post(shop.client, "form", {"edd_action": "get_version", **data}, path=path)
+
+
+def test_get_version_resolves_the_item_like_edd(shop: Shop) -> None:
+    key = shop.keys["fresh"]
+    nothing = _version(shop, {"license": key})
+    assert nothing["msg"] == "No item provided"
+    assert (nothing["banners"], nothing["icons"], nothing["sections"]) == ([], [], "")
+    by_id = _version(shop, {"license": key, "item_id": "42", "version": "1.0"})
+    assert by_id["name"] == "Jannah" and by_id["slug"] == "jannah"
+    assert by_id["new_version"] == "" and by_id["package"] == ""  # no release yet
+    assert by_id["sections"] == EMPTY_SECTIONS
+    assert php_unserialize(by_id["banners"]) == {"high": "", "low": ""}
+    assert by_id["icons"] == "a:0:{}"
+    # the sample theme sends name (not item_name), item_id '' and no url
+    sample = _version(shop, {"license": key, "name": "Jannah", "item_id": ""})
+    assert sample["name"] == "Jannah" and "msg" not in sample
+    other = _version(shop, {"license": key, "item_id": "43"})
+    assert other["msg"] == "License key provided does not match a valid Download"
+    mismatch = _version(shop, {"license": key, "item_name": "Sahifa"})
+    assert mismatch["msg"] == "License key is not valid for Sahifa"
+    # without a key, only a vendor's path says which store's item is meant
+    keyless = {"item_name": "Jannah Old Name"}
+    assert _version(shop, keyless)["msg"].startswith("Item name provided")
+    scoped = _version(shop, keyless, path=f"/edd/{shop.vendor.slug}/")
+    assert scoped["msg"] == "No license key has been provided."
+    assert scoped["name"] == "Jannah"
+
+
+def test_get_version_batch_uses_php_brackets(shop: Shop) -> None:
+    key = shop.keys["fresh"]
+    data = {
+        "products[jannah][item_id]": "42",
+        "products[jannah][license]": key,
+        "products[jannah][version]": "1.0",
+        "products[ghost][item_name]": "Nothing Like It",
+        "products[ghost][license]": key,
+    }
+    answer = _version(shop, data)
+    assert set(answer) == {"jannah", "ghost"}
+    assert answer["jannah"]["name"] == "Jannah"
+    assert answer["ghost"]["msg"] == "License key is not valid for Nothing Like It"
+
+
+def php_unserialize(text: str) -> Any:
+    from license_server.compat import php
+
+    return php.unserialize(text)
