@@ -573,3 +573,55 @@ def php_unserialize(text: str) -> Any:
     from license_server.compat import php
 
     return php.unserialize(text)
+
+
+# --- a theme built on EDD's sample theme updater, its bodies encoded by PHP ----------
+
+SAMPLE_THEME_BODIES = r"""
+$key = $argv[1];
+$name = 'Jannah Old Name';
+$home = 'https://www.sample-site.com/blog';
+$calls = [
+    // theme-updater-admin.php: activate_license, check_license, deactivate_license
+    ['edd_action' => 'activate_license', 'license' => $key,
+     'item_name' => urlencode($name), 'url' => $home, 'item_id' => ''],
+    ['edd_action' => 'check_license', 'license' => $key,
+     'item_name' => urlencode($name), 'url' => $home, 'item_id' => ''],
+    // theme-updater-class.php: get_version (name, no url: the site is in the UA)
+    ['edd_action' => 'get_version', 'license' => $key, 'name' => $name,
+     'slug' => 'jannah', 'version' => '1.0', 'author' => 'Acme', 'beta' => false,
+     'item_id' => '', 'php_version' => '8.2', 'wp_version' => '6.1.9'],
+    ['edd_action' => 'deactivate_license', 'license' => $key,
+     'item_name' => urlencode($name), 'url' => $home, 'item_id' => ''],
+    ['edd_action' => 'check_license', 'license' => $key,
+     'item_name' => urlencode($name), 'url' => $home, 'item_id' => ''],
+];
+foreach ($calls as $call) { echo http_build_query($call), "\n"; }
+"""
+
+
+def test_the_sample_theme_updater_works_unchanged(shop: Shop) -> None:
+    php = shutil.which("php") or ""
+    _php("", "")  # skips (or fails under REQUIRE_PHP) without php
+    done = subprocess.run(  # noqa: S603 - a fixed program and script
+        [php, "-r", SAMPLE_THEME_BODIES, "--", LEGACY],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    headers = {
+        "User-Agent": "WordPress/6.1.9; https://www.sample-site.com/blog",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    answers = [
+        shop.client.post("/", data=body, headers=headers).get_json()
+        for body in done.stdout.splitlines()
+    ]
+    activated, checked, version, deactivated, after = answers
+    assert (activated["success"], activated["license"]) == (True, "valid")
+    assert activated["item_name"] == "Jannah+Old+Name"  # EDD echoes the raw text
+    assert (checked["success"], checked["license"]) == (True, "valid")
+    assert version["name"] == "Jannah" and version["slug"] == "jannah"
+    assert (deactivated["success"], deactivated["license"]) == (True, "deactivated")
+    # the legacy licence keeps its imported site, so another site is still active
+    assert after["license"] == "site_inactive" and after["success"] is True
