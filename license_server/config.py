@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_JWKS": "120/minute",
     "RATELIMIT_LICENSE_KEY": "60/minute",
     "RATELIMIT_FAILED_LOOKUPS": "20/minute;200/hour",
+    # a second path for the EDD endpoint (besides / and /edd/<vendor>/), e.g. the
+    # path of the old store's home page when a proxy forwards it unchanged
+    "EDD_PATH": None,
 }
 
 _INT_KEYS = {

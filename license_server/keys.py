@@ -23,6 +23,17 @@ characters are the body; whatever precedes them is the prefix.  Any non-ASCII
 character left after that is rejected *before* case folding, so that Unicode
 case mappings (``"ß".upper() == "SS"``, ``"ı".upper() == "I"``) can never turn
 garbage into a valid key.
+
+**Legacy keys** (keys imported from Easy Digital Downloads Software Licensing): text
+that, once surrounding whitespace is stripped, is exactly 32 hexadecimal characters
+with nothing between them is a legacy key, read in lower case (EDD's own form) and
+returned with an empty prefix and the 32 characters as its ``body``. This rule is
+checked first and matches nothing else: every key of ours as shown has dashes, and
+every other text goes through the check-symbol path unchanged, so a typo in one of
+our keys is still refused offline. The only overlap is one of our keys whose product
+prefix is 7 hexadecimal characters, typed without its dashes, whose 25 symbols all
+happen to be hexadecimal digits (about 1 in 2**25): it is looked up as a legacy key
+and answers "unknown key", never another license's answer.
 """
 
 from __future__ import annotations
@@ -37,11 +48,13 @@ __all__ = [
     "PAYLOAD_LENGTH",
     "InvalidKeyFormat",
     "InvalidKeyPrefix",
+    "LEGACY_LENGTH",
     "LicenseKey",
     "canonical_prefix",
     "check_symbol",
     "generate_key",
     "parse_key",
+    "parse_legacy_key",
 ]
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -63,6 +76,10 @@ _MAX_INPUT = 200
 _PREFIX_RE = re.compile(r"[A-Z0-9]{2,8}")
 _SEPARATORS = str.maketrans("", "", " \t-")
 _BODY_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
+_LEGACY_RE = re.compile(r"[0-9A-Fa-f]{32}")
+
+LEGACY_LENGTH = 32
+"""Number of hexadecimal characters of a legacy (EDD) key."""
 
 
 class InvalidKeyFormat(ValueError):
@@ -84,10 +101,17 @@ class LicenseKey:
     prefix: str
     """Product prefix, uppercase, or ``""`` when none."""
     body: str
-    """25 canonical symbols, the check symbol last."""
+    """25 canonical symbols, the check symbol last; or a legacy key's 32 hex digits."""
+
+    @property
+    def legacy(self) -> bool:
+        """Return whether this is an imported legacy (EDD) key."""
+        return len(self.body) == LEGACY_LENGTH
 
     def __str__(self) -> str:
         """Render as ``PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX`` (no ``PPP-`` if none)."""
+        if self.legacy:
+            return self.body
         groups = [self.body[i : i + _GROUP] for i in range(0, len(self.body), _GROUP)]
         if self.prefix:
             groups.insert(0, self.prefix)
@@ -144,6 +168,9 @@ def parse_key(raw: object) -> LicenseKey:
         raise InvalidKeyFormat("a license key must be text")
     if len(raw) > _MAX_INPUT:
         raise InvalidKeyFormat("that is too long to be a license key")
+    legacy = parse_legacy_key(raw)
+    if legacy is not None:
+        return legacy
     compact = raw.strip().translate(_SEPARATORS)
     if not compact.isascii():
         raise InvalidKeyFormat("a license key contains a character that is not ASCII")
@@ -167,3 +194,11 @@ def parse_key(raw: object) -> LicenseKey:
             "the license key has a typo: its check symbol does not match"
         )
     return LicenseKey(prefix=prefix, body=body)
+
+
+def parse_legacy_key(raw: str) -> LicenseKey | None:
+    """Return ``raw`` as a legacy (EDD) key if it is 32 hex digits, else None."""
+    stripped = raw.strip()
+    if _LEGACY_RE.fullmatch(stripped) is None:
+        return None
+    return LicenseKey(prefix="", body=stripped.lower())

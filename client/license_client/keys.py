@@ -5,6 +5,10 @@ A key is ``PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX``: an optional product prefix (2-8 
 mod 32 check symbol over them. Parsing ignores case, spaces, tabs and dashes, reads
 ``I``/``L`` as ``1`` and ``O`` as ``0`` in the body, and refuses non-ASCII text before
 any case folding. The shared vectors in ``tests/vectors/keys.json`` pin it.
+
+A legacy key imported from Easy Digital Downloads is exactly 32 hexadecimal digits
+(surrounding whitespace aside, nothing between them); it is checked first and its
+canonical form is the 32 digits in lower case.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ _MAX_INPUT = 200
 _PREFIX = re.compile(r"[A-Z0-9]{2,8}")
 _DROP = str.maketrans("", "", " \t-")
 _ALIASES = str.maketrans("ILO", "110")
+_LEGACY = re.compile(r"[0-9A-Fa-f]{32}")
 
 
 def check_symbol(payload: str) -> str:
@@ -39,6 +44,8 @@ def parse_key(raw: str) -> str:
     """Return the canonical form of a typed license key; raise KeyFormatInvalid."""
     if not isinstance(raw, str) or len(raw) > _MAX_INPUT:
         raise KeyFormatInvalid("that is not a license key")
+    if _LEGACY.fullmatch(raw.strip()):
+        return raw.strip().lower()
     compact = raw.strip().translate(_DROP)
     if not compact.isascii():
         raise KeyFormatInvalid("a license key is plain ASCII")

@@ -20,6 +20,7 @@ from license_server.models.core import (
     UTCDateTime,
     Vendor,
 )
+from license_server.models.edd import EddItem, EddLicense, EddStore
 
 __all__ = [
     "UTCDateTime",
@@ -36,4 +37,7 @@ __all__ = [
     "Event",
     "IdempotencyKey",
     "UsageCounter",
+    "EddItem",
+    "EddLicense",
+    "EddStore",
 ]

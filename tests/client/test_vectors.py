@@ -126,3 +126,12 @@ def test_keys_agree_with_server(body: str, prefix: str) -> None:
 def test_generated_server_keys_parse(prefix: str) -> None:
     key = server_keys.generate_key(prefix)
     assert parse_key(str(key).lower().replace("-", " ")) == str(key)
+
+
+@pytest.mark.parametrize("vector", KEYS["legacy"], ids=lambda v: repr(v["input"])[:40])
+def test_legacy_key_vectors(vector: dict[str, Any]) -> None:
+    if vector["error"] is not None:
+        with pytest.raises(KeyFormatInvalid):
+            parse_key(vector["input"])
+    else:
+        assert parse_key(vector["input"]) == vector["canonical"]

@@ -51,6 +51,7 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "admin.create_signing_key": None,
     "admin.activate_signing_key": None,
     "admin.retire_signing_key": None,
+    "admin.set_edd_items": {"item_ids": [7], "item_names": ["Intruder"]},
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,15 +23,24 @@ from license_server.models import Activation
 from tests.conftest import VendorFixture, create_license, create_product
 
 
-def race(app: Flask, bodies: list[dict[str, Any]]) -> list[tuple[int, str]]:
-    """POST every body to /v1/activate at once, one thread each; return the answers."""
+def activate_v1(client: FlaskClient, body: dict[str, Any]) -> tuple[int, str]:
+    """POST one body to /v1/activate; return the status and the answer's code."""
+    response = client.post("/v1/activate", json=body)
+    return response.status_code, response.get_json()["code"]
+
+
+def race(
+    app: Flask,
+    bodies: list[dict[str, Any]],
+    send: Callable[[FlaskClient, dict[str, Any]], tuple[int, str]] = activate_v1,
+) -> list[tuple[int, str]]:
+    """Send every body at once (``send``, /v1/activate by default), one thread each."""
     barrier = threading.Barrier(len(bodies))
 
     def call(body: dict[str, Any]) -> tuple[int, str]:
         client = app.test_client()
         barrier.wait()
-        response = client.post("/v1/activate", json=body)
-        return response.status_code, response.get_json()["code"]
+        return send(client, body)
 
     with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
         return list(pool.map(call, bodies))
