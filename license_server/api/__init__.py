@@ -8,7 +8,7 @@ from flask import Flask, Response
 from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
-from license_server import errors, metrics
+from license_server import errors, metrics, web
 from license_server.schemas.errors import ErrorOut
 
 
@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(docs.page)
     app.before_request(parsing.check_request)
     metrics.init_app(app)
+    web.init_app(app)
 
 
 def _spec_kwargs() -> dict[str, Any]:

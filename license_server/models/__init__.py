@@ -37,3 +37,5 @@ __all__ = [
     "IdempotencyKey",
     "UsageCounter",
 ]
+
+from license_server.models import users  # noqa: E402,F401

@@ -248,6 +248,74 @@ def end_activation(activation: Activation, *, actor: str, now: datetime) -> None
     db.session.commit()
 
 
+class MoveRefused(errors.APIError):
+    status_code, code, message = (
+        409,
+        "ACTIVATION_LIMIT_REACHED",
+        "The new domain needs a seat the license does not have.",
+    )
+
+
+def move_activation(
+    *,
+    vendor_id: uuid.UUID,
+    activation_id: uuid.UUID,
+    domain: str,
+    actor: str,
+    now: datetime,
+) -> Activation:
+    """Move a live activation to another domain in one transaction (staff use)."""
+    old = get_for_vendor(vendor_id=vendor_id, activation_id=activation_id)
+    site = common.canonical_domain(domain)
+    if old.deactivated_at is not None:
+        raise errors.Conflict("This activation has ended already; nothing to move.")
+    license = db.session.get_one(License, old.license_id)
+    if site == old.domain or live_activation(license.id, site) is not None:
+        raise errors.Conflict("The license is active on this domain already.")
+    _lock_license(license.id)
+    old.deactivated_at = now
+    db.session.flush()
+    development = is_development(site, license.product)
+    limit = license.product.max_dev_domains if development else license.seat_limit
+    new_id = _insert_if_seat_free(
+        license=license,
+        site=site,
+        development=development,
+        environment=None,
+        limit=limit,
+        now=now,
+    )
+    if new_id is None:
+        db.session.rollback()
+        raise MoveRefused()
+    moved = {"license_id": str(license.id), "moved_to": site}
+    common.record_event(
+        vendor_id=vendor_id,
+        actor=actor,
+        action="activation.deactivated",
+        subject_type="activation",
+        subject_id=old.id,
+        data={**moved, "domain": old.domain},
+        now=now,
+    )
+    common.record_event(
+        vendor_id=vendor_id,
+        actor=actor,
+        action="activation.created",
+        subject_type="activation",
+        subject_id=new_id,
+        data={
+            "license_id": str(license.id),
+            "domain": site,
+            "development": development,
+            "moved_from": old.domain,
+        },
+        now=now,
+    )
+    db.session.commit()
+    return db.session.get_one(Activation, new_id)
+
+
 def get_for_vendor(*, vendor_id: uuid.UUID, activation_id: uuid.UUID) -> Activation:
     """Return one of the vendor's activations, or 404."""
     activation = db.session.scalar(
