@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from license_server.services import staff
+from tests.client.conftest import LiveServer, serve
 from tests.conftest import VendorFixture, new_vendor
 
 PASSWORD = "correct horse battery staple"
@@ -87,3 +89,11 @@ def owner(app: Flask, vendor: VendorFixture) -> Staff:
 def other_vendor(app: Flask) -> VendorFixture:
     """A second vendor."""
     return new_vendor(app, "Other Shop")
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    """The test app on a real local port (127.0.0.1)."""
+    running = serve(app)
+    yield running
+    running.stop()
