@@ -6,7 +6,9 @@ refusal reads the same, so the answers tell nothing about which accounts exist.
 
 from __future__ import annotations
 
+import functools
 import hmac
+import secrets
 from datetime import datetime, timedelta
 
 import pyotp
@@ -29,8 +31,12 @@ from license_server.services.web_sessions import SessionPolicy, ThrottleRule
 
 PER_EMAIL = ThrottleRule(limit=5, window=timedelta(minutes=15))
 PER_ADDRESS = ThrottleRule(limit=20, window=timedelta(minutes=15))
-# Verified when the e-mail is unknown, so both cases cost the same time.
-_DUMMY_HASH = hasher.hash("not-a-password-of-anyone")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash verified when the e-mail is unknown, so both cases cost the same."""
+    return hasher.hash(secrets.token_urlsafe(16))
 
 
 class SignInRefused(errors.APIError):
@@ -81,7 +87,7 @@ def sign_in(
         raise SignInThrottled()
     user = db.session.scalar(select(StaffUser).where(StaffUser.email == email))
     try:
-        hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        hasher.verify(user.password_hash if user else _dummy_hash(), password)
         good = user is not None and user.disabled_at is None
     except (VerificationError, InvalidHashError):
         good = False

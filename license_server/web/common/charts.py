@@ -26,13 +26,12 @@ class Series:
     values: Sequence[int]
 
 
-def nice_ceiling(value: int) -> int:
-    """Round up to 1, 2 or 5 times a power of ten (at least 1), for the y axis."""
-    if value <= 1:
-        return 1
-    power = int(10 ** math.floor(math.log10(value)))
+def nice_step(value: int, ticks: int = 4) -> int:
+    """Return a tick step of 1, 2 or 5 times a power of ten covering ``value``."""
+    rough = max(1.0, value / ticks)
+    power = int(10 ** math.floor(math.log10(rough)))
     for step in (1, 2, 5, 10):
-        if value <= step * power:
+        if rough <= step * power:
             return step * power
     return 10 * power  # pragma: no cover - the loop always returns
 
@@ -46,11 +45,10 @@ def short_label(label: str) -> str:
     return f"{day.day} {day.strftime('%b')}"
 
 
-def _y_axis(top: int, plot_height: int, unit: str) -> list[str]:
+def _y_axis(top: int, step: int, plot_height: int, unit: str) -> list[str]:
     parts = []
-    for index in range(5):
-        value = top * index // 4
-        y = TOP + plot_height - plot_height * index / 4
+    for value in range(0, top + 1, step):
+        y = TOP + plot_height - plot_height * value / top
         parts.append(
             f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
             f'y1="{y:.1f}" y2="{y:.1f}"/>'
@@ -69,7 +67,7 @@ def _x_labels(labels: Sequence[str], slot: float, plot_height: int) -> list[str]
     every = max(1, math.ceil(len(labels) / 8))
     parts = []
     for index, label in enumerate(labels):
-        if index % every and index != len(labels) - 1:
+        if (len(labels) - 1 - index) % every:  # counted from the last label
             continue
         x = LEFT + slot * (index + 0.5)
         parts.append(
@@ -90,7 +88,9 @@ def bar_chart(
     """Return an SVG bar chart: one group of bars per label, one bar per series."""
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
-    top = nice_ceiling(max((v for s in series for v in s.values), default=0))
+    highest = max((v for s in series for v in s.values), default=0)
+    step = nice_step(highest)
+    top = max(step, step * math.ceil(highest / step))
     slot = plot_width / max(1, len(labels))
     bar = slot * 0.8 / max(1, len(series))
     parts = [
@@ -100,7 +100,7 @@ def bar_chart(
         f'<title id="{chart_id}-title">{escape(title)}</title>',
         f'<desc id="{chart_id}-desc">Bar chart; the table that follows gives '
         f"the same numbers.</desc>",
-        *_y_axis(top, plot_height, unit),
+        *_y_axis(top, step, plot_height, unit),
     ]
     for number, row in enumerate(series):
         for index, value in enumerate(row.values):

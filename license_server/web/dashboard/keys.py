@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -9,6 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from license_server import errors
+from license_server.schemas import admin as schemas
 from license_server.services import keys_admin
 from license_server.web.common import forms, sessions
 from license_server.web.dashboard import access, bp
@@ -62,7 +64,9 @@ def api_key_revoke(key_id: uuid.UUID) -> Any:
 def signing_keys() -> str:
     """List the signing keys and the rotation procedure, step by step."""
     items = keys_admin.list_signing_keys(vendor_id=access.vendor_id())
-    return render_template("dashboard/signing_keys.html", keys=items)
+    shown = schemas.SigningKeyOut(many=True).dump(items)
+    jwks = {row["id"]: json.dumps(row["jwk"]) for row in shown}
+    return render_template("dashboard/signing_keys.html", keys=items, jwks=jwks)
 
 
 @bp.post("/signing-keys")
