@@ -50,6 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_JWKS": "120/minute",
     "RATELIMIT_LICENSE_KEY": "60/minute",
     "RATELIMIT_FAILED_LOOKUPS": "20/minute;200/hour",
+    "WEB_SESSION_IDLE": 1800,
+    "WEB_SESSION_LIFETIME": 43200,
+    "WEB_COOKIE_SECURE": None,
 }
 
 _INT_KEYS = {
@@ -62,6 +65,9 @@ _INT_KEYS = {
     "USAGE_FLUSH_INTERVAL",
     "TRUSTED_PROXIES",
     "RATELIMIT_ENABLED",
+    "WEB_SESSION_IDLE",
+    "WEB_SESSION_LIFETIME",
+    "WEB_COOKIE_SECURE",
 }
 DB_FILE_NAME = "license_server.sqlite3"
 KEY_FILE_NAME = "master.key"
