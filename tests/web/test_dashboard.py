@@ -293,3 +293,25 @@ def test_pages_carry_a_strict_csp(app: Flask, vendor: VendorFixture) -> None:
     assert "unsafe-inline" not in policy
     assert response.headers["Cache-Control"] == "no-store"
     assert client.get("/v1/jwks/x").headers.get("Content-Security-Policy") is None
+
+
+def test_support_edits_customer_fields(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, license: Any
+) -> None:
+    support = signed_in(app, vendor, "support")
+    path = f"/dashboard/licenses/{license['id']}/edit"
+    form = {"customer_name": "Dee", "customer_email": "dee@example.com", "notes": ""}
+    assert support.post(path, form).status_code == 302
+    bad = support.post(path, {**form, "customer_email": "not an e-mail"})
+    assert bad.status_code == 422 and "customer_email" in bad.get_data(as_text=True)
+    with app.app_context():
+        found = db.session.get(License, uuid.UUID(license["id"]))
+        event = db.session.scalars(
+            select(Event).where(Event.action == "license.updated")
+        ).one()
+    assert found is not None and found.customer_email == "dee@example.com"
+    assert event.actor.startswith("user:")
+    assert event.data["after"] == {
+        "customer_name": "Dee",
+        "customer_email": "dee@example.com",
+    }

@@ -221,6 +221,31 @@ def activation_move(activation_id: uuid.UUID) -> Redirect:
     return redirect(url_for("dashboard.license_page", license_id=moved.license_id))
 
 
+@bp.post("/licenses/<uuid:license_id>/edit")
+@access.require("support")
+def license_edit(license_id: uuid.UUID) -> Redirect:
+    """Change a licence's customer, seats or notes (empty clears a field)."""
+    form_errors: dict[str, list[str]] = {}
+    raw: dict[str, Any] = {
+        name: forms.optional(name)
+        for name in ("customer_email", "customer_name", "notes")
+    }
+    raw["max_domains"] = forms.integer("max_domains", form_errors)
+    try:
+        changes: dict[str, Any] = schemas.LicensePatch().load(raw)
+    except ValidationError as exc:
+        messages = "; ".join(
+            f"{name}: {' '.join(map(str, texts))}"
+            for name, texts in exc.messages.items()  # type: ignore[union-attr]
+        )
+        raise errors.ValidationFailed(f"Not saved: {messages}") from exc
+    if form_errors:
+        raise errors.ValidationFailed("Seats must be a whole number.")
+    licenses.update_license(license_id=license_id, changes=changes, **access.scoped())
+    flash("Licence saved.", "ok")
+    return redirect(url_for("dashboard.license_page", license_id=license_id))
+
+
 def _license_fields(form_errors: dict[str, list[str]]) -> dict[str, Any]:
     raw: dict[str, Any] = {"product": forms.text("product")}
     for name in ("customer_email", "customer_name", "notes"):
