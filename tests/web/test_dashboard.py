@@ -315,3 +315,13 @@ def test_support_edits_customer_fields(
         "customer_name": "Dee",
         "customer_email": "dee@example.com",
     }
+
+
+def test_unknown_pages_answer_a_page_and_the_api_keeps_json(
+    app: Flask, client: FlaskClient
+) -> None:
+    page = client.get("/dashboard/no-such-page")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "There is no page at this address" in page.get_data(as_text=True)
+    api = client.get("/v1/no-such-endpoint")
+    assert api.status_code == 404 and api.get_json()["code"] == "NOT_FOUND"

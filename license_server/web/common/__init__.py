@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, Response, request
+from typing import Any
+
+from flask import Blueprint, Flask, Response, render_template, request
+from werkzeug.exceptions import NotFound
+
+from license_server import errors
 
 bp = Blueprint(
     "web",
@@ -41,6 +46,14 @@ def security_headers(response: Response) -> Response:
     return response
 
 
+def not_found(error: NotFound) -> Any:
+    """Answer an unknown web address with a page; elsewhere, the JSON error."""
+    if any(request.path.startswith(prefix) for prefix in WEB_PREFIXES):
+        page = render_template("common/not_found.html", home=request.path.split("/")[1])
+        return page, 404
+    return errors.handle_http_exception(error)
+
+
 def init_app(app: Flask) -> None:
     """Derive the cookie secret, set cookie and CSRF policy, register the assets."""
     keyring = app.extensions["keyring"]
@@ -61,3 +74,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csrf_token"] = forms.csrf_token
     app.register_blueprint(bp)
     app.after_request(security_headers)
+    app.register_error_handler(NotFound, not_found)
