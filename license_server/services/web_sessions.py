@@ -146,7 +146,7 @@ def record_failure(*, keys: dict[str, ThrottleRule], now: datetime) -> None:
             continue
         restarted = db.session.execute(
             update(WebThrottle)
-            .where(WebThrottle.key == key)
+            .where(WebThrottle.key == key, WebThrottle.window_start <= fresh)
             .values(failures=1, window_start=now)
             .execution_options(synchronize_session=False)
         )
