@@ -44,6 +44,7 @@ def start(
     now: datetime,
 ) -> tuple[WebSession, str]:
     """Add a session to the caller's transaction; return it and its cookie token."""
+    purge(now=now)
     token = secrets.token_urlsafe(32)
     session = WebSession(
         id=uuid.uuid4(),
@@ -58,6 +59,13 @@ def start(
     )
     db.session.add(session)
     return session, token
+
+
+def purge(*, now: datetime) -> None:
+    """Delete sessions past their lifetime and throttle windows a day old."""
+    db.session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    stale = now - timedelta(days=1)
+    db.session.execute(delete(WebThrottle).where(WebThrottle.window_start < stale))
 
 
 def load(

@@ -108,3 +108,34 @@ def test_cli_creates_the_first_owner(
             select(StaffUser).where(StaffUser.email == "boss@example.com")
         ).one()
         assert user.password_hash.startswith("$argon2id$")
+
+
+def test_signing_in_purges_dead_sessions(app: Flask, vendor: VendorFixture) -> None:
+    from datetime import timedelta
+
+    from license_server.models.users import WebSession
+    from license_server.services.web_sessions import SessionPolicy
+
+    add_staff(app, vendor, "purge@example.com", "viewer")
+    policy = SessionPolicy(idle=timedelta(minutes=30), lifetime=timedelta(hours=1))
+    keyring = app.extensions["keyring"]
+    with app.app_context():
+        old = datetime.now(UTC) - timedelta(hours=2)
+        staff_signin.sign_in(
+            keyring=keyring,
+            email="purge@example.com",
+            password=PASSWORD,
+            address=None,
+            policy=policy,
+            now=old,
+        )
+        staff_signin.sign_in(
+            keyring=keyring,
+            email="purge@example.com",
+            password=PASSWORD,
+            address=None,
+            policy=policy,
+            now=datetime.now(UTC),
+        )
+        left = db.session.scalars(select(WebSession)).all()
+    assert len(left) == 1 and left[0].expires_at > datetime.now(UTC)
