@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 from markupsafe import Markup
 
 WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 16, 44
+LEFT, RIGHT, TOP, BOTTOM = 56, 28, 16, 44
 
 
 @dataclass(frozen=True)
