@@ -24,6 +24,7 @@ from license_server.validation.results import ResultCode, license_code
 from license_server.validation.state import (
     LicenseState,
     ProductInfo,
+    read_product,
     read_state,
     seats_taken,
 )
@@ -301,6 +302,7 @@ class MoveRefused(errors.APIError):
     )
 
 
+@transactional
 def move_activation(
     *,
     vendor_id: uuid.UUID,
@@ -312,18 +314,21 @@ def move_activation(
     """Move a live activation to another domain in one transaction (staff use)."""
     old = get_for_vendor(vendor_id=vendor_id, activation_id=activation_id)
     site = common.canonical_domain(domain)
-    if old.deactivated_at is not None:
-        raise errors.Conflict("This activation has ended already; nothing to move.")
     license = db.session.get_one(License, old.license_id)
-    if site == old.domain or live_activation(license.id, site) is not None:
+    item = read_product(db.session.connection(), license.product.slug)
+    _lock_license(license.key_hash)
+    db.session.refresh(old)  # under the lock: a concurrent end is seen
+    state = read_state(db.session.connection(), license.key_hash, site)
+    if old.deactivated_at is not None or state is None or item is None:
+        raise errors.Conflict("This activation has ended already; nothing to move.")
+    if site == old.domain or state.activation_id is not None:
         raise errors.Conflict("The license is active on this domain already.")
-    _lock_license(license.id)
     old.deactivated_at = now
     db.session.flush()
-    development = is_development(site, license.product)
-    limit = license.product.max_dev_domains if development else license.seat_limit
+    development = is_development(site, item)
+    limit = item.max_dev_domains if development else state.seat_limit(item)
     new_id = _insert_if_seat_free(
-        license=license,
+        state=state,
         site=site,
         development=development,
         environment=None,
@@ -331,16 +336,14 @@ def move_activation(
         now=now,
     )
     if new_id is None:
-        db.session.rollback()
         raise MoveRefused()
-    moved = {"license_id": str(license.id), "moved_to": site}
     common.record_event(
         vendor_id=vendor_id,
         actor=actor,
         action="activation.deactivated",
         subject_type="activation",
         subject_id=old.id,
-        data={**moved, "domain": old.domain},
+        data={"license_id": str(license.id), "domain": old.domain, "moved_to": site},
         now=now,
     )
     common.record_event(
@@ -357,7 +360,6 @@ def move_activation(
         },
         now=now,
     )
-    db.session.commit()
     return db.session.get_one(Activation, new_id)
 
 

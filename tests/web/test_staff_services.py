@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select
 
+from license_server import runtime
 from license_server.cli import main
 from license_server.extensions import db
 from license_server.models.users import StaffToken, StaffUser
@@ -25,7 +26,7 @@ def test_a_link_checked_twice_is_used_once(app: Flask, vendor: VendorFixture) ->
     now = datetime.now(UTC)
     with app.app_context():
         _, token = staff_links.invite(
-            keyring=app.extensions["keyring"],
+            keyring=runtime.of(app).keyring,
             vendor_id=vendor.new.vendor.id,
             email="race@example.com",
             role="viewer",
@@ -33,7 +34,7 @@ def test_a_link_checked_twice_is_used_once(app: Flask, vendor: VendorFixture) ->
             now=now,
         )
         first = staff_links.find(
-            keyring=app.extensions["keyring"], purpose="invite", token=token, now=now
+            keyring=runtime.of(app).keyring, purpose="invite", token=token, now=now
         )
         second = db.session.get(StaffToken, first.id)
         assert second is not None
@@ -45,7 +46,7 @@ def test_a_link_checked_twice_is_used_once(app: Flask, vendor: VendorFixture) ->
 def test_links_are_stored_as_keyed_hashes(app: Flask, vendor: VendorFixture) -> None:
     with app.app_context():
         _, token = staff_links.invite(
-            keyring=app.extensions["keyring"],
+            keyring=runtime.of(app).keyring,
             vendor_id=vendor.new.vendor.id,
             email="hash@example.com",
             role="viewer",
@@ -118,7 +119,7 @@ def test_signing_in_purges_dead_sessions(app: Flask, vendor: VendorFixture) -> N
 
     add_staff(app, vendor, "purge@example.com", "viewer")
     policy = SessionPolicy(idle=timedelta(minutes=30), lifetime=timedelta(hours=1))
-    keyring = app.extensions["keyring"]
+    keyring = runtime.of(app).keyring
     with app.app_context():
         old = datetime.now(UTC) - timedelta(hours=2)
         staff_signin.sign_in(

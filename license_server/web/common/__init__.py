@@ -56,8 +56,9 @@ def not_found(error: NotFound) -> Any:
 
 def init_app(app: Flask) -> None:
     """Derive the cookie secret, set cookie and CSRF policy, register the assets."""
-    keyring = app.extensions["keyring"]
-    app.secret_key = keyring.web_cookie_secret
+    from license_server import runtime
+
+    app.secret_key = runtime.of(app).keyring.web_cookie_secret
     secure = app.config.get("WEB_COOKIE_SECURE")
     if secure is None:  # plain http only on the embedded default (make run)
         secure = not app.config.get("EMBEDDED", False)

@@ -8,10 +8,11 @@ sign-in survives it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app, g, request, session
 
+from license_server import runtime
 from license_server.keyring import Keyring
 from license_server.models.users import WebSession
 from license_server.services import web_sessions
@@ -19,14 +20,13 @@ from license_server.services.web_sessions import SessionPolicy
 
 
 def now() -> datetime:
-    """Return the current time, aware UTC."""
-    return datetime.now(UTC)
+    """Return the current time, aware UTC (the runtime's clock)."""
+    return runtime.of(current_app).now()
 
 
 def keyring() -> Keyring:
     """Return the app's keyring."""
-    ring: Keyring = current_app.extensions["keyring"]
-    return ring
+    return runtime.of(current_app).keyring
 
 
 def policy() -> SessionPolicy:

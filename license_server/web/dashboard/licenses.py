@@ -203,9 +203,7 @@ def activation_deactivate(activation_id: uuid.UUID) -> Any:
             "Yes, deactivate",
             back,
         )
-    if site.deactivated_at is None:
-        scoped = access.scoped()
-        activations.end_activation(site, actor=scoped["actor"], now=scoped["now"])
+    activations.deactivate_for_vendor(activation_id=site.id, **access.scoped())
     flash(f"{site.domain} is deactivated; its seat is free.", "ok")
     return redirect(back)
 
