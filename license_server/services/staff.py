@@ -17,6 +17,7 @@ from license_server import errors
 from license_server.extensions import db
 from license_server.models.users import StaffRole, StaffUser
 from license_server.services import common, web_sessions
+from license_server.services.unit import transactional
 
 KIND = "staff"
 MIN_PASSWORD = 12
@@ -96,6 +97,7 @@ def add_user(
     return user
 
 
+@transactional
 def create_user(
     *,
     vendor_id: uuid.UUID,
@@ -116,7 +118,6 @@ def create_user(
         now=now,
     )
     record(user, "staff.created", actor, {"email": user.email, "role": user.role}, now)
-    db.session.commit()
     return user
 
 
@@ -153,6 +154,7 @@ def _owners_left(vendor_id: uuid.UUID, without: uuid.UUID) -> int:
     )
 
 
+@transactional
 def change_role(
     *,
     vendor_id: uuid.UUID,
@@ -169,10 +171,10 @@ def change_role(
             raise LastOwner()
     before, user.role = user.role, new
     record(user, "staff.role_changed", actor, {"from": before, "to": new}, now)
-    db.session.commit()
     return user
 
 
+@transactional
 def set_disabled(
     *,
     vendor_id: uuid.UUID,
@@ -194,17 +196,16 @@ def set_disabled(
         web_sessions.end_all(kind=KIND, subject_id=user.id)
     action = "staff.disabled" if disabled else "staff.enabled"
     record(user, action, actor, {"email": user.email}, now)
-    db.session.commit()
     return user
 
 
+@transactional
 def sign_out_everywhere(*, user: StaffUser, now: datetime) -> int:
     """End every session of a user; return how many ended."""
     ended = web_sessions.end_all(kind=KIND, subject_id=user.id)
     record(
         user, "staff.signed_out_everywhere", actor_of(user), {"sessions": ended}, now
     )
-    db.session.commit()
     return ended
 
 

@@ -28,6 +28,7 @@ from license_server.services.staff import (
     normalise_email,
     record,
 )
+from license_server.services.unit import transactional
 
 INVITE, RESET = "invite", "reset"
 LIFETIME = {INVITE: timedelta(days=7), RESET: timedelta(hours=2)}
@@ -70,6 +71,7 @@ def _issue(
     return link, token
 
 
+@transactional
 def invite(
     *,
     keyring: Keyring,
@@ -95,10 +97,10 @@ def invite(
     )
     db.session.flush()
     _event(link, "staff.invited", actor, now)
-    db.session.commit()
     return link, token
 
 
+@transactional
 def reset_link(
     *,
     keyring: Keyring,
@@ -121,7 +123,6 @@ def reset_link(
     )
     db.session.flush()
     _event(link, "staff.reset_link_created", actor, now)
-    db.session.commit()
     return link, token
 
 
@@ -147,10 +148,10 @@ def _use(link: StaffToken, now: datetime) -> None:
         .execution_options(synchronize_session=False)
     )
     if not getattr(used, "rowcount", 0):
-        db.session.rollback()
         raise LinkInvalid()
 
 
+@transactional
 def accept_invitation(
     *, keyring: Keyring, token: str, name: str, password: str, now: datetime
 ) -> StaffUser:
@@ -166,10 +167,10 @@ def accept_invitation(
         now=now,
     )
     record(user, "staff.joined", actor_of(user), {"email": user.email}, now)
-    db.session.commit()
     return user
 
 
+@transactional
 def reset_password(
     *, keyring: Keyring, token: str, password: str, now: datetime
 ) -> StaffUser:
@@ -182,7 +183,6 @@ def reset_password(
     user.password_hash = new_hash
     ended = web_sessions.end_all(kind=KIND, subject_id=user.id)
     record(user, "staff.password_reset", actor_of(user), {"sessions_ended": ended}, now)
-    db.session.commit()
     return user
 
 

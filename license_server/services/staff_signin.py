@@ -27,6 +27,7 @@ from license_server.services.staff import (
     normalise_email,
     record,
 )
+from license_server.services.unit import transactional
 from license_server.services.web_sessions import SessionPolicy, ThrottleRule
 
 PER_EMAIL = ThrottleRule(limit=5, window=timedelta(minutes=15))
@@ -165,6 +166,7 @@ def totp_uri(*, secret: str, user: StaffUser) -> str:
     )
 
 
+@transactional
 def enable_totp(
     *, keyring: Keyring, user: StaffUser, secret: str, code: str, now: datetime
 ) -> None:
@@ -176,12 +178,11 @@ def enable_totp(
         )
     user.totp_sealed = keyring.seal_web_secret(secret, str(user.id))
     record(user, "staff.totp_enabled", actor_of(user), {}, now)
-    db.session.commit()
 
 
+@transactional
 def disable_totp(*, user: StaffUser, now: datetime) -> None:
     """Turn off TOTP for a user."""
     user.totp_sealed = None
     user.totp_last_step = None
     record(user, "staff.totp_disabled", actor_of(user), {}, now)
-    db.session.commit()

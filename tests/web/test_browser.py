@@ -34,6 +34,9 @@ ASSETS = Path(__file__).parent / "assets"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 AXE = (ASSETS / "axe.min.js").read_text(encoding="utf-8")
 BAD_IMPACTS = {"serious", "critical"}
+# The pages read the same services on either backend, and the test-client suites
+# cover PostgreSQL: the slow browser runs once, on SQLite.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def _skip_or_fail(reason: str) -> None:
