@@ -15,6 +15,7 @@ bp = Blueprint(
 from license_server.web.dashboard import (  # noqa: E402
     access,
     auth,
+    issue,
     keys,
     licenses,
     overview,
@@ -30,6 +31,7 @@ bp.app_context_processor(access.template_globals)
 __all__ = [
     "auth",
     "bp",
+    "issue",
     "keys",
     "licenses",
     "overview",
