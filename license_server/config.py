@@ -53,6 +53,9 @@ DEFAULTS: dict[str, Any] = {
     # a second path for the EDD endpoint (besides / and /edd/<vendor>/), e.g. the
     # path of the old store's home page when a proxy forwards it unchanged
     "EDD_PATH": None,
+    "WEB_SESSION_IDLE": 1800,
+    "WEB_SESSION_LIFETIME": 43200,
+    "WEB_COOKIE_SECURE": None,
 }
 
 _INT_KEYS = {
@@ -65,6 +68,9 @@ _INT_KEYS = {
     "USAGE_FLUSH_INTERVAL",
     "TRUSTED_PROXIES",
     "RATELIMIT_ENABLED",
+    "WEB_SESSION_IDLE",
+    "WEB_SESSION_LIFETIME",
+    "WEB_COOKIE_SECURE",
 }
 # Settings that may hold a secret (a password in a URL): each may instead be read from
 # a file named by ``LICENSE_SERVER_<NAME>_FILE`` (Docker and Kubernetes secrets). The

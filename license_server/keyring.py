@@ -8,7 +8,10 @@ derives independent subkeys for each purpose, so no two uses share a key:
   again, the database alone cannot);
 - ``license-key-lookup`` / ``api-key-lookup``: HMAC-SHA256 keys for the lookup
   hashes, so a stolen database does not let anyone test guessed keys offline;
-- ``client-address``: HMAC-SHA256 key for the hashed client addresses in events.
+- ``client-address``: HMAC-SHA256 key for the hashed client addresses in events;
+- ``web-cookie-signing``: Flask's secret key for the web pages' signed cookies;
+- ``web-token-lookup``: HMAC-SHA256 key for web session, invitation and reset tokens;
+- ``web-secret-encryption``: AES-256-GCM over staff TOTP secrets.
 """
 
 from __future__ import annotations
@@ -89,6 +92,9 @@ class Keyring:
         self._license_lookup = self._derive(master, "license-key-lookup")
         self._api_lookup = self._derive(master, "api-key-lookup")
         self._address = self._derive(master, "client-address")
+        self.web_cookie_secret = self._derive(master, "web-cookie-signing")
+        self._web_lookup = self._derive(master, "web-token-lookup")
+        self._web_secret = AESGCM(self._derive(master, "web-secret-encryption"))
 
     @staticmethod
     def _derive(master: bytes, purpose: str) -> bytes:
@@ -137,3 +143,16 @@ class Keyring:
         """Keyed, truncated hash of a client address, for events."""
         digest = hmac.new(self._address, address.encode(), hashlib.sha256)
         return digest.hexdigest()[:24]
+
+    def web_token_lookup(self, purpose: str, token: str) -> bytes:
+        """Keyed hash of a web token (session, invitation, reset) for a purpose."""
+        message = f"{purpose}\0{token}".encode()
+        return hmac.new(self._web_lookup, message, hashlib.sha256).digest()
+
+    def seal_web_secret(self, secret: str, context: str) -> bytes:
+        """Encrypt a web secret (a TOTP seed), bound to ``context`` (its owner)."""
+        return self._seal(self._web_secret, secret.encode(), context.encode())
+
+    def open_web_secret(self, sealed: bytes, context: str) -> str:
+        """Decrypt a secret sealed by :meth:`seal_web_secret`."""
+        return self._open(self._web_secret, sealed, context.encode()).decode()

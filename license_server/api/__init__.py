@@ -8,7 +8,7 @@ from flask import Flask, Response
 from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
-from license_server import errors
+from license_server import errors, web
 from license_server.schemas.errors import ErrorOut
 
 
@@ -41,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(docs.page)
     hooks.init_app(app)
     throttle.init_app(app, (public.blp,))
+    web.init_app(app)
 
 
 def _spec_kwargs() -> dict[str, Any]:

@@ -275,4 +275,4 @@ def _server_argv(
     return [*argv, "license_server.wsgi:app"]
 
 
-from license_server.cli import backup, edd  # noqa: E402,F401
+from license_server.cli import backup, edd, users  # noqa: E402,F401

@@ -41,3 +41,5 @@ __all__ = [
     "EddLicense",
     "EddStore",
 ]
+
+from license_server.models import users  # noqa: E402,F401

@@ -239,6 +239,11 @@ class LicenseQuery(Schema):
         load_default=None,
         metadata={"description": "Find a license by its full key."},
     )
+    customer_name = fields.String(
+        validate=validate.Length(max=200),
+        load_default=None,
+        metadata={"description": "Customer name contains this (any case)."},
+    )
     limit = LIMIT
     cursor = CURSOR
 

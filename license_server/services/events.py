@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 
 from license_server.extensions import db
-from license_server.models import Event, Vendor
+from license_server.models import Activation, Event, Vendor
 from license_server.services import pages
 
 
@@ -165,6 +165,39 @@ def verify_chain(vendor_id: uuid.UUID | None = None) -> list[ChainBreak]:
         if found is not None:
             breaks.append(found)
     return breaks
+
+
+def license_timeline(
+    *, vendor_id: uuid.UUID, license_id: uuid.UUID, limit: int = 200
+) -> list[Event]:
+    """Return a license's events and its activations' events, newest first."""
+    # str() of each id, as events store them (SQLite keeps uuids without dashes)
+    activation_ids = [
+        str(found)
+        for found in db.session.scalars(
+            select(Activation.id).where(
+                Activation.vendor_id == vendor_id, Activation.license_id == license_id
+            )
+        )
+    ]
+    query = (
+        select(Event)
+        .where(
+            Event.vendor_id == vendor_id,
+            or_(
+                and_(
+                    Event.subject_type == "license", Event.subject_id == str(license_id)
+                ),
+                and_(
+                    Event.subject_type == "activation",
+                    Event.subject_id.in_(activation_ids),
+                ),
+            ),
+        )
+        .order_by(Event.seq.desc())
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
 
 
 def list_events(

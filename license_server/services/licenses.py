@@ -62,6 +62,30 @@ class LicenseFilter:
     expires_before: datetime | None = None
     expires_after: datetime | None = None
     key: str | None = None
+    customer_name: str | None = None
+
+
+def search_filter(text: str, **narrowing: Any) -> LicenseFilter:
+    """Read one search box: a full key, an e-mail, a domain, else a customer name."""
+    text = text.strip()
+    if not text:
+        return LicenseFilter(**narrowing)
+    try:
+        keys.parse_key(text)
+    except keys.InvalidKeyFormat:
+        pass
+    else:
+        return LicenseFilter(key=text, **narrowing)
+    if "@" in text:
+        return LicenseFilter(customer_email=text, **narrowing)
+    if "." in text and " " not in text:
+        try:
+            common.canonical_domain(text)
+        except errors.InvalidDomain:
+            pass
+        else:
+            return LicenseFilter(domain=text, **narrowing)
+    return LicenseFilter(customer_name=text, **narrowing)
 
 
 def _plain(value: Any) -> Any:
@@ -159,6 +183,9 @@ def _filtered(
         query = query.where(License.expires_at < where.expires_before)
     if where.expires_after is not None:
         query = query.where(License.expires_at > where.expires_after)
+    if where.customer_name is not None:
+        pattern = "%" + where.customer_name.replace("%", "").replace("_", "") + "%"
+        query = query.where(License.customer_name.ilike(pattern))
     if where.key is not None:
         parsed = common.parse_license_key(where.key)
         query = query.where(License.key_hash == keyring.license_lookup(parsed.body))

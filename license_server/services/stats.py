@@ -119,3 +119,57 @@ def vendor_stats(*, vendor_id: uuid.UUID, now: datetime) -> dict[str, Any]:
         "active_domains": sum(domains.values()),
         "products": per_product,
     }
+
+
+def _daily_deactivations(vendor_id: uuid.UUID, start: datetime) -> dict[date, int]:
+    day = _utc_day(Activation.deactivated_at)
+    rows = db.session.execute(
+        select(day, func.count())
+        .where(
+            Activation.vendor_id == vendor_id,
+            Activation.deactivated_at.is_not(None),
+            Activation.deactivated_at >= start,
+        )
+        .group_by(day)
+    )
+    return {_as_date(when): count for when, count in rows}
+
+
+def _expiring(vendor_id: uuid.UUID, now: datetime) -> dict[uuid.UUID, int]:
+    rows = db.session.execute(
+        select(License.product_id, func.count())
+        .where(
+            License.vendor_id == vendor_id,
+            License.status == "active",
+            License.expires_at >= now,
+            License.expires_at < now + timedelta(days=DAYS),
+        )
+        .group_by(License.product_id)
+    )
+    return {product_id: count for product_id, count in rows}
+
+
+def overview(*, vendor_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """Return :func:`vendor_stats` plus daily totals, deactivations and expiries."""
+    stats = vendor_stats(vendor_id=vendor_id, now=now)
+    days = [(now - timedelta(days=n)).date() for n in range(DAYS - 1, -1, -1)]
+    start = datetime.combine(days[0], datetime.min.time(), tzinfo=now.tzinfo)
+    ended = _daily_deactivations(vendor_id, start)
+    daily = []
+    for index, day in enumerate(days):
+        row = {"date": day.isoformat(), "activations": 0, "validations": 0}
+        for product in stats["products"]:
+            row["activations"] += product["daily"][index]["activations"]
+            row["validations"] += product["daily"][index]["validations"]
+        row["deactivations"] = ended.get(day, 0)
+        daily.append(row)
+    expiring = _expiring(vendor_id, now)
+    slugs = {
+        product.id: product.slug
+        for product in db.session.scalars(
+            select(Product).where(Product.vendor_id == vendor_id)
+        )
+    }
+    stats["daily"] = daily
+    stats["expiring_30_days"] = {slugs[pid]: count for pid, count in expiring.items()}
+    return stats

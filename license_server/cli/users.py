@@ -1,0 +1,49 @@
+"""``license-server users``: the first dashboard account, and reset links."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+
+from license_server.cli import _app_context, main
+from license_server.models.users import StaffRole
+
+ROLES = [str(role) for role in StaffRole]
+
+
+@main.group()
+def users() -> None:
+    """Dashboard user commands."""
+
+
+@users.command("create")
+@click.argument("vendor")
+@click.argument("email")
+@click.option("--role", type=click.Choice(ROLES), default="owner", show_default=True)
+@click.option("--name", default="", help="The person's name.")
+@click.password_option(
+    "--password", envvar="LICENSE_SERVER_NEW_PASSWORD", help="At least 12 characters."
+)
+def users_create(vendor: str, email: str, role: str, name: str, password: str) -> None:
+    """Create a dashboard account for VENDOR (its slug) with a password."""
+    from license_server import errors
+    from license_server.services import staff
+    from license_server.services.vendors import vendor_by_slug
+
+    with _app_context():
+        try:
+            found = vendor_by_slug(vendor)
+            user = staff.create_user(
+                vendor_id=found.id,
+                email=email,
+                role=role,
+                password=password,
+                name=name,
+                actor="cli",
+                now=datetime.now(UTC),
+            )
+        except errors.APIError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.text}") from exc
+        click.echo(f"User {user.email} ({user.role}) created for vendor {vendor}.")
+    click.echo("Sign in at /dashboard/login")
