@@ -50,6 +50,14 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_JWKS": "120/minute",
     "RATELIMIT_LICENSE_KEY": "60/minute",
     "RATELIMIT_FAILED_LOOKUPS": "20/minute;200/hour",
+    # webhooks (docs/WEBHOOKS.md): receivers are https on public addresses unless
+    # these allow-lists say otherwise (comma-separated schemes / CIDR networks)
+    "WEBHOOK_ALLOWED_SCHEMES": "https",
+    "WEBHOOK_ALLOWED_NETWORKS": "",
+    "WEBHOOK_TIMEOUT": 15,
+    "WEBHOOK_EXPIRING_SOON_DAYS": 7,
+    "WEBHOOK_POLL_INTERVAL": 1,
+    "WEBHOOK_JOBS_INTERVAL": 60,
 }
 
 _INT_KEYS = {
@@ -62,6 +70,10 @@ _INT_KEYS = {
     "USAGE_FLUSH_INTERVAL",
     "TRUSTED_PROXIES",
     "RATELIMIT_ENABLED",
+    "WEBHOOK_TIMEOUT",
+    "WEBHOOK_EXPIRING_SOON_DAYS",
+    "WEBHOOK_POLL_INTERVAL",
+    "WEBHOOK_JOBS_INTERVAL",
 }
 DB_FILE_NAME = "license_server.sqlite3"
 KEY_FILE_NAME = "master.key"

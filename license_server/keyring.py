@@ -8,7 +8,8 @@ derives independent subkeys for each purpose, so no two uses share a key:
   again, the database alone cannot);
 - ``license-key-lookup`` / ``api-key-lookup``: HMAC-SHA256 keys for the lookup
   hashes, so a stolen database does not let anyone test guessed keys offline;
-- ``client-address``: HMAC-SHA256 key for the hashed client addresses in events.
+- ``client-address``: HMAC-SHA256 key for the hashed client addresses in events;
+- ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets.
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ class Keyring:
         self._license_lookup = self._derive(master, "license-key-lookup")
         self._api_lookup = self._derive(master, "api-key-lookup")
         self._address = self._derive(master, "client-address")
+        self._webhook = AESGCM(self._derive(master, "webhook-secret-encryption"))
 
     @staticmethod
     def _derive(master: bytes, purpose: str) -> bytes:
@@ -137,3 +139,11 @@ class Keyring:
         """Keyed, truncated hash of a client address, for events."""
         digest = hmac.new(self._address, address.encode(), hashlib.sha256)
         return digest.hexdigest()[:24]
+
+    def seal_webhook_secret(self, secret: str, endpoint_id: str) -> bytes:
+        """Encrypt a webhook endpoint's HMAC secret, bound to the endpoint."""
+        return self._seal(self._webhook, secret.encode(), endpoint_id.encode())
+
+    def open_webhook_secret(self, sealed: bytes, endpoint_id: str) -> str:
+        """Decrypt a secret sealed by :meth:`seal_webhook_secret`."""
+        return self._open(self._webhook, sealed, endpoint_id.encode()).decode()

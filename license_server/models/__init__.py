@@ -37,3 +37,11 @@ __all__ = [
     "IdempotencyKey",
     "UsageCounter",
 ]
+from license_server.models.webhooks import (  # noqa: E402,F401
+    LicenseNotice,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookKey,
+    WebhookMessage,
+)
