@@ -93,7 +93,7 @@ def post(
             kept.decode("utf-8", errors="replace"),
         )
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        if not watchdog.is_alive():
+        if isinstance(exc, TimeoutError) or not watchdog.is_alive():
             raise DeliveryError(f"no answer within {timeout:g} s") from exc
         raise DeliveryError(f"{type(exc).__name__}: {exc}"[:300]) from exc
     finally:
