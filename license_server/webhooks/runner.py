@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
+from license_server import runtime
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.webhooks import jobs, metrics, ssrf
@@ -50,7 +51,7 @@ class Runner:
         self.settings = settings or settings_from_config(app.config)
         self.clock = clock
         self.parent_pid = parent_pid
-        self.keyring: Keyring = app.extensions["keyring"]
+        self.keyring: Keyring = runtime.of(app).keyring
         self.poll = float(app.config.get("WEBHOOK_POLL_INTERVAL", 1))
         self.jobs_every = timedelta(
             seconds=float(app.config.get("WEBHOOK_JOBS_INTERVAL", 60))
