@@ -213,6 +213,7 @@ def serve(host: str, port: int, workers: int, server: str, threads: int) -> None
         # every worker writes its metrics here, so a scrape sums them all
         metrics_dir = tempfile.mkdtemp(prefix="license-server-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    worker.start_beside_serve(app)  # SQLite: the webhook worker, as our child
     sys.stdout.flush()
     os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the server
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
 import threading
 from types import FrameType
 
 import click
+from flask import Flask
 
 from license_server.cli import _app, _require_migrated, main
 
@@ -35,3 +39,17 @@ def worker(parent_pid: int | None) -> None:
     click.echo("webhook worker started", err=True)
     Runner(app, parent_pid=parent_pid).run(stop)
     click.echo("webhook worker stopped", err=True)
+
+
+def start_beside_serve(app: Flask) -> subprocess.Popen[bytes] | None:
+    """On SQLite (one writer, one worker), start the worker as ``serve``'s child.
+
+    ``serve`` then execs the WSGI server under the same pid, so the child watches
+    that pid and exits when the server does. On PostgreSQL run ``license-server
+    worker`` yourself, as many as you like, on any machines.
+    """
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return None
+    command = [sys.executable, "-m", "license_server.cli", "worker"]
+    click.echo("starting the webhook worker beside the server (SQLite)", err=True)
+    return subprocess.Popen([*command, "--parent-pid", str(os.getpid())])  # noqa: S603

@@ -129,3 +129,66 @@ def test_two_workers_on_postgresql_never_deliver_one_event_twice(
         overlap = receiver.max_in_flight
     assert len(ids) == 24 and len(set(ids)) == 24, log.read_text()
     assert overlap == 2  # both workers were delivering at the same time
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"--parent-pid" in cmdline and str(pid).encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_serve_runs_one_worker_beside_it_on_sqlite(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from license_server import create_app
+    from license_server.cli import main
+    from tests.conftest import create_product, new_vendor
+    from tests.server.test_serve import _free_port, _get
+
+    for name in list(os.environ):
+        if name.startswith("LICENSE_SERVER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path))
+    monkeypatch.setenv("LICENSE_SERVER_WEBHOOK_ALLOWED_SCHEMES", "http")
+    monkeypatch.setenv("LICENSE_SERVER_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8")
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    app = create_app()
+    client = app.test_client()
+    vendor = new_vendor(app)
+    create_product(client, vendor)
+    port = _free_port()
+    command = [sys.executable, "-m", "license_server.cli", "serve", "--port", str(port)]
+    with Receiver() as receiver:
+        add_endpoint(client, vendor, receiver.url)
+        license = create_license(client, vendor)
+        with (tmp_path / "serve.log").open("wb") as log:
+            server = subprocess.Popen(
+                [*command, "--workers", "1"], stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            wait_for(lambda: len(receiver.requests) == 1, timeout=60)
+            assert _get(f"http://127.0.0.1:{port}/healthz") == {"status": "ok"}
+            (worker,) = _children_of(server.pid)
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+        assert receiver.requests[0].event["data"]["id"] == license["id"]
+    wait_for(lambda: not Path(f"/proc/{worker}").exists() or _zombie(worker), 15)
+    with app.app_context():
+        db.engine.dispose()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return " Z " in Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True

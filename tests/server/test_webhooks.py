@@ -174,9 +174,15 @@ def test_retries_follow_the_schedule_until_the_receiver_is_back(
     create_license(client, vendor)
     runner = _runner(app, clock)
     start = clock.now
-    for wait in (0, 4, 1, 299, 1, 1799, 1):  # only the scheduled moments send
+    retried, delivered = metrics.RETRIED._value.get(), metrics.DELIVERED._value.get()
+    runner.tick()
+    assert metrics.OUTBOX_AGE._value.get() >= 29  # created ~30 s before the clock
+    for wait in (4, 1, 299, 1, 1799, 1):  # only the scheduled moments send
         clock.advance(wait)
         runner.tick()
+    assert metrics.RETRIED._value.get() == retried + 3
+    assert metrics.DELIVERED._value.get() == delivered + 1
+    assert metrics.OUTBOX_AGE._value.get() == 0
     times = [(t - start).total_seconds() for t in _attempt_times(app)]
     assert times == [0, 5, 305, 2105]
     assert [d.state for d in _deliveries(app)] == ["delivered"]
