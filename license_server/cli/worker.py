@@ -52,4 +52,11 @@ def start_beside_serve(app: Flask) -> subprocess.Popen[bytes] | None:
         return None
     command = [sys.executable, "-m", "license_server.cli", "worker"]
     click.echo("starting the webhook worker beside the server (SQLite)", err=True)
-    return subprocess.Popen([*command, "--parent-pid", str(os.getpid())])  # noqa: S603
+    # background work: a lower priority, so the server's own workers boot first
+    return subprocess.Popen(  # noqa: S603
+        [*command, "--parent-pid", str(os.getpid())], preexec_fn=_lower_priority
+    )
+
+
+def _lower_priority() -> None:
+    os.nice(10)

@@ -101,15 +101,25 @@ def run(*, now: datetime, expiring_soon_days: int) -> JobReport:
     if not _locked():
         db.session.rollback()
         return JobReport()
-    expired = _emit("expired", "license.expired", _due("expired", now, None), now)
-    soon = 0
+    expired = _due("expired", now, None)
+    soon: list[License] = []
     if expiring_soon_days > 0:
         horizon = now + timedelta(days=expiring_soon_days)
-        due = _due("expiring_soon", now, horizon)
-        soon = _emit("expiring_soon", "license.expiring_soon", due, now)
-    purged = purge(now)
+        soon = _due("expiring_soon", now, horizon)
+    stale = db.session.scalar(
+        select(IdempotencyKey.id).where(IdempotencyKey.expires_at < now).limit(1)
+    )
+    if not (expired or soon or stale):
+        # reads only: an idle worker never takes SQLite's one write lock
+        db.session.rollback()
+        return JobReport()
+    report = JobReport(
+        _emit("expired", "license.expired", expired, now),
+        _emit("expiring_soon", "license.expiring_soon", soon, now),
+        purge(now) if stale else 0,
+    )
     db.session.commit()
-    return JobReport(expired, soon, purged)
+    return report
 
 
 def purge(now: datetime) -> int:

@@ -1,4 +1,4 @@
-"""docs/WEBHOOKS.md shows the receiver the tests run, and names every type and setting."""
+"""docs/WEBHOOKS.md shows the tested receiver and names every type and setting."""
 
 from __future__ import annotations
 
