@@ -7,12 +7,15 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from types import FrameType
 
 import click
 from flask import Flask
 
 from license_server.cli import _app, _require_migrated, main
+
+BESIDE_SERVE_DELAY = 3.0
 
 
 @main.command("worker")
@@ -25,6 +28,9 @@ from license_server.cli import _app, _require_migrated, main
 )
 def worker(parent_pid: int | None) -> None:
     """Deliver the webhook outbox and run the timed jobs until stopped."""
+    if parent_pid is not None:
+        # beside serve: let the server's workers boot first (they answer requests)
+        time.sleep(BESIDE_SERVE_DELAY)
     from license_server.webhooks.runner import Runner
 
     app = _app()
