@@ -23,3 +23,22 @@ def test_every_event_type_and_setting_is_documented() -> None:
     for name in DEFAULTS:
         if name.startswith("WEBHOOK_"):
             assert f"`{name}`" in text, name
+
+
+def test_chain_actions_map_to_webhook_types() -> None:
+    from license_server.webhooks.types import webhook_type
+
+    assert webhook_type("license.suspend") == "license.suspended"
+    assert webhook_type("license.reinstate") == "license.reinstated"
+    assert webhook_type("license.revoke") == "license.revoked"
+    assert webhook_type("license.key_regenerated") == "license.updated"
+    assert webhook_type("activation.created") == "activation.created"
+    assert webhook_type("release.published") == "release.published"
+    assert webhook_type("release.yanked") == "release.yanked"
+    for internal in (
+        "api_key.created",
+        "product.updated",
+        "test.ping",
+        "release.created",
+    ):
+        assert webhook_type(internal) is None

@@ -88,6 +88,8 @@ def test_receiver_verifies_v1a_and_v1_with_the_documented_snippet(
     add_endpoint(client, vendor, receiver.url + "/a", event_types=["license.created"])
     v1 = add_endpoint(client, vendor, receiver.url + "/b", scheme="v1")
     assert v1["secret"].startswith("whsec_")
+    shown = client.get(f"{ADMIN}/webhooks/endpoints/{v1['id']}", headers=vendor.headers)
+    assert "secret" not in shown.get_json()  # shown once, on create
     jwks = client.get(f"/v1/vendors/{vendor.slug}/jwks.json").get_json()
     keys = example.webhook_keys(jwks)
     assert len(keys) == 1 and len(jwks["keys"]) == 2  # token key + webhook key
