@@ -56,6 +56,14 @@ DEFAULTS: dict[str, Any] = {
     "WEB_SESSION_IDLE": 1800,
     "WEB_SESSION_LIFETIME": 43200,
     "WEB_COOKIE_SECURE": None,
+    # webhooks (docs/WEBHOOKS.md): receivers are https on public addresses unless
+    # these allow-lists say otherwise (comma-separated schemes / CIDR networks)
+    "WEBHOOK_ALLOWED_SCHEMES": "https",
+    "WEBHOOK_ALLOWED_NETWORKS": "",
+    "WEBHOOK_TIMEOUT": 15,
+    "WEBHOOK_EXPIRING_SOON_DAYS": 7,
+    "WEBHOOK_POLL_INTERVAL": 1,
+    "WEBHOOK_JOBS_INTERVAL": 60,
 }
 
 _INT_KEYS = {
@@ -71,6 +79,10 @@ _INT_KEYS = {
     "WEB_SESSION_IDLE",
     "WEB_SESSION_LIFETIME",
     "WEB_COOKIE_SECURE",
+    "WEBHOOK_TIMEOUT",
+    "WEBHOOK_EXPIRING_SOON_DAYS",
+    "WEBHOOK_POLL_INTERVAL",
+    "WEBHOOK_JOBS_INTERVAL",
 }
 # Settings that may hold a secret (a password in a URL): each may instead be read from
 # a file named by ``LICENSE_SERVER_<NAME>_FILE`` (Docker and Kubernetes secrets). The

@@ -234,3 +234,19 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(APIError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)
+
+
+class WebhookUrlRefused(APIError):
+    status_code, code, message = (
+        422,
+        "WEBHOOK_URL_REFUSED",
+        "Webhooks cannot be sent to this URL.",
+    )
+
+
+class WebhookSchemeMismatch(APIError):
+    status_code, code, message = (
+        409,
+        "WEBHOOK_SCHEME_MISMATCH",
+        "Only an endpoint signed with v1 (HMAC) has a secret to rotate.",
+    )

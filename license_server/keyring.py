@@ -12,6 +12,7 @@ derives independent subkeys for each purpose, so no two uses share a key:
 - ``web-cookie-signing``: Flask's secret key for the web pages' signed cookies;
 - ``web-token-lookup``: HMAC-SHA256 key for web session, invitation and reset tokens;
 - ``web-secret-encryption``: AES-256-GCM over staff TOTP secrets.
+- ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class Keyring:
         self.web_cookie_secret = self._derive(master, "web-cookie-signing")
         self._web_lookup = self._derive(master, "web-token-lookup")
         self._web_secret = AESGCM(self._derive(master, "web-secret-encryption"))
+        self._webhook = AESGCM(self._derive(master, "webhook-secret-encryption"))
 
     @staticmethod
     def _derive(master: bytes, purpose: str) -> bytes:
@@ -156,3 +158,11 @@ class Keyring:
     def open_web_secret(self, sealed: bytes, context: str) -> str:
         """Decrypt a secret sealed by :meth:`seal_web_secret`."""
         return self._open(self._web_secret, sealed, context.encode()).decode()
+
+    def seal_webhook_secret(self, secret: str, endpoint_id: str) -> bytes:
+        """Encrypt a webhook endpoint's HMAC secret, bound to the endpoint."""
+        return self._seal(self._webhook, secret.encode(), endpoint_id.encode())
+
+    def open_webhook_secret(self, sealed: bytes, endpoint_id: str) -> str:
+        """Decrypt a secret sealed by :meth:`seal_webhook_secret`."""
+        return self._open(self._webhook, sealed, endpoint_id.encode()).decode()

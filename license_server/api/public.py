@@ -11,6 +11,7 @@ from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
 from license_server.schemas import public as schemas
 from license_server.services import activations, validation, vendors
+from license_server.webhooks.endpoints import public_jwks as webhook_jwks
 
 blp = Blueprint(
     "public", __name__, url_prefix="/v1", description="Activation and validation."
@@ -90,4 +91,6 @@ def deactivate(args: dict[str, Any]) -> dict[str, Any]:
 def jwks(vendor: str) -> dict[str, Any]:
     """Publish a vendor's public keys (for tooling; clients pin theirs)."""
     found = vendors.vendor_by_slug(vendor)
-    return {"keys": vendors.public_keys(found.id)}
+    return {
+        "keys": vendors.public_keys(found.id) + webhook_jwks(found.id, context.now())
+    }

@@ -224,6 +224,7 @@ def serve(
         # every worker writes its metrics here, so a scrape sums them all
         metrics_dir = tempfile.mkdtemp(prefix="license-server-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    worker.start_beside_serve(app)  # SQLite: the webhook worker, as our child
     sys.stdout.flush()
     os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the server
 
@@ -275,4 +276,4 @@ def _server_argv(
     return [*argv, "license_server.wsgi:app"]
 
 
-from license_server.cli import backup, edd, users  # noqa: E402,F401
+from license_server.cli import backup, edd, users, worker  # noqa: E402,F401

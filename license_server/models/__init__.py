@@ -43,3 +43,11 @@ __all__ = [
 ]
 
 from license_server.models import users  # noqa: E402,F401
+from license_server.models.webhooks import (  # noqa: E402,F401
+    LicenseNotice,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookKey,
+    WebhookMessage,
+)

@@ -24,6 +24,7 @@ from sqlalchemy import and_, insert, or_, select, update
 from license_server.extensions import db
 from license_server.models import Activation, Event, Vendor
 from license_server.services import pages
+from license_server.webhooks import outbox
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,11 @@ def append(*, vendor_id: uuid.UUID, events: Sequence[NewEvent], now: datetime) -
         )
         head = digest
     db.session.execute(insert(Event), rows)
+    # the webhooks of these events commit or roll back with them
+    first = seq - len(events) + 1
+    outbox.write(
+        vendor_id=vendor_id, events=list(enumerate(events, start=first)), now=now
+    )
     db.session.execute(
         update(Vendor)
         .where(Vendor.id == vendor_id)

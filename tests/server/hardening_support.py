@@ -212,6 +212,14 @@ class PostgresCluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _is_webhook_worker(pid: int) -> bool:
+    """Tell the webhook worker ``serve`` starts on SQLite from gunicorn's workers."""
+    try:
+        return b"--parent-pid" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 class ServerProcess:
     """``license-server serve`` (gunicorn) in a subprocess, on a free port."""
 
@@ -234,7 +242,8 @@ class ServerProcess:
     def worker_pids(self) -> set[int]:
         """Return the pids of gunicorn's workers (the children of its master)."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return {int(pid) for pid in children.read_text().split()}
+        pids = {int(pid) for pid in children.read_text().split()}
+        return {pid for pid in pids if not _is_webhook_worker(pid)}
 
     def stop(self) -> None:
         """Stop gunicorn and its workers."""

@@ -29,6 +29,7 @@ from tests.conftest import (
 
 ADMIN = "/v1/admin"
 READS = {"GET", "HEAD", "OPTIONS"}
+HOOK_URL = "https://127.0.0.1:9/hook"  # allow-listed below; nothing is sent
 # A valid body per write endpoint, so that a refusal is about scope or ownership,
 # never about the body. A new write route must be added here or the tests fail.
 BODIES: dict[str, dict[str, Any] | None] = {
@@ -52,6 +53,13 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "admin.activate_signing_key": None,
     "admin.retire_signing_key": None,
     "admin.set_edd_items": {"item_ids": [7], "item_names": ["Intruder"]},
+    "webhooks.create_endpoint": {"url": HOOK_URL, "event_types": ["*"]},
+    "webhooks.update_endpoint": {"description": "changed"},
+    "webhooks.delete_endpoint": None,
+    "webhooks.test_endpoint": None,
+    "webhooks.rotate_endpoint_secret": None,
+    "webhooks.resend_delivery": None,
+    "webhooks.rotate_webhook_key": None,
 }
 
 
@@ -66,6 +74,7 @@ def _admin_rules(app: Flask) -> list[tuple[str, str, str]]:
 
 
 def _victim(app: Flask, client: FlaskClient) -> tuple[VendorFixture, dict[str, str]]:
+    app.config["WEBHOOK_ALLOWED_NETWORKS"] = "127.0.0.0/8"
     victim = new_vendor(app, "Victim")
     product = create_product(client, victim, slug="victim-theme", name="Victim")
     license = create_license(client, victim, product="victim-theme")
@@ -87,7 +96,17 @@ def _victim(app: Flask, client: FlaskClient) -> tuple[VendorFixture, dict[str, s
                 SigningKey.status == "verifying",
             )
         ).one()
+    endpoint = client.post(
+        f"{ADMIN}/webhooks/endpoints",
+        json={"url": HOOK_URL, "event_types": ["*"], "scheme": "v1"},
+        headers=victim.headers,
+    ).get_json()
+    delivery = client.post(
+        f"{ADMIN}/webhooks/endpoints/{endpoint['id']}/test", headers=victim.headers
+    ).get_json()
     ids = {
+        "endpoint_id": endpoint["id"],
+        "delivery_id": delivery["id"],
         "product_id": product["id"],
         "license_id": license["id"],
         "activation_id": activation["id"],
@@ -181,6 +200,8 @@ def test_read_scoped_key_gets_403_on_every_write_route(
         "activation_id": license["id"],
         "api_key_id": license["id"],
         "signing_key_id": license["id"],
+        "endpoint_id": license["id"],
+        "delivery_id": license["id"],
     }
     before = _snapshot(app)
     writes = 0

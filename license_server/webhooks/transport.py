@@ -1,0 +1,101 @@
+"""One webhook POST: to the vetted address, within a total deadline, no redirects.
+
+The connection goes to the address :mod:`.ssrf` vetted, with the URL's host in the
+``Host`` header and in TLS (SNI and certificate check). A watchdog closes the socket
+when the total timeout passes, so a receiver that trickles its answer cannot hold
+a worker longer. Only the status, ``Retry-After`` and the first 2 KB are kept.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+
+from license_server.webhooks.ssrf import Target
+
+KEEP_BYTES = 2048
+USER_AGENT = "license-server-webhooks/1"
+
+
+class DeliveryError(Exception):
+    """The POST did not get an HTTP answer (refused, timed out, TLS failed...)."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a receiver answered."""
+
+    status: int
+    retry_after: str | None
+    body: str
+
+
+class _Connection(http.client.HTTPSConnection):
+    """An HTTP(S) connection to a fixed address, naming the URL's host."""
+
+    def __init__(self, target: Target, timeout: float, context: ssl.SSLContext):
+        super().__init__(target.host, target.port, timeout=timeout, context=context)
+        self._target = target
+        self._tls_context = context
+
+    def connect(self) -> None:
+        """Connect to the vetted address; wrap in TLS for https."""
+        address = (self._target.address, self._target.port)
+        self.sock = socket.create_connection(address, self.timeout)
+        if self._target.scheme == "https":
+            self.sock = self._tls_context.wrap_socket(
+                self.sock, server_hostname=self._target.host
+            )
+
+
+def _abort(connection: _Connection) -> None:
+    # shutdown, unlike close, wakes a recv blocked in another thread
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def post(
+    target: Target,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    timeout: float,
+    context: ssl.SSLContext | None = None,
+) -> Answer:
+    """POST ``body`` to ``target``; raise :class:`DeliveryError` without an answer."""
+    connection = _Connection(target, timeout, context or ssl.create_default_context())
+    watchdog = threading.Timer(timeout, _abort, (connection,))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        connection.request(
+            "POST",
+            target.path,
+            body=body,
+            headers={
+                **headers,
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+        )
+        response = connection.getresponse()
+        kept = response.read(KEEP_BYTES)
+        return Answer(
+            response.status,
+            response.getheader("Retry-After"),
+            kept.decode("utf-8", errors="replace"),
+        )
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        if isinstance(exc, TimeoutError) or not watchdog.is_alive():
+            raise DeliveryError(f"no answer within {timeout:g} s") from exc
+        raise DeliveryError(f"{type(exc).__name__}: {exc}"[:300]) from exc
+    finally:
+        watchdog.cancel()
+        connection.close()
