@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,8 @@ from license_server.signing import generate_signing_key, public_jwk
 API_KEY_PREFIX = "lsk_"
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 LAST_USED_INTERVAL = timedelta(minutes=1)
+# Latin letters that Unicode does not decompose into a base letter and an accent
+_LATIN = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d"})
 
 
 class VendorExists(errors.APIError):
@@ -44,7 +47,10 @@ class NewVendor:
 
 def slugify(name: str) -> str:
     """Turn a display name into a slug: lowercase letters, digits and dashes."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-")
+    # "Ünïcode Thèmes" -> "unicode-themes": drop accents before dropping the rest
+    folded = unicodedata.normalize("NFKD", name.casefold().translate(_LATIN))
+    ascii_text = "".join(char for char in folded if not unicodedata.combining(char))
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:64].strip("-")
     if not _SLUG.match(slug):
         raise errors.ValidationFailed(
             "Cannot make a slug from this name; pass one explicitly.",
@@ -160,6 +166,11 @@ def vendor_by_slug(slug: str) -> Vendor:
     if vendor is None:
         raise errors.NotFound("No such vendor.")
     return vendor
+
+
+def list_vendors() -> list[Vendor]:
+    """List every vendor on this server, oldest first (for the operator's CLI)."""
+    return list(db.session.scalars(select(Vendor).order_by(Vendor.created_at)))
 
 
 def public_keys(vendor_id: uuid.UUID) -> list[dict[str, str]]:
