@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from license_server import errors
+from license_server import bearer, errors
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import (
@@ -25,7 +25,7 @@ from license_server.models import (
 from license_server.services import common
 from license_server.signing import generate_signing_key, public_jwk
 
-API_KEY_PREFIX = "lsk_"
+API_KEY_PREFIX = bearer.API_KEY_PREFIX
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 LAST_USED_INTERVAL = timedelta(minutes=1)
 # Latin letters that Unicode does not decompose into a base letter and an accent
@@ -140,10 +140,7 @@ def authenticate(
     *, keyring: Keyring, authorization: str | None, now: datetime
 ) -> ApiKey:
     """Return the live API key named by a ``Bearer`` header, or answer 401."""
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith(API_KEY_PREFIX):
-        raise errors.Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+    token = bearer.bearer_token(authorization)
     key = db.session.scalar(
         select(ApiKey).where(
             ApiKey.key_hash == keyring.api_key_lookup(token),
@@ -151,7 +148,7 @@ def authenticate(
         )
     )
     if key is None:
-        raise errors.Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+        raise bearer.invalid_key()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_INTERVAL:
         db.session.execute(
             update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
