@@ -99,7 +99,9 @@ page = FlaskBlueprint("docs", __name__)
 @page.get("/docs")
 def docs() -> Response:
     """Serve the interactive API reference (Swagger UI)."""
-    info = current_app.extensions["license_api"].spec.to_dict().get("info", {})
+    from license_server.api import api_of
+
+    info = api_of(current_app).spec.to_dict().get("info", {})
     html = render_template("docs.html", title=info.get("title", ""))
     return _strict(Response(html, mimetype="text/html"))
 

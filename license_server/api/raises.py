@@ -18,7 +18,7 @@ from typing import Any
 from marshmallow import Schema
 
 from license_server import errors
-from license_server.api.parsing import HeadersTooLarge, NulCharacter
+from license_server.api.parsing import HeadersTooLarge, MalformedBody, NulCharacter
 from license_server.schemas.errors import ErrorOut
 from license_server.services.idempotency import (
     IdempotencyInFlight,
@@ -53,6 +53,8 @@ BODY_ERRORS: tuple[ErrorClass, ...] = (
     PayloadTooLarge,
     errors.ValidationFailed,
 )
+# what a form body adds, on blueprints that take them (``accepts_forms``)
+FORM_ERRORS: tuple[ErrorClass, ...] = (MalformedBody,)
 QUERY_ERRORS: tuple[ErrorClass, ...] = (errors.ValidationFailed,)
 REQUEST_ERRORS: tuple[ErrorClass, ...] = (HeadersTooLarge, NulCharacter)
 ADMIN_ERRORS: tuple[ErrorClass, ...] = (errors.Unauthorized, errors.ServiceUnavailable)
@@ -91,14 +93,16 @@ def blueprint_raises(
 
 
 def route_errors(
-    blueprint: str, method: str, operation: dict[str, Any], declared: Iterable[Any]
+    blueprint: Any, method: str, operation: dict[str, Any], declared: Iterable[Any]
 ) -> list[ErrorClass]:
     """Return every error class one operation can answer, layers included."""
     found: list[ErrorClass] = list(declared)
-    table = _BLUEPRINT_ERRORS.get(blueprint, {})
+    table = _BLUEPRINT_ERRORS.get(blueprint.name, {})
     found += table.get("*", ()) + table.get(method, ())
     if "requestBody" in operation:
         found += BODY_ERRORS
+        if getattr(blueprint, "accepts_forms", False):
+            found += FORM_ERRORS
     if any(p.get("in") == "query" for p in operation.get("parameters", [])):
         found += QUERY_ERRORS
     return found + list(REQUEST_ERRORS)
@@ -152,7 +156,7 @@ def prepare_errors_doc(
     doc: dict[str, Any],
     doc_info: dict[str, Any],
     *,
-    blueprint: str,
+    blueprint: Any,
     method: str,
     **_: Any,
 ) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import click
 from flask import Flask
 
 from license_server.config import ConfigError
+from license_server.keyring import Keyring
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -185,6 +186,13 @@ def unreachable(app: Flask, exc: Exception) -> CommandFailed:
         f"cannot reach the database {_safe_url(app)}: {type(cause).__name__}: {first}",
         "DB_UNREACHABLE",
     )
+
+
+def keyring_of(app: Flask) -> Keyring:
+    """Return the app's keyring (from its runtime)."""
+    from license_server.runtime import of as runtime_of
+
+    return runtime_of(app).keyring
 
 
 @contextmanager

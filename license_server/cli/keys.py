@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from license_server.cli import _app_context, emit, fail, json_option, main
+from license_server.cli import _app_context, emit, fail, json_option, keyring_of, main
 from license_server.cli.vendors import find_vendor, vendor_option
 from license_server.schemas import admin as schemas
 
@@ -44,7 +44,7 @@ def api_keys_create(
     with _app_context() as app:
         vendor = find_vendor(vendor_slug)
         key, token = keys_admin.create_api_key(
-            keyring=app.extensions["keyring"],
+            keyring=keyring_of(app),
             vendor_id=vendor.id,
             actor=ACTOR,
             now=datetime.now(UTC),
@@ -169,7 +169,7 @@ def signing_keys_rotate(vendor_slug: str | None, as_json: bool) -> None:
     with _app_context() as app:
         vendor = find_vendor(vendor_slug)
         key = keys_admin.rotate_signing_key(
-            keyring=app.extensions["keyring"],
+            keyring=keyring_of(app),
             vendor_id=vendor.id,
             actor=ACTOR,
             now=datetime.now(UTC),

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from flask import Flask
 
-from license_server.cli import _app_context, emit, fail, json_option, main
+from license_server.cli import _app_context, emit, fail, json_option, keyring_of, main
 from license_server.cli.vendors import find_vendor, vendor_option
 from license_server.models import License
 from license_server.schemas import admin as schemas
@@ -58,7 +58,7 @@ def licenses_create(
     with _app_context() as app:
         vendor = find_vendor(vendor_slug)
         issued = service.create_licenses(
-            keyring=app.extensions["keyring"],
+            keyring=keyring_of(app),
             vendor_id=vendor.id,
             actor=ACTOR,
             now=datetime.now(UTC),
@@ -95,7 +95,7 @@ def licenses_find(
     with _app_context() as app:
         vendor = find_vendor(vendor_slug)
         page = service.list_licenses(
-            keyring=app.extensions["keyring"],
+            keyring=keyring_of(app),
             vendor_id=vendor.id,
             where=service.LicenseFilter(
                 **{k: v for k, v in args.items() if k not in ("limit", "cursor")}
@@ -133,7 +133,7 @@ def _find_license(app: Flask, vendor_id: uuid.UUID, named: str) -> License:
     except ValueError:
         pass
     page = service.list_licenses(
-        keyring=app.extensions["keyring"],
+        keyring=keyring_of(app),
         vendor_id=vendor_id,
         where=service.LicenseFilter(key=named),
         limit=1,
@@ -157,7 +157,7 @@ def licenses_show(
     with _app_context() as app:
         vendor = find_vendor(vendor_slug)
         license = _find_license(app, vendor.id, license_id_or_key)
-        key = service.reveal_key(keyring=app.extensions["keyring"], license=license)
+        key = service.reveal_key(keyring=keyring_of(app), license=license)
         payload = schemas.LicenseOut().dump(Revealed(license, key))
         seats = activations.list_for_vendor(
             vendor_id=vendor.id, license_id=license.id, active=True

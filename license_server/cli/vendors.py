@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from license_server.cli import _app_context, emit, fail, json_option, main
+from license_server.cli import _app_context, emit, fail, json_option, keyring_of, main
 from license_server.models import Vendor
 
 EXAMPLE_VENDOR = "Acme Themes"  # the name README, docs and the example site use
@@ -83,7 +83,7 @@ def vendors_create(
 
     with _app_context() as app:
         new = create_vendor(
-            keyring=app.extensions["keyring"],
+            keyring=keyring_of(app),
             name=name,
             slug=slug,
             issuer=issuer,

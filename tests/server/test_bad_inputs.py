@@ -101,12 +101,38 @@ CASES: list[Any] = [
     raw("trailing-garbage", '{"domain": "a.com"} x'),
     raw("too-large", '{"a": "' + "x" * 70_000 + '"}', 413, "PAYLOAD_TOO_LARGE"),
     public(
-        "form",
+        "form-missing-fields",
         "validate",
-        415,
-        "UNSUPPORTED_MEDIA_TYPE",
+        422,
+        "VALIDATION_ERROR",
         data="license_key=x",
         content_type="application/x-www-form-urlencoded",
+    ),
+    public(
+        "form-unknown-field",
+        "validate",
+        422,
+        "VALIDATION_ERROR",
+        data="license_key=x&domain=a.com&product=jannah&admin=1",
+        content_type="application/x-www-form-urlencoded",
+    ),
+    public(
+        "form-field-twice",
+        "validate",
+        400,
+        "MALFORMED_BODY",
+        data="license_key=x&license_key=y&domain=a.com&product=jannah",
+        content_type="application/x-www-form-urlencoded",
+    ),
+    Case(
+        "admin-form",
+        "POST",
+        "/v1/admin/products",
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        data="slug=x&name=y",
+        content_type="application/x-www-form-urlencoded",
+        auth="write",
     ),
     public(
         "text-plain",
@@ -570,7 +596,9 @@ def spec_operation(app: Any, method: str, path: str) -> dict[str, Any] | None:
         )
     except HTTPException:
         return None
-    spec = app.extensions["license_api"].spec.to_dict()
+    from license_server.api import api_of
+
+    spec = api_of(app).spec.to_dict()
     template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
     found: dict[str, Any] = spec["paths"][template][method.lower()]
     return found

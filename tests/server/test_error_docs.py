@@ -103,6 +103,8 @@ def layer_errors(recorder: Recorder, spec: dict[str, Any]) -> None:
             send(method, path, data="{not json", content_type="application/json")
             send(method, path, data="x" * 70_000, content_type="application/json")
             send(method, path, json={"no_such_field_here": 1})
+            form = "application/x-www-form-urlencoded"
+            send(method, path, data="domain=a.com&domain=b.com", content_type=form)
         if path.startswith("/v1/admin"):
             send(method, path, auth=None)
             if method != "get":
