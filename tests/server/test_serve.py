@@ -100,3 +100,55 @@ def test_a_missing_server_is_a_clear_error(
     result = CliRunner().invoke(main, ["serve", "--server", "granian"])
     assert result.exit_code == 1
     assert "granian is not installed" in result.output
+
+
+def _start(port: int, log: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "license_server.cli", "serve", "--port", str(port)]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [*command, "--workers", "1"], stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def _control_socket(log: Path) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for line in log.read_text().splitlines():
+            if "Control socket listening at " in line:
+                return line.rsplit("Control socket listening at ", 1)[1].strip()
+        time.sleep(0.2)
+    raise AssertionError(log.read_text())
+
+
+def test_two_instances_keep_their_own_control_socket(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from license_server.cli.serve import _has_control_socket
+
+    if not _has_control_socket():
+        pytest.skip("this gunicorn has no control socket")
+    for name in list(os.environ):
+        if name.startswith("LICENSE_SERVER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path))
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    logs = [tmp_path / "one.log", tmp_path / "two.log"]
+    servers = [_start(_free_port(), log) for log in logs]
+    try:
+        sockets = [_control_socket(log) for log in logs]
+        assert sockets[0] != sockets[1]
+        control = str(Path(sys.executable).with_name("gunicornc"))
+        for server, socket_path in zip(servers, sockets, strict=True):
+            shown = subprocess.run(
+                [control, "-s", socket_path, "-c", "show stats", "-j"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=True,
+            )
+            # each socket answers for its own instance (serve execs gunicorn in place)
+            assert json.loads(shown.stdout)["pid"] == server.pid
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=20)
