@@ -20,7 +20,6 @@ from typing import Any
 
 from license_client import exchange
 from license_client.config import ClientConfig
-from license_client.diagnose import configuration_hint
 from license_client.domains import is_development_host
 from license_client.exceptions import (
     KeyFormatInvalid,
@@ -37,6 +36,7 @@ from license_client.status import (
     Outcome,
     State,
     Status,
+    configuration_hint,
     message,
     render_notice,
 )

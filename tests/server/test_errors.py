@@ -65,10 +65,7 @@ VALID = {
             "MALFORMED_JSON",
         ),
         (
-            {
-                "data": "license_key=x",
-                "content_type": "application/x-www-form-urlencoded",
-            },
+            {"data": "license_key=x", "content_type": "text/plain"},
             415,
             "UNSUPPORTED_MEDIA_TYPE",
         ),
