@@ -10,6 +10,7 @@ import sys
 import tempfile
 
 import click
+from flask import Flask
 
 from license_server.cli import (
     _app,
@@ -45,13 +46,26 @@ DEFAULT_THREADS = 1
     type=click.IntRange(min=1),
     help="Threads per worker (gunicorn: the gthread worker when above 1).",
 )
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log every request (costs CPU on the hot path; the proxy usually logs).",
+)
 @json_option
 def serve(
-    host: str, port: int, workers: int, server: str, threads: int, as_json: bool
+    host: str,
+    port: int,
+    workers: int,
+    server: str,
+    threads: int,
+    access_log: bool,
+    as_json: bool,
 ) -> None:
     """Run the server under gunicorn or granian."""
     app = _app()  # fail here, with a clear message, on a bad configuration
     _require_migrated(app)
+    _refuse_per_process_limits(app, workers)
     if importlib.util.find_spec(server) is None:
         fail(
             f"The server {server} is not installed: pip install {server}",
@@ -65,20 +79,13 @@ def serve(
         # every worker writes its metrics here, so a scrape sums them all
         metrics_dir = tempfile.mkdtemp(prefix="license-server-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    argv = _server_argv(server, host, port, workers, threads)
-    control = None
-    if server == "gunicorn" and _has_control_socket():
-        # gunicorn's control socket defaults to one path per user: give each
-        # instance its own, or a second `serve` takes over the first one's
-        control = _control_socket(port)
-        argv[-1:-1] = ["--control-socket", control]
+    argv = _server_argv(server, host, port, workers, threads, access_log)
     started = {
         "url": f"http://{host}:{port}",
         "database": _safe_url(app),
         "server": server,
         "workers": workers,
         "threads": threads,
-        "control_socket": control,
     }
     if as_json:
         click.echo(json.dumps(started), err=True)
@@ -92,33 +99,48 @@ def serve(
     os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the server
 
 
-def _has_control_socket() -> bool:
-    """Return whether the installed gunicorn has a control socket (gunicorn 25+)."""
-    from gunicorn.config import KNOWN_SETTINGS
+def _refuse_per_process_limits(app: Flask, workers: int) -> None:
+    """Refuse rate limits counted per process when several processes serve.
 
-    return any(setting.name == "control_socket" for setting in KNOWN_SETTINGS)
-
-
-def _control_socket(port: int) -> str:
-    """Return a control-socket path of this instance's own (a fresh directory)."""
-    folder = tempfile.mkdtemp(prefix=f"license-server-{port}-")
-    return os.path.join(folder, "gunicorn.ctl")
+    With ``memory://`` storage each worker counts alone, so every limit would be
+    ``workers`` times what it says; only the embedded default may do that.
+    """
+    config = app.config
+    memory = str(config["RATELIMIT_STORAGE_URI"] or "memory://").startswith("memory")
+    if config["EMBEDDED"] or not config["RATELIMIT_ENABLED"] or not memory:
+        return
+    if workers > 1:
+        fail(
+            f"rate limits in memory:// are counted per process, and {workers} workers "
+            "would multiply them: set LICENSE_SERVER_RATELIMIT_STORAGE_URI to a "
+            "Redis URL (or serve with --workers 1)",
+            "CONFIG_INVALID",
+        )
 
 
 def _server_argv(
-    server: str, host: str, port: int, workers: int, threads: int
+    server: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    access_log: bool = False,
 ) -> list[str]:
     found = shutil.which(server)
     argv = [found] if found else [sys.executable, "-m", server]
     if server == "granian":
         argv += ["--interface", "wsgi", "--host", host, "--port", str(port)]
         argv += ["--workers", str(workers), "--blocking-threads", str(threads)]
-        argv += ["--no-ws", "--access-log", "--respawn-failed-workers"]
+        argv += ["--no-ws", "--respawn-failed-workers"]
+        argv += ["--access-log"] if access_log else []
     else:
         argv += ["--bind", f"{host}:{port}", "--workers", str(workers)]
         if threads > 1:
             argv += ["--worker-class", "gthread", "--threads", str(threads)]
-        argv += ["--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
+        argv += ["--forwarded-allow-ips", "127.0.0.1"]
+        # no control socket: nothing uses it, and two servers would share its path
+        argv += ["--no-control-socket"]
+        argv += ["--access-logfile", "-"] if access_log else []
         # larger than the app's own header limit, so it answers 431 in JSON first
         argv += ["--limit-request-line", "8190"]
         argv += ["--limit-request-field_size", "32768"]
