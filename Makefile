@@ -1,6 +1,9 @@
 # Two commands set everything up on a fresh machine with Python 3.11+ and make:
 #   make run   - virtual environment, install, migrate, serve on 127.0.0.1:8000 (SQLite)
 #   make test  - dev dependencies, then the whole suite
+# and, once a vendor, a product and a license exist (README, "A first license"):
+#   make example    - the example themed site on 127.0.0.1:5000, against `make run`
+#   make test-fast  - the unit and app tiers only (SQLite); make test-system the rest
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -8,7 +11,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test lint check install dev bench reliability clean
+EXAMPLE_PORT ?= 5000
+VENDOR ?= acme-themes
+
+.PHONY: run test test-fast test-system example lint check install dev bench reliability clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,15 +33,38 @@ dev: $(VENV)/.dev-installed
 run: install
 	$(BIN)/license-server db upgrade
 	@echo
-	@echo "License server on http://$(HOST):$(PORT) (embedded SQLite in ./instance)."
-	@echo "Next, in another terminal:"
-	@echo "  $(BIN)/license-server vendors create 'My Theme Shop'   # prints your admin API key"
-	@echo "  then follow README.md, 'A first license with curl'."
+	@echo "License server on http://$(HOST):$(PORT) (embedded SQLite in ./instance);"
+	@echo "API reference at http://$(HOST):$(PORT)/docs."
+	@if $(BIN)/license-server vendors list --json | grep -q '"slug"'; then \
+		echo "Vendors here (slug, name, token issuer):"; \
+		$(BIN)/license-server vendors list | sed 's/^/  /'; \
+		echo "Lost the admin API key? $(BIN)/license-server api-keys create --vendor SLUG"; \
+	else \
+		echo "No vendor yet. Next, in another terminal:"; \
+		echo "  $(BIN)/license-server vendors create 'Acme Themes'   # prints your admin API key"; \
+	fi
+	@echo "Then follow README.md, 'A first license with curl'; 'make example' runs the example site."
 	@echo
 	$(BIN)/license-server serve --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
+# the example site needs the client library, which `make run` does not install
+$(VENV)/.client-installed: $(VENV)/.installed client/pyproject.toml
+	$(BIN)/python -m pip install --quiet -e ./client
+	touch $@
+
+example: $(VENV)/.client-installed
+	$(BIN)/python examples/themed_site/run.py --vendor $(VENDOR) --port $(EXAMPLE_PORT)
+
 test: dev
 	$(BIN)/python -m pytest
+
+# unit + app tiers on SQLite: a simple mistake fails here first (tests/conftest.py)
+test-fast: dev
+	$(BIN)/python -m pytest -m "(unit or app) and not postgresql"
+
+# everything test-fast leaves out: system tests and the PostgreSQL runs
+test-system: dev
+	$(BIN)/python -m pytest -m "system or postgresql"
 
 lint: dev
 	$(BIN)/ruff check .

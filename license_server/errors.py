@@ -23,6 +23,16 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _RID_KEY = "license_server.request_id"
 
 
+def sentence(text: str) -> str:
+    """Return ``text`` as a sentence: a capital first letter and a final stop."""
+    text = text.strip()
+    if not text:
+        return text
+    if text[0].islower():
+        text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
 class APIError(Exception):
     """Base of every error the API answers on purpose."""
 
@@ -37,7 +47,8 @@ class APIError(Exception):
         headers: dict[str, str] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        self.text = message or self.message
+        # lower layers raise plain phrases ("a license key has ..."): answer sentences
+        self.text = sentence(message or self.message)
         self.detail = detail or {}
         self.headers = headers or {}
         self.extra = extra or {}

@@ -44,6 +44,120 @@ VECTORS = Path(__file__).parent / "vectors"
 BACKENDS = ["sqlite", "postgresql"]
 
 
+# --- test tiers ---------------------------------------------------------------------
+# Every test gets one tier, without editing it: `unit` (no database, no app), `app`
+# (the app in process on a test database), `system` (real processes, servers,
+# browsers, long generated runs). `make test-fast` runs unit + app.
+TIERS = ("unit", "app", "system")
+# fixtures that make a test an app test (they build a database or an app)
+APP_FIXTURES = {
+    "database_url",
+    "sqlite_template",
+    "postgres_url",
+    "app",
+    "client",
+    "world",
+    "embedded",
+}
+# fixtures that start something outside the test process
+SYSTEM_FIXTURES = {"chromium", "live_server", "example_site"}
+# modules that run real servers or long generated suites (their tests are system)
+SYSTEM_MODULES = {
+    "test_serve",
+    "test_db_restart",
+    "test_seat_race_rounds",
+    "test_schemathesis",
+    "test_properties",
+    "test_faults",
+    "test_browser",
+}
+
+
+def tier_of(item: pytest.Item) -> str:
+    """Return a test's tier: its own marker, else from its module and fixtures."""
+    for tier in TIERS:
+        if item.get_closest_marker(tier) is not None:
+            return tier
+    fixtures = set(getattr(item, "fixturenames", ()))
+    module = getattr(item, "module", None)
+    name = module.__name__.rsplit(".", 1)[-1] if module is not None else ""
+    if name in SYSTEM_MODULES or fixtures & SYSTEM_FIXTURES:
+        return "system"
+    # a test that starts processes itself (the CLI's serve, a wheel build, ...)
+    if module is not None and "subprocess" in vars(module) and _spawns(item):
+        return "system"
+    if fixtures & APP_FIXTURES:
+        return "app"
+    return "unit"
+
+
+def _spawns(item: pytest.Item) -> bool:
+    import inspect
+
+    function = getattr(item, "function", None)
+    try:
+        source = inspect.getsource(function) if function is not None else ""
+    except (OSError, TypeError):
+        return False
+    return "subprocess." in source or "Popen(" in source
+
+
+def uses_postgres(item: pytest.Item) -> bool:
+    """Return whether a test runs on PostgreSQL (its backend parameter or fixture)."""
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    if "postgresql" in (params.get("database_url"), params.get("world")):
+        return True
+    return "postgres_url" in getattr(item, "fixturenames", ())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the tiers (``-m unit``, ``-m "unit or app"``, ``-m system``)."""
+    for tier in TIERS:
+        config.addinivalue_line("markers", f"{tier}: test tier (tests/conftest.py)")
+    config.addinivalue_line("markers", "postgresql: runs on PostgreSQL")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier (and PostgreSQL), so ``-m`` selects by them."""
+    for item in items:
+        tier = tier_of(item)
+        if item.get_closest_marker(tier) is None:
+            item.add_marker(getattr(pytest.mark, tier))
+        if uses_postgres(item) and item.get_closest_marker("postgresql") is None:
+            item.add_marker(pytest.mark.postgresql)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say how to include PostgreSQL when one answers locally but is not used."""
+    if os.environ.get("TEST_DATABASE_URL") or not _local_postgres():
+        return []
+    return [
+        "PostgreSQL answers on 127.0.0.1:5432 but TEST_DATABASE_URL is unset, so its",
+        "tests skip; include them with",
+        f"  TEST_DATABASE_URL={LOCAL_POSTGRES} make test",
+    ]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Repeat the PostgreSQL hint after the run, where it is seen."""
+    for line in pytest_report_header(terminalreporter.config):
+        terminalreporter.write_line(line)
+
+
+LOCAL_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _local_postgres() -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_flush_at_exit() -> Iterator[None]:
     """Drop the buffers' exit flushes: the test databases are gone by then."""

@@ -36,6 +36,7 @@ from license_client.status import (
     Outcome,
     State,
     Status,
+    configuration_hint,
     message,
     render_notice,
 )
@@ -208,11 +209,15 @@ class LicenseClient:
                 token = exchange.signed_token(response, data)
                 claims = self._verifier.verify(token, now=now, nonce=nonce)
             except Exception as exc:  # no failure may reach the host's page
-                log.info("license %s failed: %r", endpoint, exc)
                 code = exc.code if isinstance(exc, LicenseClientError) else "BAD_ANSWER"
+                hint = configuration_hint(exc)
+                if hint is None:
+                    log.info("license %s failed: %r", endpoint, exc)
+                else:  # the theme's own settings are wrong: say which, loudly
+                    log.warning("license %s: %s (%s)", endpoint, hint, exc)
                 if count_failure:
                     self._count_failure(code, now.timestamp())
-                return self._outcome(False, code)
+                return self._outcome(False, code, hint)
             old = self._load() or StoredState()
             state = StoredState(
                 license_key=key,
@@ -239,8 +244,9 @@ class LicenseClient:
         except StoreFailed as exc:
             log.warning("%s", exc)
 
-    def _outcome(self, ok: bool, code: str) -> Outcome:
-        return Outcome(ok, code, message(code), self.status())
+    def _outcome(self, ok: bool, code: str, hint: str | None = None) -> Outcome:
+        text = message(code) if hint is None else f"{message(code)} {hint}"
+        return Outcome(ok, code, text, self.status())
 
     def _load(self) -> StoredState | None:
         try:

@@ -109,9 +109,17 @@ class SignatureInvalid(TokenInvalid):
 class ClaimMismatch(TokenInvalid):
     """A header or claim (typ, iss, aud, dom, nonce) differs from what is expected."""
 
-    def __init__(self, claim: str, message: str) -> None:
+    def __init__(
+        self,
+        claim: str,
+        message: str,
+        expected: object = None,
+        found: object = None,
+    ) -> None:
         super().__init__(message)
         self.claim = claim
+        self.expected = expected
+        self.found = found
 
 
 class TokenFromFuture(TokenInvalid):

@@ -13,6 +13,7 @@ import html
 from dataclasses import dataclass
 from datetime import datetime
 
+from license_client.exceptions import ClaimMismatch, KeyUnknown, SignatureInvalid
 from license_client.verify import LicenseInfo
 
 __all__ = ["NOTICE_TEXT", "Code", "Notice", "Outcome", "State", "Status", "message"]
@@ -77,6 +78,32 @@ _MESSAGES = {
     Code.CLOCK_ROLLBACK: "This server's clock is behind; the license is not trusted.",
     Code.STORE_ERROR: "The license state could not be saved.",
 }
+
+
+# A wrong issuer, product, domain or pinned key in the theme's settings makes every
+# answer fail verification: say which claim differed and which setting to check.
+_SETTINGS = {
+    "iss": ("issuer", "the theme's issuer setting (the vendor's `iss`)"),
+    "aud": ("product", "the theme's product slug"),
+    "dom": ("domain", "the site's domain setting"),
+}
+_KEY_HINT = (
+    "The answer is signed by a key this theme does not pin: check the theme's "
+    "public key (after a key rotation, ship the vendor's new key)."
+)
+
+
+def configuration_hint(error: BaseException) -> str | None:
+    """Return what to check for a verification failure a setting explains, or None."""
+    if isinstance(error, ClaimMismatch) and error.claim in _SETTINGS:
+        what, setting = _SETTINGS[error.claim]
+        return (
+            f"The answer is for {what} {error.found!r}, but this theme expects "
+            f"{error.expected!r}: check {setting}."
+        )
+    if isinstance(error, KeyUnknown | SignatureInvalid):
+        return _KEY_HINT
+    return None
 
 
 def message(code: str) -> str:

@@ -144,7 +144,10 @@ class TokenVerifier:
         expected = {"iss": self._issuer, "aud": self._audience, "dom": self._domain}
         for name, value in expected.items():
             if claims.get(name) != value:
-                raise ClaimMismatch(name, f"{name} {claims.get(name)!r} != {value!r}")
+                found = claims.get(name)
+                raise ClaimMismatch(
+                    name, f"{name} {found!r} != {value!r}", value, found
+                )
         if nonce is not None and claims.get("nonce") != nonce:
             raise ClaimMismatch("nonce", "the answer is not for this request (nonce)")
 

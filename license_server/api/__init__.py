@@ -16,6 +16,8 @@ class Api(_Api):  # type: ignore[misc]
     """flask-smorest's Api, answering HTTP errors in the protocol's shape."""
 
     ERROR_SCHEMA = ErrorOut
+    # every error answer is listed per status from what the route raises (raises.py)
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         """Render HTTP errors with :func:`errors.handle_http_exception`."""
@@ -45,11 +47,25 @@ def init_app(app: Flask) -> None:
     web.init_app(app)
 
 
+DESCRIPTION = """Theme licensing server. The wire contract, what every field and
+result code means, is [PROTOCOL.md](/docs/protocol).
+
+- **public**: what a theme calls (no authentication): activate, validate,
+  deactivate, and a vendor's public keys. Well-formed answers are signed.
+- **admin**: what a vendor's scripts call, with `Authorization: Bearer lsk_...`
+  (`license-server vendors create` prints the first key, `license-server api-keys
+  create` more). A read-scoped key may only GET. POSTs accept an `Idempotency-Key`
+  header (replayed for 24 hours).
+- **ops**: liveness, readiness, metrics.
+
+Every error answers `{"code", "message", "detail", "request_id"}`; each operation
+lists the codes it can answer, by status.
+"""
+
+
 def _spec_kwargs() -> dict[str, Any]:
     return {
-        "info": {
-            "description": "Theme licensing server: see docs/PROTOCOL.md.",
-        },
+        "info": {"description": DESCRIPTION},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer"},

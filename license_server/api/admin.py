@@ -14,9 +14,14 @@ from flask import Response, g, request
 
 from license_server import errors
 from license_server.api import context
-from license_server.api.docs import ADMIN_ERRORS, ADMIN_WRITE_ERRORS
-from license_server.api.docs import errors as documented
 from license_server.api.parsing import Blueprint
+from license_server.api.raises import (
+    ADMIN_ERRORS,
+    ADMIN_WRITE_ERRORS,
+    IDEMPOTENT_POST_ERRORS,
+    blueprint_raises,
+    raises,
+)
 from license_server.models import ApiKeyScope
 from license_server.schemas import admin as schemas
 from license_server.services import (
@@ -25,6 +30,7 @@ from license_server.services import (
     idempotency,
     keys_admin,
     licenses,
+    pages,
     products,
     stats,
     vendors,
@@ -38,8 +44,19 @@ blp = Blueprint(
     description="Vendor administration (Bearer API key).",
 )
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
-reads = documented(blp, *ADMIN_ERRORS)
-writes = documented(blp, *ADMIN_WRITE_ERRORS)
+# what authenticate() below can answer, on every route and on writes
+blueprint_raises("admin", *ADMIN_ERRORS)
+blueprint_raises("admin", *ADMIN_WRITE_ERRORS, methods=("post", "patch", "delete"))
+blueprint_raises("admin", *IDEMPOTENT_POST_ERRORS, methods=("post",))
+NotFound, InvalidCursor = errors.NotFound, pages.InvalidCursor
+
+
+def reads(view: Any) -> Any:
+    """Mark a read route (its layer errors are declared on the blueprint)."""
+    return view
+
+
+writes = reads
 
 
 @blp.before_request
@@ -103,6 +120,7 @@ def _scoped() -> dict[str, Any]:
 @blp.arguments(schemas.ProductIn)
 @blp.response(201, schemas.ProductOut)
 @writes
+@raises(products.ProductExists)
 def create_product(args: dict[str, Any]) -> Any:
     """Create a product (a theme) and its licensing policy."""
     return products.create_product(**_scoped(), **args)
@@ -119,6 +137,7 @@ def list_products() -> Any:
 @blp.get("/products/<uuid:product_id>")
 @blp.response(200, schemas.ProductOut)
 @reads
+@raises(NotFound)
 def get_product(product_id: uuid.UUID) -> Any:
     """Get one product."""
     return products.get_product(vendor_id=_vendor_id(), product_id=product_id)
@@ -128,6 +147,7 @@ def get_product(product_id: uuid.UUID) -> Any:
 @blp.arguments(schemas.ProductPatch)
 @blp.response(200, schemas.ProductOut)
 @writes
+@raises(NotFound)
 def update_product(changes: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Change a product's name or policy; the slug is permanent."""
     return products.update_product(product_id=product_id, changes=changes, **_scoped())
@@ -136,6 +156,7 @@ def update_product(changes: dict[str, Any], product_id: uuid.UUID) -> Any:
 @blp.post("/products/<uuid:product_id>/archive")
 @blp.response(200, schemas.ProductOut)
 @writes
+@raises(NotFound)
 def archive_product(product_id: uuid.UUID) -> Any:
     """Archive a product: no new licenses; existing ones keep working."""
     return products.set_archived(product_id=product_id, archived=True, **_scoped())
@@ -144,6 +165,7 @@ def archive_product(product_id: uuid.UUID) -> Any:
 @blp.post("/products/<uuid:product_id>/restore")
 @blp.response(200, schemas.ProductOut)
 @writes
+@raises(NotFound)
 def restore_product(product_id: uuid.UUID) -> Any:
     """Bring an archived product back."""
     return products.set_archived(product_id=product_id, archived=False, **_scoped())
@@ -156,6 +178,7 @@ def restore_product(product_id: uuid.UUID) -> Any:
 @blp.arguments(schemas.LicenseIn)
 @blp.response(201, schemas.LicenseOut)
 @writes
+@raises(errors.ProductNotFound, licenses.ProductArchived)
 def create_license(args: dict[str, Any]) -> Any:
     """Issue a license; the answer carries its key."""
     license, key = licenses.create_license(
@@ -168,6 +191,7 @@ def create_license(args: dict[str, Any]) -> Any:
 @blp.arguments(schemas.LicenseBatchIn)
 @blp.response(201, schemas.LicenseBatchOut)
 @writes
+@raises(errors.ProductNotFound, licenses.ProductArchived)
 def create_licenses(args: dict[str, Any]) -> Any:
     """Issue up to 1,000 licenses in one transaction (all or none)."""
     issued = licenses.create_licenses(keyring=context.keyring(), **_scoped(), **args)
@@ -177,8 +201,10 @@ def create_licenses(args: dict[str, Any]) -> Any:
 @blp.get("/licenses")
 @blp.arguments(schemas.LicenseQuery, location="query")
 @blp.response(200, schemas.LicenseList)
-@documented(blp, 400)
 @reads
+@raises(
+    errors.ProductNotFound, errors.InvalidKeyFormat, errors.InvalidDomain, InvalidCursor
+)
 def list_licenses(args: dict[str, Any]) -> Any:
     """List licenses, newest first, filtered; follow `next` for more."""
     cursor, limit = args.pop("cursor"), args.pop("limit")
@@ -194,6 +220,7 @@ def list_licenses(args: dict[str, Any]) -> Any:
 @blp.get("/licenses/<uuid:license_id>")
 @blp.response(200, schemas.LicenseOut)
 @reads
+@raises(NotFound)
 def get_license(license_id: uuid.UUID) -> Any:
     """Get one license, with its key."""
     license = licenses.get_license(vendor_id=_vendor_id(), license_id=license_id)
@@ -205,6 +232,7 @@ def get_license(license_id: uuid.UUID) -> Any:
 @blp.arguments(schemas.LicensePatch)
 @blp.response(200, schemas.LicenseOut)
 @writes
+@raises(NotFound)
 def update_license(changes: dict[str, Any], license_id: uuid.UUID) -> Any:
     """Change limits, dates, customer fields, notes or metadata."""
     return licenses.update_license(license_id=license_id, changes=changes, **_scoped())
@@ -216,6 +244,7 @@ def _status_change(change: str) -> Any:
 
     view.__doc__ = f"{change.capitalize()} a license."
     view.__name__ = f"{change}_license"
+    view = raises(NotFound, licenses.InvalidTransition)(view)
     view = writes(blp.response(200, schemas.LicenseOut)(view))
     return blp.post(
         f"/licenses/<uuid:license_id>/{change}", endpoint=f"{change}_license"
@@ -231,6 +260,7 @@ revoke_license = _status_change("revoke")
 @blp.arguments(schemas.RenewIn)
 @blp.response(200, schemas.LicenseOut)
 @writes
+@raises(NotFound)
 def renew_license(args: dict[str, Any], license_id: uuid.UUID) -> Any:
     """Extend expires_at and updates_until by a number of days."""
     return licenses.renew_license(license_id=license_id, **_scoped(), **args)
@@ -239,6 +269,7 @@ def renew_license(args: dict[str, Any], license_id: uuid.UUID) -> Any:
 @blp.post("/licenses/<uuid:license_id>/regenerate-key")
 @blp.response(200, schemas.LicenseOut)
 @writes
+@raises(NotFound)
 def regenerate_key(license_id: uuid.UUID) -> Any:
     """Give a license a new key; the old key stops working at once."""
     license, key = licenses.regenerate_key(
@@ -251,6 +282,7 @@ def regenerate_key(license_id: uuid.UUID) -> Any:
 @blp.arguments(schemas.PageQuery, location="query")
 @blp.response(200, schemas.ActivationList)
 @reads
+@raises(NotFound, InvalidCursor)
 def list_license_activations(args: dict[str, Any], license_id: uuid.UUID) -> Any:
     """List a license's activations, live and deactivated."""
     license = licenses.get_license(vendor_id=_vendor_id(), license_id=license_id)
@@ -265,8 +297,8 @@ def list_license_activations(args: dict[str, Any], license_id: uuid.UUID) -> Any
 @blp.get("/activations")
 @blp.arguments(schemas.ActivationQuery, location="query")
 @blp.response(200, schemas.ActivationList)
-@documented(blp, 400)
 @reads
+@raises(errors.InvalidDomain, InvalidCursor)
 def list_activations(args: dict[str, Any]) -> Any:
     """List activations across the vendor's licenses, filtered."""
     return activations.list_for_vendor(vendor_id=_vendor_id(), **args)
@@ -275,6 +307,7 @@ def list_activations(args: dict[str, Any]) -> Any:
 @blp.get("/activations/<uuid:activation_id>")
 @blp.response(200, schemas.ActivationOut)
 @reads
+@raises(NotFound)
 def get_activation(activation_id: uuid.UUID) -> Any:
     """Get one activation."""
     return activations.get_for_vendor(
@@ -285,6 +318,7 @@ def get_activation(activation_id: uuid.UUID) -> Any:
 @blp.post("/activations/<uuid:activation_id>/deactivate")
 @blp.response(200, schemas.ActivationOut)
 @writes
+@raises(NotFound)
 def deactivate_activation(activation_id: uuid.UUID) -> Any:
     """Deactivate one activation (the site moved); frees its seat at once."""
     return activations.deactivate_for_vendor(
@@ -321,6 +355,7 @@ def list_api_keys() -> Any:
 @blp.post("/api-keys/<uuid:key_id>/revoke")
 @blp.response(200, schemas.ApiKeyOut)
 @writes
+@raises(NotFound)
 def revoke_api_key(key_id: uuid.UUID) -> Any:
     """Revoke an API key; it stops working at once."""
     return keys_admin.revoke_api_key(key_id=key_id, **_scoped())
@@ -345,6 +380,7 @@ def create_signing_key() -> Any:
 @blp.post("/signing-keys/<uuid:key_id>/activate")
 @blp.response(200, schemas.SigningKeyOut)
 @writes
+@raises(NotFound, keys_admin.SigningKeyRetired)
 def activate_signing_key(key_id: uuid.UUID) -> Any:
     """Make a prepared key the signer; the previous one keeps verifying."""
     return keys_admin.activate_signing_key(key_id=key_id, **_scoped())
@@ -361,6 +397,7 @@ def rotate_signing_key() -> Any:
 @blp.post("/signing-keys/<uuid:key_id>/retire")
 @blp.response(200, schemas.SigningKeyOut)
 @writes
+@raises(NotFound, keys_admin.SigningKeyInUse)
 def retire_signing_key(key_id: uuid.UUID) -> Any:
     """Retire a verifying key; it leaves the JWKS."""
     return keys_admin.retire_signing_key(key_id=key_id, **_scoped())
@@ -373,6 +410,7 @@ def retire_signing_key(key_id: uuid.UUID) -> Any:
 @blp.arguments(schemas.EventQuery, location="query")
 @blp.response(200, schemas.EventList)
 @reads
+@raises(InvalidCursor)
 def list_events(args: dict[str, Any]) -> Any:
     """List the vendor's events, newest first, filtered."""
     return events.list_events(vendor_id=_vendor_id(), **args)

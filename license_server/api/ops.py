@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from license_server import errors, metrics
 from license_server.api.parsing import Blueprint
+from license_server.api.raises import raises
 from license_server.extensions import db
 
 blp = Blueprint("ops", __name__, description="Operations.")
@@ -26,7 +27,7 @@ def healthz() -> Response:
 
 @blp.get("/readyz")
 @blp.response(200)
-@blp.alt_response(503, description="The database cannot be reached.")
+@raises(errors.ServiceUnavailable)
 def readyz() -> dict[str, Any]:
     """Answer when the database is reachable."""
     try:

@@ -13,6 +13,7 @@ refuses unknown fields exactly as for JSON.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -161,6 +162,15 @@ class StrictParser(FlaskParser):
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
-    """flask-smorest Blueprint whose ``arguments`` use :class:`StrictParser`."""
+    """flask-smorest Blueprint: :class:`StrictParser` bodies, derived error docs."""
 
     ARGUMENTS_PARSER = StrictParser()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Build the blueprint; its error answers are documented by ``raises``."""
+        from license_server.api import raises  # imports this module
+
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(
+            functools.partial(raises.prepare_errors_doc, blueprint=self)
+        )

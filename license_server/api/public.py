@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g, request
 
-from license_server import metrics
+from license_server import errors, metrics
 from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
 from license_server.schemas import public as schemas
@@ -39,7 +39,8 @@ PUBLIC_ERRORS = (400, 413, 415, 422, 429, 503)
     schema=schemas.RefusalOut,
     description="NOT_FOUND with the signed token; or PRODUCT_NOT_FOUND (error shape).",
 )
-@docs.errors(blp, *PUBLIC_ERRORS)
+@docs.raises(*docs.SIGNED_REFUSALS, errors.ProductNotFound, errors.Conflict)
+@docs.raises(errors.InvalidKeyFormat, errors.InvalidDomain)
 def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Activate a domain on a license (idempotent per domain)."""
     args.pop("version", None)
@@ -60,7 +61,7 @@ def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
 @blp.post("/validate")
 @blp.arguments(schemas.ValidateIn())
 @blp.response(200, schemas.ValidateOut)
-@docs.errors(blp, 404, *PUBLIC_ERRORS)
+@docs.raises(errors.ProductNotFound, errors.InvalidKeyFormat, errors.InvalidDomain)
 def validate(args: dict[str, Any]) -> dict[str, Any]:
     """Validate a license on a domain; the answer is signed, positive or negative."""
     args.pop("version", None)
@@ -73,7 +74,12 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
 @blp.post("/deactivate")
 @blp.arguments(schemas.DeactivateIn())
 @blp.response(200, schemas.DeactivateOut)
-@docs.errors(blp, 404, *PUBLIC_ERRORS)
+@docs.raises(
+    errors.NotFound,
+    activations.DomainNotActivated,
+    errors.InvalidKeyFormat,
+    errors.InvalidDomain,
+)
 def deactivate(args: dict[str, Any]) -> dict[str, Any]:
     """Free the seat a domain holds, at once."""
     activation = activations.deactivate(
@@ -87,7 +93,7 @@ def deactivate(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.get("/vendors/<vendor>/jwks.json")
 @blp.response(200, schemas.Jwks)
-@docs.errors(blp, 404, 429, 503)
+@docs.raises(errors.NotFound)
 def jwks(vendor: str) -> dict[str, Any]:
     """Publish a vendor's public keys (for tooling; clients pin theirs)."""
     found = vendors.vendor_by_slug(vendor)

@@ -1,23 +1,146 @@
-"""The ``license-server`` command."""
+"""The ``license-server`` command: the group, its helpers, and one module per area.
+
+Each area attaches its commands to :data:`main` from its own module
+(``cli/vendors.py``, ``cli/keys.py``, ...), imported at the bottom of this file.
+Every command takes ``--json``; every failure is one line on stderr (or one JSON
+object on stdout with ``--json``) and exit status 1, never a traceback.
+"""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import shutil
-import sys
-import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any, NoReturn
 
 import click
 from flask import Flask
 
 from license_server.config import ConfigError
-from license_server.keyring import new_master_key
-from license_server.runtime import of as runtime_of
+from license_server.keyring import Keyring
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+class CommandFailed(click.ClickException):
+    """A command failed for a reason the user can fix; ``code`` names it."""
+
+    def __init__(self, message: str, code: str = "ERROR") -> None:
+        from license_server.errors import sentence
+
+        super().__init__(sentence(message))
+        self.code = code
+        self.as_json = _json_wanted()  # the context is gone when click shows it
+
+    def show(self, file: Any = None) -> None:
+        """Print one line: JSON on stdout under ``--json``, else text on stderr."""
+        if self.as_json:
+            body = {"error": {"code": self.code, "message": self.message}}
+            click.echo(json.dumps(body))
+        else:
+            click.echo(f"error: {self.message}", err=True)
+
+
+def _json_wanted() -> bool:
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().meta.get("json"))
+
+
+def explain(exc: BaseException) -> CommandFailed:
+    """Turn an expected failure into one line that says what went wrong."""
+    from marshmallow import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from license_server import errors
+
+    if isinstance(exc, CommandFailed):
+        return exc
+    if isinstance(exc, errors.APIError):
+        text = exc.text
+        fields = exc.detail.get("fields") if isinstance(exc.detail, dict) else None
+        if fields:
+            text += " " + "; ".join(_field_lines(fields))
+        return CommandFailed(f"{exc.code}: {text}", exc.code)
+    if isinstance(exc, ValidationError):
+        fields = "; ".join(_field_lines(exc.messages))
+        return CommandFailed(f"VALIDATION_ERROR: {fields}", "VALIDATION_ERROR")
+    if isinstance(exc, ConfigError):
+        return CommandFailed(str(exc), "CONFIG_INVALID")
+    if isinstance(exc, SQLAlchemyError):
+        cause = getattr(exc, "orig", None) or exc
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        return CommandFailed(f"database error ({type(cause).__name__}): {first}", "DB")
+    if isinstance(exc, OSError):
+        return CommandFailed(f"{type(exc).__name__}: {exc}", "OS_ERROR")
+    raise exc
+
+
+def _field_lines(fields: Any, prefix: str = "") -> list[str]:
+    if isinstance(fields, dict):
+        lines: list[str] = []
+        for name, inner in fields.items():
+            lines += _field_lines(inner, f"{prefix}{name}.")
+        return lines
+    text = " ".join(map(str, fields)) if isinstance(fields, list) else fields
+    return [f"{prefix.rstrip('.')}: {text}"]
+
+
+class Group(click.Group):
+    """A click group whose commands fail in one line, never with a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; turn expected failures into :class:`CommandFailed`."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except Exception as exc:  # mapped to one line, or re-raised (a bug)
+            raise explain(exc) from exc
+
+
+def _version() -> str:
+    try:
+        return metadata.version("license-server")
+    except metadata.PackageNotFoundError:  # running from a source tree
+        return "unknown"
+
+
+@click.group(cls=Group, context_settings=CONTEXT)
+@click.version_option(_version(), "-V", "--version", prog_name="license-server")
+def main() -> None:
+    """Theme licensing server: serve it, and manage vendors, keys and licenses."""
+
+
+def json_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--json`` to a command; failures then print JSON too."""
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+        ctx.find_root().meta["json"] = value
+        return value
+
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        is_eager=True,
+        callback=remember,
+        help="Print JSON for scripts (errors too).",
+    )(command)
+
+
+def emit(as_json: bool, payload: Any, lines: Callable[[], Iterator[str]]) -> None:
+    """Print ``payload`` as JSON, or the human ``lines``."""
+    if as_json:
+        click.echo(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+        return
+    for line in lines():
+        click.echo(line)
+
+
+def fail(message: str, code: str = "ERROR") -> NoReturn:
+    """Stop the command with one line that says what to do."""
+    raise CommandFailed(message, code)
 
 
 def _app() -> Flask:
@@ -26,7 +149,15 @@ def _app() -> Flask:
     try:
         return create_app()
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise CommandFailed(str(exc), "CONFIG_INVALID") from exc
+
+
+def _safe_url(app: Flask) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(
+        hide_password=True
+    )
 
 
 def _require_migrated(app: Flask) -> None:
@@ -38,14 +169,30 @@ def _require_migrated(app: Flask) -> None:
     try:
         current, head = migrate.revisions(app.config["SQLALCHEMY_DATABASE_URI"])
     except SQLAlchemyError as exc:
-        raise click.ClickException(
-            f"cannot reach the database {_safe_url(app)}: {type(exc).__name__}"
-        ) from exc
+        raise unreachable(app, exc) from exc
     if current != head:
-        raise click.ClickException(
+        fail(
             f"the database is at schema revision {current or 'none'}, this server "
-            f"needs {head}: run `license-server db upgrade` first"
+            f"needs {head}: run `license-server db upgrade` first",
+            "NOT_MIGRATED",
         )
+
+
+def unreachable(app: Flask, exc: Exception) -> CommandFailed:
+    """Say which database could not be reached, and why, in one line."""
+    cause = getattr(exc, "orig", None) or exc
+    first = (str(cause).strip().splitlines() or [""])[0]
+    return CommandFailed(
+        f"cannot reach the database {_safe_url(app)}: {type(cause).__name__}: {first}",
+        "DB_UNREACHABLE",
+    )
+
+
+def keyring_of(app: Flask) -> Keyring:
+    """Return the app's keyring (from its runtime)."""
+    from license_server.runtime import of as runtime_of
+
+    return runtime_of(app).keyring
 
 
 @contextmanager
@@ -63,217 +210,15 @@ def _app_context() -> Iterator[Flask]:
             db.engine.dispose()
 
 
-@click.group()
-def main() -> None:
-    """Theme licensing server."""
-
-
-@main.group("master-key", invoke_without_command=True)
-@click.pass_context
-def master_key(ctx: click.Context) -> None:
-    """Print a fresh master key (32 random bytes, base64url); `rotate` to change it."""
-    if ctx.invoked_subcommand is None:
-        click.echo(new_master_key())
-
-
-@main.group()
-def db() -> None:
-    """Database schema commands."""
-
-
-@db.command("upgrade")
-@click.option("--revision", default="head", show_default=True)
-def db_upgrade(revision: str) -> None:
-    """Apply the migrations to the configured database."""
-    from license_server import migrate
-
-    app = _app()
-    migrate.upgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
-    click.echo(f"database at revision {revision}: {_safe_url(app)}")
-
-
-def _safe_url(app: Flask) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(app.config["SQLALCHEMY_DATABASE_URI"]).render_as_string(
-        hide_password=True
-    )
-
-
-@main.group()
-def vendors() -> None:
-    """Vendor commands."""
-
-
-@vendors.command("create")
-@click.argument("name")
-@click.option("--slug", help="URL-safe id; derived from NAME when omitted.")
-@click.option("--issuer", help="The tokens' iss claim; the slug when omitted.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-def vendors_create(
-    name: str, slug: str | None, issuer: str | None, as_json: bool
-) -> None:
-    """Create a vendor; print its first admin API key (once) and its public key."""
-    from license_server import errors
-    from license_server.services.vendors import create_vendor
-
-    with _app_context() as app:
-        try:
-            new = create_vendor(
-                keyring=runtime_of(app).keyring,
-                name=name,
-                slug=slug,
-                issuer=issuer,
-                now=datetime.now(UTC),
-            )
-        except errors.APIError as exc:
-            raise click.ClickException(f"{exc.code}: {exc.text}") from exc
-        vendor = {"id": str(new.vendor.id), "slug": new.vendor.slug, "name": name}
-        issuer_text = new.vendor.issuer
-    if as_json:
-        payload = {
-            "vendor": vendor,
-            "api_key": new.api_key,
-            "public_keys": new.public_keys,
-        }
-        click.echo(json.dumps(payload, indent=2))
-        return
-    click.echo(f"Vendor {name!r} created: slug {vendor['slug']}, id {vendor['id']}.")
-    click.echo(f"Admin API key (shown once, store it now):\n  {new.api_key}")
-    click.echo(f"Token issuer (iss): {issuer_text}")
-    click.echo("Public key to embed in your theme (JWK):")
-    click.echo(json.dumps(new.public_keys[0]))
-
-
-@main.group()
-def events() -> None:
-    """Audit event commands."""
-
-
-@events.command("verify")
-@click.option("--vendor", "vendor_slug", help="Check one vendor (by slug) only.")
-def events_verify(vendor_slug: str | None) -> None:
-    """Recompute every vendor's event hash chain; report the first broken link."""
-    from license_server.services import events as event_log
-    from license_server.services.vendors import vendor_by_slug
-
-    with _app_context():
-        vendor_id = vendor_by_slug(vendor_slug).id if vendor_slug else None
-        breaks = event_log.verify_chain(vendor_id)
-        for found in breaks:
-            where = f"event #{found.seq}" + (
-                f" (id {found.event_id})" if found.event_id is not None else ""
-            )
-            click.echo(f"BROKEN vendor {found.vendor_id}: {where}: {found.reason}")
-    if breaks:
-        raise SystemExit(1)
-    click.echo("event chains verified: no broken link")
-
-
-# The default server and threads are the fastest measured by bench/run.py on the
-# validate path (README, "Performance"); both stay selectable.
-SERVERS = ("gunicorn", "granian")
-DEFAULT_SERVER = "gunicorn"
-DEFAULT_THREADS = 1
-
-
-@main.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=2, show_default=True, type=int)
-@click.option(
-    "--server",
-    type=click.Choice(SERVERS),
-    default=DEFAULT_SERVER,
-    show_default=True,
-    help="The WSGI server.",
-)
-@click.option(
-    "--threads",
-    default=DEFAULT_THREADS,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Threads per worker (gunicorn: the gthread worker when above 1).",
-)
-@click.option(
-    "--access-log/--no-access-log",
-    default=False,
-    show_default=True,
-    help="Log every request (costs CPU on the hot path; the proxy usually logs).",
-)
-def serve(
-    host: str, port: int, workers: int, server: str, threads: int, access_log: bool
-) -> None:
-    """Run the server under gunicorn or granian."""
-    app = _app()  # fail here, with a clear message, on a bad configuration
-    _require_migrated(app)
-    _refuse_per_process_limits(app, workers)
-    if importlib.util.find_spec(server) is None:
-        raise click.ClickException(f"{server} is not installed: pip install {server}")
-    argv = _server_argv(server, host, port, workers, threads, access_log)
-    click.echo(
-        f"serving on http://{host}:{port} ({_safe_url(app)}) with {server}, "
-        f"{workers} workers x {threads} threads",
-        err=True,
-    )
-    if app.config["EMBEDDED"]:
-        os.environ.setdefault(
-            "LICENSE_SERVER_INSTANCE_PATH", app.config["INSTANCE_PATH"]
-        )
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        # every worker writes its metrics here, so a scrape sums them all
-        metrics_dir = tempfile.mkdtemp(prefix="license-server-metrics-")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    worker.start_beside_serve(app)  # SQLite: the webhook worker, as our child
-    sys.stdout.flush()
-    os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the server
-
-
-def _refuse_per_process_limits(app: Flask, workers: int) -> None:
-    """Refuse rate limits counted per process when several processes serve.
-
-    With ``memory://`` storage each worker counts alone, so every limit would be
-    ``workers`` times what it says; only the embedded default may do that.
-    """
-    config = app.config
-    memory = str(config["RATELIMIT_STORAGE_URI"] or "memory://").startswith("memory")
-    if config["EMBEDDED"] or not config["RATELIMIT_ENABLED"] or not memory:
-        return
-    if workers > 1:
-        raise click.ClickException(
-            f"rate limits in memory:// are counted per process, and {workers} workers "
-            "would multiply them: set LICENSE_SERVER_RATELIMIT_STORAGE_URI to a "
-            "Redis URL (or serve with --workers 1)"
-        )
-
-
-def _server_argv(
-    server: str,
-    host: str,
-    port: int,
-    workers: int,
-    threads: int,
-    access_log: bool = False,
-) -> list[str]:
-    found = shutil.which(server)
-    argv = [found] if found else [sys.executable, "-m", server]
-    if server == "granian":
-        argv += ["--interface", "wsgi", "--host", host, "--port", str(port)]
-        argv += ["--workers", str(workers), "--blocking-threads", str(threads)]
-        argv += ["--no-ws", "--respawn-failed-workers"]
-        argv += ["--access-log"] if access_log else []
-    else:
-        argv += ["--bind", f"{host}:{port}", "--workers", str(workers)]
-        if threads > 1:
-            argv += ["--worker-class", "gthread", "--threads", str(threads)]
-        argv += ["--forwarded-allow-ips", "127.0.0.1"]
-        # no control socket: nothing uses it, and two servers would share its path
-        argv += ["--no-control-socket"]
-        argv += ["--access-logfile", "-"] if access_log else []
-        # larger than the app's own header limit, so it answers 431 in JSON first
-        argv += ["--limit-request-line", "8190"]
-        argv += ["--limit-request-field_size", "32768"]
-    return [*argv, "license_server.wsgi:app"]
-
-
-from license_server.cli import backup, edd, users, worker  # noqa: E402,F401
+# Each area's commands: one line per area, added at the bottom.
+# isort: off
+from license_server.cli import basics  # noqa: E402,F401
+from license_server.cli import vendors  # noqa: E402,F401
+from license_server.cli import keys  # noqa: E402,F401
+from license_server.cli import products  # noqa: E402,F401
+from license_server.cli import licenses  # noqa: E402,F401
+from license_server.cli import serve  # noqa: E402,F401
+from license_server.cli import backup  # noqa: E402,F401
+from license_server.cli import edd  # noqa: E402,F401
+from license_server.cli import users  # noqa: E402,F401
+from license_server.cli import worker  # noqa: E402,F401

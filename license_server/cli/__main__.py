@@ -2,4 +2,4 @@
 
 from license_server.cli import main
 
-main()
+main(prog_name="license-server")

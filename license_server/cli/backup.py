@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from license_server.cli import _app, _app_context, _safe_url, main, master_key
+from license_server.cli import _app, _app_context, _safe_url, main
+from license_server.cli.basics import master_key
 from license_server.keyring import Keyring, MasterKeyError, decode_master_key
 from license_server.runtime import of as runtime_of
 

@@ -53,7 +53,10 @@ def _policy_fields(defaults: bool) -> dict[str, Any]:
             validate=validate.Length(max=8), metadata={"example": "JAN"}, **default("")
         ),
         "max_domains": fields.Integer(
-            strict=True, validate=validate.Range(min=1, max=100_000), **default(1)
+            strict=True,
+            validate=validate.Range(min=1, max=100_000),
+            metadata={"description": "Seats per license (domains).", "example": 1},
+            **default(1),
         ),
         "max_dev_domains": fields.Integer(
             strict=True,
@@ -141,15 +144,26 @@ def _license_fields(defaults: bool) -> dict[str, Any]:
             metadata={"example": "2027-12-31T23:59:59Z"},
             **extra,
         ),
-        "updates_until": fields.AwareDateTime(allow_none=True, **extra),
+        "updates_until": fields.AwareDateTime(
+            allow_none=True, metadata={"example": "2027-12-31T23:59:59Z"}, **extra
+        ),
         "customer_email": fields.Email(
-            allow_none=True, validate=validate.Length(max=320), **extra
+            allow_none=True,
+            validate=validate.Length(max=320),
+            metadata={"example": "buyer@example.com"},
+            **extra,
         ),
         "customer_name": fields.String(
-            allow_none=True, validate=validate.Length(max=200), **extra
+            allow_none=True,
+            validate=validate.Length(max=200),
+            metadata={"example": "Ada Lovelace"},
+            **extra,
         ),
         "notes": fields.String(
-            allow_none=True, validate=validate.Length(max=10_000), **extra
+            allow_none=True,
+            validate=validate.Length(max=10_000),
+            metadata={"example": "Order #1042"},
+            **extra,
         ),
         "meta": fields.Dict(
             data_key="metadata",
@@ -172,12 +186,17 @@ LicenseIn = Schema.from_dict(
 )
 LicenseBatchIn = Schema.from_dict(
     {
-        "product": fields.String(required=True, validate=SLUG),
+        "product": fields.String(
+            required=True, validate=SLUG, metadata={"example": "jannah"}
+        ),
         "count": fields.Integer(
             strict=True,
             required=True,
             validate=validate.Range(min=1, max=1000),
-            metadata={"description": "How many licenses to issue (1 to 1,000)."},
+            metadata={
+                "description": "How many licenses to issue (1 to 1,000).",
+                "example": 100,
+            },
         ),
         **_license_fields(defaults=True),
     },
@@ -191,7 +210,10 @@ class RenewIn(Schema):
         strict=True,
         required=True,
         validate=validate.Range(min=1, max=3650),
-        metadata={"description": "Days to add to expires_at and updates_until."},
+        metadata={
+            "description": "Days to add to expires_at and updates_until.",
+            "example": 365,
+        },
     )
 
 
@@ -286,7 +308,11 @@ class PageQuery(Schema):
 
 
 class ApiKeyIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={"example": "billing system"},
+    )
     scope = fields.String(
         load_default="read",
         validate=validate.OneOf(["read", "write"]),

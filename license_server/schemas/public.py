@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from license_server.examples import SAMPLE_KEY
+
 _KEY = fields.String(
     required=True,
     validate=validate.Length(min=1, max=200),
-    metadata={"example": "ACME-7Q2KD-0Z9XW-3M4NB-8HJ6T-R5PVC"},
+    metadata={"example": SAMPLE_KEY},
 )
 _DOMAIN = fields.String(
     required=True,
     validate=validate.Length(min=1, max=2048),
-    metadata={"description": "A host or URL; canonicalised (PROTOCOL §3)."},
+    metadata={
+        "description": "A host or URL; canonicalised (PROTOCOL §3).",
+        "example": "https://www.shop.example.com",
+    },
 )
 _PRODUCT = fields.String(
     required=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from license_server import errors
+from license_server import bearer, errors
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import (
@@ -26,9 +27,11 @@ from license_server.services import common
 from license_server.services.unit import transactional
 from license_server.signing import generate_signing_key, public_jwk
 
-API_KEY_PREFIX = "lsk_"
+API_KEY_PREFIX = bearer.API_KEY_PREFIX
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 LAST_USED_INTERVAL = timedelta(minutes=1)
+# Latin letters that Unicode does not decompose into a base letter and an accent
+_LATIN = str.maketrans({"æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d"})
 
 
 class VendorExists(errors.APIError):
@@ -46,7 +49,10 @@ class NewVendor:
 
 def slugify(name: str) -> str:
     """Turn a display name into a slug: lowercase letters, digits and dashes."""
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:64].strip("-")
+    # "Ünïcode Thèmes" -> "unicode-themes": drop accents before dropping the rest
+    folded = unicodedata.normalize("NFKD", name.casefold().translate(_LATIN))
+    ascii_text = "".join(char for char in folded if not unicodedata.combining(char))
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")[:64].strip("-")
     if not _SLUG.match(slug):
         raise errors.ValidationFailed(
             "Cannot make a slug from this name; pass one explicitly.",
@@ -140,10 +146,7 @@ def authenticate(
     now: datetime,
 ) -> ApiKey:
     """Return the live API key named by a ``Bearer`` header, or answer 401."""
-    scheme, _, token = (authorization or "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith(API_KEY_PREFIX):
-        raise errors.Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+    token = bearer.bearer_token(authorization)
     key = db.session.scalar(
         select(ApiKey).where(
             ApiKey.key_hash == keyring.api_key_lookup(token),
@@ -151,7 +154,7 @@ def authenticate(
         )
     )
     if key is None:
-        raise errors.Unauthorized(headers={"WWW-Authenticate": "Bearer"})
+        raise bearer.invalid_key()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_INTERVAL:
         key_use.add(key.id, now)  # written in a batch, like last-seen times
     return key
@@ -163,6 +166,11 @@ def vendor_by_slug(slug: str) -> Vendor:
     if vendor is None:
         raise errors.NotFound("No such vendor.")
     return vendor
+
+
+def list_vendors() -> list[Vendor]:
+    """List every vendor on this server, oldest first (for the operator's CLI)."""
+    return list(db.session.scalars(select(Vendor).order_by(Vendor.created_at)))
 
 
 def public_keys(vendor_id: uuid.UUID) -> list[dict[str, str]]:

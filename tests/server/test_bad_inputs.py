@@ -8,6 +8,7 @@ error shape, and that no row of any table changed (a full dump before and after)
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from license_server.api.raises import documented_codes
 from tests.conftest import BACKENDS
 from tests.server.hardening_support import World, record, shared_world, snapshot
 
@@ -579,3 +581,24 @@ def test_bad_input(world: World, case: Case) -> None:
     assert isinstance(body, dict) and body["code"] == case.code, body
     assert set(body) >= {"code", "message", "detail", "request_id"}
     assert before == after, "the database changed"
+    operation = spec_operation(app, case.method, case.path)
+    if operation is not None:  # the answer is in the operation's error list
+        assert (case.status, case.code) in documented_codes(operation)
+
+
+def spec_operation(app: Any, method: str, path: str) -> dict[str, Any] | None:
+    """Return the OpenAPI operation a request reaches, or None (no route)."""
+    from werkzeug.exceptions import HTTPException
+
+    try:
+        rule, _ = app.url_map.bind("localhost").match(
+            path.split("?")[0], method, return_rule=True
+        )
+    except HTTPException:
+        return None
+    from license_server.api import api_of
+
+    spec = api_of(app).spec.to_dict()
+    template = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+    found: dict[str, Any] = spec["paths"][template][method.lower()]
+    return found

@@ -68,7 +68,7 @@ def test_bad_configuration_is_a_clear_error(
     monkeypatch.setenv("LICENSE_SERVER_DATABASE_URL", "postgresql://x@127.0.0.1/x")
     result = CliRunner().invoke(main, ["db", "upgrade"])
     assert result.exit_code == 1
-    assert "no master key" in result.output
+    assert "No master key" in result.output
     assert "Traceback" not in result.output
 
 
@@ -85,6 +85,29 @@ def _get(url: str) -> bytes:
         return data
 
 
+def _healthz_counts_by_worker(metrics_dir: Path) -> dict[str, float]:
+    """Read each worker's own metrics file: its count of ``GET /healthz``."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    counts: dict[str, float] = {}
+    for path in metrics_dir.glob("counter_*.db"):
+        pid = path.stem.removeprefix("counter_")
+        for key, value, *_ in MmapedDict.read_all_values_from_file(str(path)):
+            name, sample, labels, *_ = json.loads(key)
+            if sample == "license_server_requests_total" and (
+                labels.get("endpoint") == "ops.healthz"
+            ):
+                counts[pid] = counts.get(pid, 0) + value
+    return counts
+
+
+def _server_environ(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
+    return {name.decode(): value.decode() for name, value in pairs}
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 def test_serve_runs_gunicorn_and_sums_metrics_of_all_workers(
     embedded: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,23 +121,34 @@ def test_serve_runs_gunicorn_and_sums_metrics_of_all_workers(
     server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
         body = None
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a loaded machine boots slowly
         while time.monotonic() < deadline and body is None:
             try:
                 body = json.loads(_get(f"{base}/readyz"))
             except OSError:
                 time.sleep(0.2)
         assert body == {"status": "ready"}
-        for _ in range(40):
-            _get(f"{base}/healthz")
+        # serve made a metrics directory of its own and exec'd gunicorn in place
+        metrics_dir = Path(_server_environ(server.pid)["PROMETHEUS_MULTIPROC_DIR"])
+        sent = 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for _ in range(20):
+                _get(f"{base}/healthz")
+            sent += 20
+            if len(_healthz_counts_by_worker(metrics_dir)) >= 2:
+                break
+        by_worker = _healthz_counts_by_worker(metrics_dir)
+        assert len(by_worker) == 2, by_worker  # both workers answered
+        assert sum(by_worker.values()) == sent
         samples = [
             line
             for line in _get(f"{base}/metrics").decode().splitlines()
             if line.startswith("license_server_requests_total")
             and 'endpoint="ops.healthz"' in line
         ]
-        # both workers answered some of the 40; every scrape sums them
-        assert sum(float(line.rsplit(" ", 1)[1]) for line in samples) == 40
+        # every scrape sums the workers' counts
+        assert sum(float(line.rsplit(" ", 1)[1]) for line in samples) == sent
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from license_server.cli import DEFAULT_SERVER, _server_argv, main
+from license_server.cli import main
+from license_server.cli.serve import _server_argv
 
 
 def _free_port() -> int:
@@ -80,7 +81,6 @@ def test_server_command_lines() -> None:
     assert "--worker-class" not in sync
     threaded = _server_argv("gunicorn", "127.0.0.1", 8000, 2, 4)
     assert threaded[threaded.index("--worker-class") + 1] == "gthread"
-    assert DEFAULT_SERVER in ("gunicorn", "granian")
 
 
 def test_a_missing_server_is_a_clear_error(
@@ -100,3 +100,44 @@ def test_a_missing_server_is_a_clear_error(
     result = CliRunner().invoke(main, ["serve", "--server", "granian"])
     assert result.exit_code == 1
     assert "granian is not installed" in result.output
+
+
+def _start(port: int, log: Path) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "license_server.cli", "serve", "--port", str(port)]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [*command, "--workers", "1"], stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+def _ready(port: int, log: Path) -> None:
+    deadline = time.monotonic() + 60  # a loaded machine boots slowly
+    while time.monotonic() < deadline:
+        try:
+            if _get(f"http://127.0.0.1:{port}/readyz") == {"status": "ready"}:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(log.read_text())
+
+
+def test_two_instances_share_no_control_socket(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("LICENSE_SERVER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path))
+    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
+    logs = [tmp_path / "one.log", tmp_path / "two.log"]
+    ports = [_free_port(), _free_port()]
+    servers = [_start(port, log) for port, log in zip(ports, logs, strict=True)]
+    try:
+        for port, log in zip(ports, logs, strict=True):
+            _ready(port, log)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=20)
+    for log in logs:  # gunicorn's default is one path per user, shared by both
+        assert "Control socket" not in log.read_text(), log.read_text()
