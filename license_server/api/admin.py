@@ -382,3 +382,7 @@ def list_events(args: dict[str, Any]) -> Any:
 def get_stats() -> Any:
     """Licenses by status, active domains and daily activity, per product."""
     return stats.vendor_stats(vendor_id=_vendor_id(), now=context.now())
+
+
+# The WordPress client download lives in its own module, on this blueprint.
+from license_server.api import admin_wpclient  # noqa: E402,F401
