@@ -70,6 +70,12 @@ final class Lcwp_License {
 		if ( $plugin && '' === $options['slug'] && '' !== $options['file'] ) {
 			$options['slug'] = plugin_basename( $options['file'] );
 		}
+		/**
+		 * Filters the client's options before it starts (e.g. show_publicly per site).
+		 *
+		 * @param array $options Boot options merged over config.php.
+		 */
+		$options            = apply_filters( 'lcwp_license_options', $options );
 		$options['domain']  = home_url();
 		$options['version'] = self::installed_version( $options );
 		$options['salt']    = function_exists( 'wp_salt' ) ? wp_salt( 'auth' ) : ( defined( 'AUTH_KEY' ) ? AUTH_KEY : '' );
