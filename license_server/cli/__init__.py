@@ -234,3 +234,6 @@ def _server_argv(
         argv += ["--limit-request-line", "8190"]
         argv += ["--limit-request-field_size", "32768"]
     return [*argv, "license_server.wsgi:app"]
+
+
+from license_server.cli import releases  # noqa: E402,F401
