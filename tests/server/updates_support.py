@@ -19,17 +19,18 @@ ADMIN = "/v1/admin"
 
 
 def theme_zip(slug: str = "jannah", version: str = "1.0.0", filler: int = 0) -> bytes:
-    """Return a small theme ZIP whose top folder is ``slug``."""
+    """Return a small theme ZIP whose top folder is ``slug`` (same bytes each call)."""
     buffer = io.BytesIO()
+    stamp = (2026, 12, 1, 0, 0, 0)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
-            f"{slug}/style.css",
+            zipfile.ZipInfo(f"{slug}/style.css", stamp),
             f"/*\nTheme Name: {slug}\nVersion: {version}\n*/\n",
         )
-        archive.writestr(f"{slug}/index.php", "<?php // silence\n")
+        archive.writestr(zipfile.ZipInfo(f"{slug}/index.php", stamp), "<?php //\n")
         if filler:
             archive.writestr(
-                zipfile.ZipInfo(f"{slug}/filler.bin"),
+                zipfile.ZipInfo(f"{slug}/filler.bin", stamp),
                 bytes(range(256)) * (filler // 256),
                 compress_type=zipfile.ZIP_STORED,
             )
