@@ -50,6 +50,13 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_JWKS": "120/minute",
     "RATELIMIT_LICENSE_KEY": "60/minute",
     "RATELIMIT_FAILED_LOOKUPS": "20/minute;200/hour",
+    # releases and updates (docs/UPDATES.md)
+    "RELEASE_STORAGE": "local",
+    "RELEASE_MAX_BYTES": 64 * 1024 * 1024,
+    "S3_ENDPOINT_URL": None,
+    "DOWNLOAD_TTL": 1800,
+    "X_ACCEL_PREFIX": None,
+    "UPDATE_STATS_FLUSH_INTERVAL": 10,
 }
 
 _INT_KEYS = {
@@ -62,6 +69,9 @@ _INT_KEYS = {
     "USAGE_FLUSH_INTERVAL",
     "TRUSTED_PROXIES",
     "RATELIMIT_ENABLED",
+    "RELEASE_MAX_BYTES",
+    "DOWNLOAD_TTL",
+    "UPDATE_STATS_FLUSH_INTERVAL",
 }
 DB_FILE_NAME = "license_server.sqlite3"
 KEY_FILE_NAME = "master.key"

@@ -8,7 +8,9 @@ derives independent subkeys for each purpose, so no two uses share a key:
   again, the database alone cannot);
 - ``license-key-lookup`` / ``api-key-lookup``: HMAC-SHA256 keys for the lookup
   hashes, so a stolen database does not let anyone test guessed keys offline;
-- ``client-address``: HMAC-SHA256 key for the hashed client addresses in events.
+- ``client-address``: HMAC-SHA256 key for the hashed client addresses in events;
+- ``release-key-encryption``: AES-256-GCM over vendors' package-signing keys;
+- ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs.
 """
 
 from __future__ import annotations
@@ -89,6 +91,8 @@ class Keyring:
         self._license_lookup = self._derive(master, "license-key-lookup")
         self._api_lookup = self._derive(master, "api-key-lookup")
         self._address = self._derive(master, "client-address")
+        self._release = AESGCM(self._derive(master, "release-key-encryption"))
+        self._download = self._derive(master, "download-url")
 
     @staticmethod
     def _derive(master: bytes, purpose: str) -> bytes:
@@ -137,3 +141,15 @@ class Keyring:
         """Keyed, truncated hash of a client address, for events."""
         digest = hmac.new(self._address, address.encode(), hashlib.sha256)
         return digest.hexdigest()[:24]
+
+    def seal_release_key(self, private_bytes: bytes, kid: str) -> bytes:
+        """Encrypt a raw Ed25519 package-signing key, bound to its ``kid``."""
+        return self._seal(self._release, private_bytes, kid.encode())
+
+    def open_release_key(self, sealed: bytes, kid: str) -> bytes:
+        """Decrypt a key sealed by :meth:`seal_release_key`."""
+        return self._open(self._release, sealed, kid.encode())
+
+    def download_mac(self, data: bytes) -> bytes:
+        """Keyed hash (HMAC-SHA256) authenticating a package download URL."""
+        return hmac.new(self._download, data, hashlib.sha256).digest()

@@ -24,12 +24,14 @@ class Api(_Api):  # type: ignore[misc]
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the OpenAPI document on ``app``."""
+    from license_server import updates
     from license_server.api import admin, docs, ops, parsing, public
 
     api = Api(app, spec_kwargs=_spec_kwargs())
     api.register_blueprint(public.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(ops.blp)
+    updates.init_app(app, api)
     app.extensions["license_api"] = api
     app.register_blueprint(docs.page)
     app.before_request(parsing.check_request)

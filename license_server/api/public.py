@@ -11,6 +11,7 @@ from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
 from license_server.schemas import public as schemas
 from license_server.services import activations, validation, vendors
+from license_server.updates import release_keys
 
 blp = Blueprint(
     "public", __name__, url_prefix="/v1", description="Activation and validation."
@@ -96,4 +97,6 @@ def deactivate(args: dict[str, Any]) -> dict[str, Any]:
 def jwks(vendor: str) -> dict[str, Any]:
     """Publish a vendor's public keys (for tooling; clients pin theirs)."""
     found = vendors.vendor_by_slug(vendor)
-    return {"keys": vendors.public_keys(found.id)}
+    # release keys (use "release") sign packages, not tokens: docs/UPDATES.md §4
+    releases = release_keys.public_jwks(found.id)
+    return {"keys": vendors.public_keys(found.id) + releases}

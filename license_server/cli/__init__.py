@@ -236,4 +236,5 @@ def _server_argv(
     return [*argv, "license_server.wsgi:app"]
 
 
+from license_server.cli import releases  # noqa: E402,F401
 from license_server.cli import wordpress  # noqa: E402,F401

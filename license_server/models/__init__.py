@@ -20,6 +20,17 @@ from license_server.models.core import (
     UTCDateTime,
     Vendor,
 )
+from license_server.models.releases import (
+    Channel,
+    LicenseUpdateRule,
+    ProductType,
+    ProductUpdateSettings,
+    Release,
+    ReleaseDownloadCounter,
+    ReleaseKey,
+    ReleaseKeyStatus,
+    UpdateCheckCounter,
+)
 
 __all__ = [
     "UTCDateTime",
@@ -36,4 +47,13 @@ __all__ = [
     "Event",
     "IdempotencyKey",
     "UsageCounter",
+    "Channel",
+    "LicenseUpdateRule",
+    "ProductType",
+    "ProductUpdateSettings",
+    "Release",
+    "ReleaseDownloadCounter",
+    "ReleaseKey",
+    "ReleaseKeyStatus",
+    "UpdateCheckCounter",
 ]

@@ -1,0 +1,212 @@
+"""Public update routes: the check, downloads, the changelog page, PUC metadata."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+from flask import Response, current_app, redirect, render_template, request, send_file
+
+from license_server.api import context, docs
+from license_server.api.parsing import Blueprint
+from license_server.extensions import db
+from license_server.schemas.errors import ErrorOut
+from license_server.updates import catalog, check, downloads, entitlement
+from license_server.updates import schemas as s
+from license_server.updates.storage import Storage
+
+blp = Blueprint(
+    "updates", __name__, url_prefix="/v1", description="Updates and downloads."
+)
+_ERRORS = (400, 404, 413, 415, 422, 429, 503)
+CHANGELOG_CSS = (
+    "body{font:14px/1.5 -apple-system,BlinkMacSystemFont,'Segoe UI',sans-serif;"
+    "margin:1.5em;color:#1d2327}h2{font-size:1.3em}h3{border-top:1px solid #ddd;"
+    "padding-top:.8em}code,pre{background:#f6f7f7}"
+)
+_CSS_HASH = "sha256-" + base64.b64encode(
+    hashlib.sha256(CHANGELOG_CSS.encode()).digest()
+).decode("ascii")
+
+
+def storage() -> Storage:
+    """Return the app's package storage."""
+    found: Storage = current_app.extensions["release_storage"]
+    return found
+
+
+def _check(args: dict[str, Any], if_none_match: str | None) -> check.UpdateAnswer:
+    config = current_app.config
+    return check.check_update(
+        keyring=context.keyring(),
+        signer=context.signer(),
+        if_none_match=if_none_match,
+        base_url=request.url_root,
+        download_ttl=config["DOWNLOAD_TTL"],
+        last_seen_interval=config["LAST_SEEN_INTERVAL"],
+        now=context.now(),
+        **args,
+    )
+
+
+@blp.post("/updates/check")
+@blp.arguments(s.UpdateCheckIn())
+@blp.response(200, s.UpdateCheckOut)
+@blp.alt_response(304, description="Unchanged since the ETag sent in If-None-Match.")
+@docs.errors(blp, *_ERRORS)
+def update_check(args: dict[str, Any]) -> Any:
+    """Say which release a site may install, with a package URL only when entitled."""
+    answer = _check(args, request.headers.get("If-None-Match"))
+    if answer.body is None:
+        return Response(status=304, headers={"ETag": answer.etag})
+    return answer.body, 200, {"ETag": answer.etag, "Cache-Control": "no-store"}
+
+
+@blp.get("/updates/<product>/puc.json")
+@blp.arguments(s.PucQuery(), location="query")
+@blp.response(200, description="plugin-update-checker metadata JSON.")
+@docs.errors(blp, *_ERRORS)
+def puc_metadata(args: dict[str, Any], product: str) -> Any:
+    """Serve plugin-update-checker's metadata format, with the same entitlement."""
+    if not args["license_key"] or not args["domain"]:
+        return _puc_anonymous(product, args)
+    answer = _check(
+        {
+            "license_key": args["license_key"],
+            "domain": args["domain"],
+            "product": product,
+            "version": args["installed_version"],
+            "channel": args["channel"],
+            "wp_version": args["wp"],
+            "php_version": args["php"],
+            "locale": args["locale"],
+        },
+        None,
+    )
+    assert answer.body is not None  # noqa: S101 - no If-None-Match was given
+    return _puc_body(answer.body)
+
+
+def _puc_body(body: dict[str, Any]) -> dict[str, Any]:
+    meta = {
+        "name": body["name"],
+        "slug": body["slug"],
+        "version": body["new_version"],
+        "details_url": body["url"],
+        "homepage": body["homepage"],
+        "requires": body["requires"],
+        "tested": body["tested"],
+        "requires_php": body["requires_php"],
+        "last_updated": body["last_updated"],
+        "sections": body["sections"],
+        "banners": body["banners"],
+        "icons": body["icons"],
+    }
+    if body["package"] is not None:
+        meta["download_url"] = body["package"]
+    if body["reason"] is not None:
+        meta["reason"] = body["reason"]
+        meta["upgrade_notice"] = body["reason"]["message"]
+    return meta
+
+
+def _puc_anonymous(product: str, args: dict[str, Any]) -> dict[str, Any]:
+    """No key or domain: name the newest stable release, never a package."""
+    item = entitlement.product_info(product)
+    found = catalog.load(item.id)
+    stable = [r for r in found.releases if r.channel == "stable"]
+    version = stable[0].version if stable else args["installed_version"]
+    message = "Enter your license key in the theme's license settings to get updates."
+    return {
+        "name": item.name,
+        "slug": item.slug,
+        "version": version,
+        "details_url": f"{request.url_root}v1/updates/{item.slug}/changelog",
+        "upgrade_notice": message,
+        "reason": {
+            "code": "NOT_FOUND",
+            "message": message,
+            "renewal_url": found.settings.renewal_url,
+        },
+    }
+
+
+@blp.get("/updates/<product>/changelog")
+@blp.response(200, content_type="text/html", description="Release notes (framable).")
+@docs.errors(blp, 404, 429)
+def changelog(product: str) -> Any:
+    """Show the published release notes: the page WordPress opens in its iframe."""
+    item = entitlement.product_info(product)
+    found = catalog.load(item.id)
+    page = render_template(
+        "updates/changelog.html",
+        name=item.name,
+        releases=found.releases,
+        css=CHANGELOG_CSS,
+    )
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; style-src '{_CSS_HASH}'; img-src https: data:; "
+        "frame-ancestors *"
+    )
+    return response
+
+
+@blp.get("/downloads/<token>")
+@blp.response(200, content_type="application/zip", description="The package.")
+@blp.alt_response(302, description="Redirect to a presigned storage URL.")
+@blp.alt_response(206, description="A byte range of the package.")
+@blp.alt_response(
+    403, schema=ErrorOut, description="DOWNLOAD_INVALID, DOWNLOAD_NOT_ENTITLED"
+)
+@blp.alt_response(
+    410, schema=ErrorOut, description="DOWNLOAD_EXPIRED, RELEASE_WITHDRAWN"
+)
+@docs.errors(blp, 404, 429)
+def download(token: str) -> Any:
+    """Stream a package (or its ``.sig``) for a valid, unexpired package URL."""
+    signature_only = token.endswith(".sig")
+    release, product = downloads.authorise(
+        context.keyring(), token.removesuffix(".sig"), context.now()
+    )
+    if signature_only:
+        db.session.rollback()
+        return Response(f"{release.signature}\n", mimetype="text/plain")
+    store = storage()
+    key, filename = str(release.storage_key), f"{product.slug}-{release.version}.zip"
+    ranged = request.headers.get("Range", "")
+    if not ranged or ranged.replace(" ", "").startswith("bytes=0-"):
+        downloads.count(
+            vendor_id=release.vendor_id, release_id=release.id, now=context.now()
+        )
+    headers = {"x-content-signature": str(release.signature)}
+    presigned = store.presigned_url(key, expires=300, filename=filename)
+    if presigned is not None:
+        response = redirect(presigned, code=302)
+        response.headers.update(headers)
+        return response
+    prefix = current_app.config.get("X_ACCEL_PREFIX")
+    if prefix:
+        return Response(
+            status=200,
+            headers={
+                **headers,
+                "X-Accel-Redirect": prefix.rstrip("/") + "/" + key,
+                "Content-Type": "application/zip",
+                "Content-Disposition": f'attachment; filename="{filename}"',
+            },
+        )
+    path = store.local_path(key)
+    assert path is not None  # noqa: S101 - local storage has paths
+    response = send_file(
+        path,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=filename,
+        conditional=True,
+        etag=str(release.sha256),
+        max_age=0,
+    )
+    response.headers.update(headers)
+    return response
