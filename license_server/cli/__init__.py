@@ -236,5 +236,5 @@ def _server_argv(
     return [*argv, "license_server.wsgi:app"]
 
 
-from license_server.cli import releases  # noqa: E402,F401
-from license_server.cli import wordpress  # noqa: E402,F401
+# Each area's commands attach to ``main`` when its module is imported.
+from license_server.cli import releases, wordpress  # noqa: E402,F401

@@ -16,6 +16,7 @@ from license_server import errors
 from license_server.extensions import db
 from license_server.models import Product
 from license_server.services import vendors
+from license_server.updates import release_keys
 
 __all__ = [
     "ClientBuild",
@@ -177,6 +178,8 @@ def build_for_product(
         product=product.slug,
         product_name=product.name,
         keys={jwk["kid"]: jwk["x"] for jwk in jwks if jwk.get("use", "sig") == "sig"},
-        release_keys=[],
+        release_keys=[
+            jwk["public_key_b64"] for jwk in release_keys.public_jwks(product.vendor_id)
+        ],
         dev_patterns=list(product.dev_patterns or []),
     )

@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts" / "wordpress"
 THEME = REPO / "examples" / "wordpress-theme"
 PRODUCT = "acme-example"
+RENEWAL_URL = "https://shop.acme-themes.com/renew"
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +105,14 @@ def license_server(
     response = server.admin("POST", "/products", json=body)
     assert response.status_code == 201, response.get_json()
     server.product = response.get_json()
+    settings = {"type": "theme", "renewal_url": RENEWAL_URL}
+    put = server.admin(
+        "PUT", f"/products/{server.product['id']}/updates", json=settings
+    )
+    assert put.status_code == 200, put.get_json()
+    # the vendor's first release key exists before the theme is built, so it is pinned
+    rotated = server.admin("POST", "/release-keys/rotate")
+    assert rotated.status_code == 201, rotated.get_json()
     server.start()
     yield server
     server.stop()
@@ -125,6 +134,7 @@ def built_theme(server: LicenseServer, out: Path) -> Path:
             product_slug=PRODUCT,
             server_url=server.url,
         )
+    assert pinned.release_keys, "the release key is pinned"
     build.write_dir(build.build_files(pinned, "Acme"), theme / "acme-license")
     return theme
 
