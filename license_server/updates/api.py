@@ -12,7 +12,7 @@ from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
 from license_server.extensions import db
 from license_server.schemas.errors import ErrorOut
-from license_server.updates import catalog, check, downloads, entitlement
+from license_server.updates import catalog, check, downloads, entitlement, stats
 from license_server.updates import schemas as s
 from license_server.updates.storage import Storage
 
@@ -170,17 +170,21 @@ def download(token: str) -> Any:
     release, product = downloads.authorise(
         context.keyring(), token.removesuffix(".sig"), context.now()
     )
+    signature, key, sha256 = (
+        str(release.signature),
+        str(release.storage_key),
+        str(release.sha256),
+    )
+    vendor_id, release_id = release.vendor_id, release.id
+    filename = f"{product.slug}-{release.version}.zip"
+    db.session.rollback()  # end the reads before a long transfer
     if signature_only:
-        db.session.rollback()
-        return Response(f"{release.signature}\n", mimetype="text/plain")
+        return Response(f"{signature}\n", mimetype="text/plain")
     store = storage()
-    key, filename = str(release.storage_key), f"{product.slug}-{release.version}.zip"
     ranged = request.headers.get("Range", "")
     if not ranged or ranged.replace(" ", "").startswith("bytes=0-"):
-        downloads.count(
-            vendor_id=release.vendor_id, release_id=release.id, now=context.now()
-        )
-    headers = {"x-content-signature": str(release.signature)}
+        stats.downloads().add(vendor_id, release_id, context.now().date())
+    headers = {"x-content-signature": signature}
     presigned = store.presigned_url(key, expires=300, filename=filename)
     if presigned is not None:
         response = redirect(presigned, code=302)
@@ -205,7 +209,7 @@ def download(token: str) -> Any:
         as_attachment=True,
         download_name=filename,
         conditional=True,
-        etag=str(release.sha256),
+        etag=sha256,
         max_age=0,
     )
     response.headers.update(headers)

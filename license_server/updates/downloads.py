@@ -18,13 +18,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from license_server import errors
 from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import Product, Release, ReleaseDownloadCounter
+from license_server.models import Product, Release
 from license_server.updates import entitlement
 
 WINDOW = 300
@@ -116,21 +113,6 @@ def read_token(keyring: Keyring, token: str, now: datetime) -> Grant:
         expires,
         payload[_HEAD.size :].decode("ascii"),
     )
-
-
-def count(*, vendor_id: uuid.UUID, release_id: uuid.UUID, now: datetime) -> None:
-    """Count one download of a release today (its own small transaction)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(ReleaseDownloadCounter).values(
-        release_id=release_id, day=now.date(), vendor_id=vendor_id, downloads=1
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[ReleaseDownloadCounter.release_id, ReleaseDownloadCounter.day],
-        set_={"downloads": ReleaseDownloadCounter.downloads + 1},
-    )
-    db.session.execute(statement)
-    db.session.commit()
 
 
 def authorise(keyring: Keyring, token: str, now: datetime) -> tuple[Release, Product]:
