@@ -92,6 +92,7 @@ def licence_state_for(
                 last = state.last_seen_at
                 if last is None or now - last >= timedelta(seconds=last_seen_interval):
                     validation.hot_path().last_seen.add(state.activation_id, now)
+    validation.hot_path().flush_due()  # a server that only sees checks flushes too
     license_id = None if state is None else state.id
     return LicenceDecision(answer, signer, license_id)
 

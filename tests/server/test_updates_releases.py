@@ -282,3 +282,31 @@ def test_cli_publishes_a_release(
         from license_server.extensions import db
 
         db.engine.dispose()
+
+
+def test_racing_creates_of_one_version_make_one_release(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, product: dict[str, Any]
+) -> None:
+    """The unique (product, version) constraint decides; the loser gets 409, not 500.
+
+    Without the IntegrityError mapping in ``releases.create_release`` (and its
+    pre-check, which a race slips past) racing creates answer 500.
+    """
+    import threading
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(8)
+    url = f"{ADMIN}/products/{product['id']}/releases"
+
+    def call(_: int) -> tuple[int, str | None]:
+        own = app.test_client()
+        barrier.wait()
+        response = own.post(url, json={"version": "2.0.0"}, headers=vendor.headers)
+        return response.status_code, response.get_json().get("code")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = Counter(pool.map(call, range(8)))
+    assert results == Counter({(201, None): 1, (409, "RELEASE_EXISTS"): 7})
+    listed = client.get(url, headers=vendor.headers).get_json()["data"]
+    assert [r["version"] for r in listed] == ["2.0.0"]
