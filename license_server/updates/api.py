@@ -10,7 +10,6 @@ from flask import Response, current_app, redirect, render_template, request, sen
 
 from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
-from license_server.extensions import db
 from license_server.schemas.errors import ErrorOut
 from license_server.updates import catalog, check, downloads, entitlement, stats
 from license_server.updates import schemas as s
@@ -167,23 +166,17 @@ def changelog(product: str) -> Any:
 def download(token: str) -> Any:
     """Stream a package (or its ``.sig``) for a valid, unexpired package URL."""
     signature_only = token.endswith(".sig")
-    release, product = downloads.authorise(
+    grant = downloads.authorise(
         context.keyring(), token.removesuffix(".sig"), context.now()
     )
-    signature, key, sha256 = (
-        str(release.signature),
-        str(release.storage_key),
-        str(release.sha256),
-    )
-    vendor_id, release_id = release.vendor_id, release.id
-    filename = f"{product.slug}-{release.version}.zip"
-    db.session.rollback()  # end the reads before a long transfer
+    signature, key, sha256 = grant.signature, grant.storage_key, grant.sha256
+    filename = f"{grant.slug}-{grant.version}.zip"
     if signature_only:
         return Response(f"{signature}\n", mimetype="text/plain")
     store = storage()
     ranged = request.headers.get("Range", "")
     if not ranged or ranged.replace(" ", "").startswith("bytes=0-"):
-        stats.downloads().add(vendor_id, release_id, context.now().date())
+        stats.downloads().add(grant.vendor_id, grant.release_id, context.now().date())
     headers = {"x-content-signature": signature}
     presigned = store.presigned_url(key, expires=300, filename=filename)
     if presigned is not None:
