@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 2
 
-.PHONY: run test lint check install dev bench reliability clean
+.PHONY: run test lint check install dev bench bench-updates reliability clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ $(VENV)/.bench-installed: $(VENV)/.dev-installed pyproject.toml
 # the full benchmark (about 12 minutes); BENCH_ARGS=--quick for a short one
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# update check vs validate, download vs a bare static handler (bench/updates.py)
+bench-updates: $(VENV)/.bench-installed
+	$(BIN)/python bench/updates.py $(BENCH_ARGS)
 
 reliability: dev
 	$(BIN)/python bench/reliability.py

@@ -10,9 +10,8 @@ from flask import Response, current_app, redirect, render_template, request, sen
 
 from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
-from license_server.extensions import db
 from license_server.schemas.errors import ErrorOut
-from license_server.updates import catalog, check, downloads, entitlement
+from license_server.updates import catalog, check, downloads, entitlement, stats
 from license_server.updates import schemas as s
 from license_server.updates.storage import Storage
 
@@ -167,20 +166,18 @@ def changelog(product: str) -> Any:
 def download(token: str) -> Any:
     """Stream a package (or its ``.sig``) for a valid, unexpired package URL."""
     signature_only = token.endswith(".sig")
-    release, product = downloads.authorise(
+    grant = downloads.authorise(
         context.keyring(), token.removesuffix(".sig"), context.now()
     )
+    signature, key, sha256 = grant.signature, grant.storage_key, grant.sha256
+    filename = f"{grant.slug}-{grant.version}.zip"
     if signature_only:
-        db.session.rollback()
-        return Response(f"{release.signature}\n", mimetype="text/plain")
+        return Response(f"{signature}\n", mimetype="text/plain")
     store = storage()
-    key, filename = str(release.storage_key), f"{product.slug}-{release.version}.zip"
     ranged = request.headers.get("Range", "")
     if not ranged or ranged.replace(" ", "").startswith("bytes=0-"):
-        downloads.count(
-            vendor_id=release.vendor_id, release_id=release.id, now=context.now()
-        )
-    headers = {"x-content-signature": str(release.signature)}
+        stats.downloads().add(grant.vendor_id, grant.release_id, context.now().date())
+    headers = {"x-content-signature": signature}
     presigned = store.presigned_url(key, expires=300, filename=filename)
     if presigned is not None:
         response = redirect(presigned, code=302)
@@ -205,7 +202,7 @@ def download(token: str) -> Any:
         as_attachment=True,
         download_name=filename,
         conditional=True,
-        etag=str(release.sha256),
+        etag=sha256,
         max_age=0,
     )
     response.headers.update(headers)

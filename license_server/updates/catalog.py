@@ -1,9 +1,10 @@
 """A product's offerable releases as the update check reads them (cached per process).
 
-One query per product per ``CACHE_TTL`` seconds: the published, not yanked
-releases newest first, the versions that were yanked, and the product's update
-settings. A commit of a release or settings change in this process drops the cache
-at once (:func:`license_server.cache.invalidate`).
+A few queries per product per ``CACHE_TTL`` seconds: the published, not yanked
+releases newest first, the versions that were yanked, the product's update
+settings, and whether any of its licences has update rules. A commit of a release,
+settings or rules change in this process drops the cache at once
+(:func:`license_server.cache.invalidate`).
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from license_server import cache
 from license_server.extensions import db
-from license_server.models import ProductUpdateSettings, Release
+from license_server.models import (
+    License,
+    LicenseUpdateRule,
+    ProductUpdateSettings,
+    Release,
+)
 from license_server.updates import markdown
 from license_server.updates.settings import UpdateSettings, snapshot
 from license_server.updates.versions import sort_key
@@ -46,6 +52,9 @@ class Catalog:
     releases: tuple[ReleaseInfo, ...]
     yanked: frozenset[str]
     settings: UpdateSettings
+    # whether any licence of the product has update rules: when none has, the
+    # check skips reading them (the common case costs no extra query)
+    has_rules: bool
 
 
 def _caches() -> cache.TTLCache[uuid.UUID, Catalog]:
@@ -87,5 +96,16 @@ def load(product_id: uuid.UUID) -> Catalog:
             )
     offered.sort(key=lambda r: sort_key(r.version), reverse=True)
     settings = snapshot(db.session.get(ProductUpdateSettings, product_id))
+    has_rules = bool(
+        db.session.scalar(
+            select(
+                exists().where(
+                    LicenseUpdateRule.license_id == License.id,
+                    License.product_id == product_id,
+                )
+            )
+        )
+    )
     db.session.rollback()  # end the read; the check holds no transaction
-    return caches.put(product_id, Catalog(tuple(offered), frozenset(yanked), settings))
+    found = Catalog(tuple(offered), frozenset(yanked), settings, has_rules)
+    return caches.put(product_id, found)

@@ -99,7 +99,7 @@ def check_update(
     item = decision.answer.product
     found = catalog.load(item.id)
     max_version, channels = None, None
-    if decision.valid and decision.license_id is not None:
+    if found.has_rules and decision.valid and decision.license_id is not None:
         max_version, channels = update_settings.rules_for(decision.license_id)
     subject = (
         decision.license_id.bytes

@@ -18,13 +18,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from license_server import errors
-from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import Product, Release, ReleaseDownloadCounter
 from license_server.updates import entitlement
 
 WINDOW = 300
@@ -118,38 +113,23 @@ def read_token(keyring: Keyring, token: str, now: datetime) -> Grant:
     )
 
 
-def count(*, vendor_id: uuid.UUID, release_id: uuid.UUID, now: datetime) -> None:
-    """Count one download of a release today (its own small transaction)."""
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(ReleaseDownloadCounter).values(
-        release_id=release_id, day=now.date(), vendor_id=vendor_id, downloads=1
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[ReleaseDownloadCounter.release_id, ReleaseDownloadCounter.day],
-        set_={"downloads": ReleaseDownloadCounter.downloads + 1},
-    )
-    db.session.execute(statement)
-    db.session.commit()
-
-
-def authorise(keyring: Keyring, token: str, now: datetime) -> tuple[Release, Product]:
-    """Check a package URL and re-check the licence on its domain; return the release.
+def authorise(keyring: Keyring, token: str, now: datetime) -> entitlement.PackageGrant:
+    """Check a package URL and re-check the licence on its domain; return the grant.
 
     Refused (4xx) when the token is tampered or expired, the release was yanked or
     unpublished since, or the licence is no longer VALID on that domain (revoked,
     suspended, expired under a restricting product, or the site deactivated).
     """
     grant = read_token(keyring, token, now)
-    release = db.session.get(Release, grant.release_id)
-    if release is None or release.published_at is None or release.yanked_at:
-        raise ReleaseWithdrawn()
-    product = db.session.get(Product, release.product_id)
-    assert product is not None  # noqa: S101 - a foreign key guarantees it
-    code = entitlement.licence_valid_by_id(
-        license_id=grant.license_id, domain=grant.domain, product=product, now=now
+    found = entitlement.package_grant(
+        release_id=grant.release_id,
+        license_id=grant.license_id,
+        domain=grant.domain,
+        now=now,
     )
-    if code is not entitlement.ResultCode.VALID:
-        message = entitlement.DETAILS[code] + " Updates cannot be downloaded."
-        raise DownloadNotEntitled(message, detail={"code": str(code)})
-    return release, product
+    if found is None or found.withdrawn:
+        raise ReleaseWithdrawn()
+    if found.code is not entitlement.ResultCode.VALID:
+        message = entitlement.DETAILS[found.code] + " Updates cannot be downloaded."
+        raise DownloadNotEntitled(message, detail={"code": str(found.code)})
+    return found

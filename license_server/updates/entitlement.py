@@ -11,13 +11,18 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy.orm import aliased
+
 from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import Activation, License, Product
+from license_server.models import Activation, License, Product, Release
 from license_server.services import common, validation
 from license_server.signing import SignerCache, issue_token
 
@@ -69,9 +74,7 @@ def licence_state_for(
     """
     key = common.parse_license_key(license_key)
     site = common.canonical_domain(domain)
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+    with _reader() as connection:
         item = validation.product_info(product, connection)
         state = validation.read_state(
             connection, keyring.license_lookup(key.body), site
@@ -92,30 +95,112 @@ def licence_state_for(
                 last = state.last_seen_at
                 if last is None or now - last >= timedelta(seconds=last_seen_interval):
                     validation.hot_path().last_seen.add(state.activation_id, now)
+    validation.hot_path().flush_due()  # a server that only sees checks flushes too
     license_id = None if state is None else state.id
     return LicenceDecision(answer, signer, license_id)
 
 
-def licence_valid_by_id(
-    *,
-    license_id: uuid.UUID,
-    domain: str,
-    product: ProductInfo | Product,
-    now: datetime,
-) -> validation.ResultCode:
-    """Re-decide a licence known by id on a domain (downloads carry no key)."""
-    license = db.session.get(License, license_id)
-    if license is None:
-        return ResultCode.NOT_FOUND
-    code = validation.license_state(license, product, now)
-    if code is ResultCode.VALID and not _live(license_id, domain):
-        return ResultCode.DOMAIN_NOT_ACTIVATED
-    return code
+@dataclass(frozen=True)
+class PackageGrant:
+    """A release as a download needs it, and the licence decision on the domain."""
+
+    code: validation.ResultCode
+    vendor_id: uuid.UUID
+    release_id: uuid.UUID
+    version: str
+    slug: str
+    signature: str
+    storage_key: str
+    sha256: str
+    withdrawn: bool  # unpublished or yanked since the URL was made
 
 
-def _live(license_id: uuid.UUID, domain: str) -> bool:
-    activation: Activation | None = validation.live_activation(license_id, domain)
-    return activation is not None
+_LICENCE = aliased(License)
+_GRANT_QUERY = (
+    select(
+        Release.vendor_id,
+        Release.version,
+        Release.signature,
+        Release.storage_key,
+        Release.sha256,
+        Release.published_at,
+        Release.yanked_at,
+        Product.slug,
+        _LICENCE.id,
+        _LICENCE.vendor_id,
+        _LICENCE.product_id,
+        _LICENCE.status,
+        _LICENCE.expires_at,
+        Activation.id,
+    )
+    .join(Product, Product.id == Release.product_id)
+    .outerjoin(_LICENCE, _LICENCE.id == bindparam("license_id"))
+    .outerjoin(
+        Activation,
+        and_(
+            Activation.license_id == _LICENCE.id,
+            Activation.domain == bindparam("domain"),
+            Activation.deactivated_at.is_(None),
+        ),
+    )
+    .where(Release.id == bindparam("release_id"))
+)
+
+
+def package_grant(
+    *, release_id: uuid.UUID, license_id: uuid.UUID, domain: str, now: datetime
+) -> PackageGrant | None:
+    """Re-decide a licence known by id on a domain, with the release: one query.
+
+    Downloads carry no key, so this reads the licence by id; the decision is
+    validation's own (:func:`validation.license_state`, then the live activation).
+    None when the release does not exist.
+    """
+    with _reader() as connection:
+        row = connection.execute(
+            _GRANT_QUERY,
+            {"release_id": release_id, "license_id": license_id, "domain": domain},
+        ).first()
+        if row is None:
+            return None
+        product = validation.product_info(row[7], connection)
+    code = ResultCode.NOT_FOUND
+    if row[8] is not None and row[9] == row[0]:
+        state = validation.LicenseState(
+            id=row[8],
+            vendor_id=row[9],
+            product_id=row[10],
+            status=row[11],
+            max_domains=None,
+            expires_at=row[12],
+            updates_until=None,
+            active_domains=0,
+            activation_id=row[13],
+            last_seen_at=None,
+        )
+        code = validation.license_state(state, product, now)
+        if code is ResultCode.VALID and state.activation_id is None:
+            code = ResultCode.DOMAIN_NOT_ACTIVATED
+    return PackageGrant(
+        code=code,
+        vendor_id=row[0],
+        release_id=release_id,
+        version=row[1],
+        slug=row[7],
+        signature=str(row[2]),
+        storage_key=str(row[3]),
+        sha256=str(row[4]),
+        withdrawn=row[5] is None or row[6] is not None,
+    )
+
+
+@contextmanager
+def _reader() -> Iterator[Connection]:
+    """A pooled connection for reads without BEGIN/ROLLBACK (as validate reads)."""
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def product_info(slug: str) -> ProductInfo:

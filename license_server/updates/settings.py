@@ -167,6 +167,7 @@ def put_rules(
         now=now,
     )
     db.session.commit()
+    cache.invalidate()  # the catalogs remember whether a product has rules
     return _rule_dict(rule)
 
 

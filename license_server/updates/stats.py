@@ -111,6 +111,66 @@ def _upsert(key: Key, count: int) -> None:
     db.session.execute(statement)
 
 
+class DownloadCounters:
+    """Per-process counters of downloads per release and day, flushed in batches."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._counts: Counter[tuple[uuid.UUID, uuid.UUID, date]] = Counter()
+        self._lock = threading.Lock()
+        self._flushed_at = time.monotonic()
+
+    def add(self, vendor_id: uuid.UUID, release_id: uuid.UUID, day: date) -> None:
+        """Count one download."""
+        with self._lock:
+            self._counts[(vendor_id, release_id, day)] += 1
+        if time.monotonic() - self._flushed_at >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered counts; keep them for the next flush on error."""
+        with self._lock:
+            counts, self._counts = self._counts, Counter()
+            self._flushed_at = time.monotonic()
+        if not counts:
+            return
+        try:
+            for (vendor_id, release_id, day), count in counts.items():
+                _upsert_download(vendor_id, release_id, day, count)
+            db.session.commit()
+        except SQLAlchemyError:
+            db.session.rollback()
+            with self._lock:
+                self._counts.update(counts)
+            log.warning("download counters not written; kept for the next flush")
+
+
+def _upsert_download(
+    vendor_id: uuid.UUID, release_id: uuid.UUID, day: date, count: int
+) -> None:
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(ReleaseDownloadCounter).values(
+        release_id=release_id, day=day, vendor_id=vendor_id, downloads=count
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[ReleaseDownloadCounter.release_id, ReleaseDownloadCounter.day],
+        set_={
+            "downloads": ReleaseDownloadCounter.downloads + statement.excluded.downloads
+        },
+    )
+    db.session.execute(statement)
+
+
+def downloads() -> DownloadCounters:
+    """Return this app's download counters."""
+    found: DownloadCounters | None = current_app.extensions.get("download_stats")
+    if found is None:
+        interval = float(current_app.config.get("UPDATE_STATS_FLUSH_INTERVAL", 10))
+        found = current_app.extensions["download_stats"] = DownloadCounters(interval)
+    return found
+
+
 def counters() -> CheckCounters:
     """Return this app's update-check counters."""
     found: CheckCounters | None = current_app.extensions.get("update_stats")
