@@ -220,7 +220,7 @@ final class Lcwp_Domain {
 		}
 		$name   = self::canonical_name( $host );
 		$labels = explode( '.', $name );
-		if ( ctype_digit( end( $labels ) ) ) {
+		if ( 1 === preg_match( '/^[0-9]+$/', end( $labels ) ) ) {
 			if ( false === filter_var( $name, FILTER_VALIDATE_IP, FILTER_FLAG_IPV4 ) ) {
 				throw new Lcwp_Domain_Error( 'not a dotted-quad IPv4 address' );
 			}

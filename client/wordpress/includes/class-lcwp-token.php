@@ -172,7 +172,7 @@ final class Lcwp_Token {
 	 * @return bool
 	 */
 	public static function native_sodium() {
-		return extension_loaded( 'sodium' );
+		return function_exists( 'sodium_crypto_sign_verify_detached' ) && extension_loaded( 'sodium' );
 	}
 
 	/**
@@ -188,9 +188,9 @@ final class Lcwp_Token {
 		if ( isset( self::$checked[ $memo ] ) ) {
 			return;
 		}
-		self::load_sodium();
+		$verify = self::load_sodium();
 		try {
-			$ok = sodium_crypto_sign_verify_detached( $signature, $signed, $key );
+			$ok = call_user_func( $verify, $signature, $signed, $key );
 		} catch ( Throwable $error ) {
 			$ok = false;
 		}
@@ -201,20 +201,25 @@ final class Lcwp_Token {
 	}
 
 	/**
-	 * Make sodium_crypto_sign_verify_detached available: native, else WordPress's sodium_compat.
+	 * Return an Ed25519 verify callable: native, else WordPress's bundled sodium_compat.
 	 *
+	 * @return callable
 	 * @throws Lcwp_Token_Error When neither is there.
 	 */
 	private static function load_sodium() {
 		if ( function_exists( 'sodium_crypto_sign_verify_detached' ) ) {
-			return;
+			return 'sodium_crypto_sign_verify_detached';
 		}
-		if ( defined( 'ABSPATH' ) && defined( 'WPINC' ) && is_readable( ABSPATH . WPINC . '/sodium_compat/autoload.php' ) ) {
+		if ( ! class_exists( 'ParagonIE_Sodium_Compat' ) && defined( 'ABSPATH' ) && defined( 'WPINC' ) && is_readable( ABSPATH . WPINC . '/sodium_compat/autoload.php' ) ) {
 			require_once ABSPATH . WPINC . '/sodium_compat/autoload.php';
 		}
-		if ( ! function_exists( 'sodium_crypto_sign_verify_detached' ) ) {
-			throw new Lcwp_Token_Error( 'unsupported', 'no Ed25519 implementation (ext-sodium or sodium_compat)' );
+		if ( function_exists( 'sodium_crypto_sign_verify_detached' ) ) {
+			return 'sodium_crypto_sign_verify_detached'; // the polyfill
 		}
+		if ( class_exists( 'ParagonIE_Sodium_Compat' ) ) {
+			return array( 'ParagonIE_Sodium_Compat', 'crypto_sign_verify_detached' );
+		}
+		throw new Lcwp_Token_Error( 'unsupported', 'no Ed25519 implementation (ext-sodium or sodium_compat)' );
 	}
 
 	/**
