@@ -7,41 +7,7 @@
 
 use PHPUnit\Framework\TestCase;
 
-if ( ! function_exists( 'sanitize_key' ) ) {
-	function sanitize_key( $key ) {
-		return preg_replace( '/[^a-z0-9_\-]/', '', strtolower( $key ) );
-	}
-}
-if ( ! function_exists( 'wp_parse_url' ) ) {
-	function wp_parse_url( $url, $component = -1 ) {
-		return parse_url( $url, $component );
-	}
-}
-if ( ! function_exists( 'get_option' ) ) {
-	$GLOBALS['lcwp_test_options'] = array();
-	function get_option( $name, $default = false ) {
-		return array_key_exists( $name, $GLOBALS['lcwp_test_options'] ) ? $GLOBALS['lcwp_test_options'][ $name ] : $default;
-	}
-	function add_option( $name, $value, $unused = '', $autoload = 'yes' ) {
-		$GLOBALS['lcwp_test_options'][ $name ] = $value;
-		$GLOBALS['lcwp_test_autoload'][ $name ] = $autoload;
-		return true;
-	}
-	function update_option( $name, $value, $autoload = null ) {
-		$GLOBALS['lcwp_test_options'][ $name ] = $value;
-		return true;
-	}
-	function delete_option( $name ) {
-		unset( $GLOBALS['lcwp_test_options'][ $name ] );
-		return true;
-	}
-	function __( $text, $domain = 'default' ) {
-		return $text;
-	}
-	function wp_json_encode( $data ) {
-		return json_encode( $data );
-	}
-}
+require_once __DIR__ . '/wp-stubs.php';
 require_once dirname( __DIR__, 3 ) . '/client/wordpress/includes/class-lcwp-updates.php';
 
 final class UpdatesTest extends TestCase {
