@@ -141,6 +141,12 @@ def test_wp_cron_revalidates_a_day_later(
         f"echo Acme_License::client()->activate({licence['key']!r})['code'];", "two"
     )
     assert activated == "VALID"
+    autoload = wordpress.php(
+        'global $wpdb; echo $wpdb->get_var("SELECT autoload FROM $wpdb->options'
+        " WHERE option_name = 'acme_license_acme-example'\");",
+        "two",
+    )
+    assert autoload == "no"  # the state never loads on a visitor's page
     hook = "acme_license_revalidate_acme-example"
     scheduled = wordpress.php(
         f"do_action('init'); echo wp_next_scheduled('{hook}') - time();", "two"
