@@ -32,6 +32,8 @@ class Lcwp_Updates {
 	private $option;
 	/** @var string The licence server's host. */
 	private $host;
+	/** @var bool Whether this request asked the server already (core saves the transient twice). */
+	private $asked = false;
 
 	/**
 	 * @param Lcwp_Client $client  The licence logic.
@@ -162,7 +164,9 @@ class Lcwp_Updates {
 	public function on_wordpress_check( $transient ) {
 		$stored = $this->stored();
 		$forced = isset( $_GET['force-check'] ); // phpcs:ignore WordPress.Security.NonceVerification -- core's own flag
-		if ( $forced || null === $stored || $this->client->now() - $stored['checked_at'] >= self::MIN_RECHECK ) {
+		$stale  = null === $stored || $this->client->now() - $stored['checked_at'] >= self::MIN_RECHECK;
+		if ( ! $this->asked && ( $forced || $stale ) ) {
+			$this->asked = true;
 			$this->check();
 		}
 		return $this->inject( $transient );
