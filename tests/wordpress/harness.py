@@ -11,10 +11,12 @@ so the tests can assert that.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -129,6 +131,7 @@ class WordPress:
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # its workers share the group: stop them all
             )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -205,11 +208,14 @@ class WordPress:
     def tear_down(self) -> None:
         """Stop the server and drop the database."""
         if self.process is not None:
-            self.process.terminate()
+            # PHP_CLI_SERVER_WORKERS forks workers that outlive a terminated master
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
         self.sql(f"DROP DATABASE IF EXISTS `{self.database}`")
         shutil.rmtree(self.root, ignore_errors=True)
 
