@@ -6,7 +6,15 @@ import base64
 import hashlib
 from typing import Any
 
-from flask import Response, current_app, redirect, render_template, request, send_file
+from flask import (
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)
 
 from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
@@ -35,13 +43,18 @@ def storage() -> Storage:
     return found
 
 
+def _base_url() -> str:
+    """Return this server's root URL (without Werkzeug's costly IRI round trip)."""
+    return f"{request.scheme}://{request.host}{request.script_root}/"
+
+
 def _check(args: dict[str, Any], if_none_match: str | None) -> check.UpdateAnswer:
     config = current_app.config
     return check.check_update(
         keyring=context.keyring(),
         signer=context.signer(),
         if_none_match=if_none_match,
-        base_url=request.url_root,
+        base_url=_base_url(),
         download_ttl=config["DOWNLOAD_TTL"],
         last_seen_interval=config["LAST_SEEN_INTERVAL"],
         now=context.now(),
@@ -59,7 +72,10 @@ def update_check(args: dict[str, Any]) -> Any:
     answer = _check(args, request.headers.get("If-None-Match"))
     if answer.body is None:
         return Response(status=304, headers={"ETag": answer.etag})
-    return answer.body, 200, {"ETag": answer.etag, "Cache-Control": "no-store"}
+    # the body has the documented shape already: skip re-dumping it field by field
+    response = jsonify(answer.body)
+    response.headers.update({"ETag": answer.etag, "Cache-Control": "no-store"})
+    return response
 
 
 @blp.get("/updates/<product>/puc.json")
@@ -121,7 +137,7 @@ def _puc_anonymous(product: str, args: dict[str, Any]) -> dict[str, Any]:
         "name": item.name,
         "slug": item.slug,
         "version": version,
-        "details_url": f"{request.url_root}v1/updates/{item.slug}/changelog",
+        "details_url": f"{_base_url()}v1/updates/{item.slug}/changelog",
         "upgrade_notice": message,
         "reason": {
             "code": "NOT_FOUND",

@@ -55,6 +55,14 @@ class Catalog:
     # whether any licence of the product has update rules: when none has, the
     # check skips reading them (the common case costs no extra query)
     has_rules: bool
+    # rendered once per load: the plugins_api sections
+    description_html: str = ""
+    installation_html: str = ""
+    changelog_html: dict[str, str] | None = None
+
+    def changelog(self, channel: str) -> str:
+        """Return the notes of the newest releases a site on ``channel`` sees."""
+        return (self.changelog_html or {}).get(channel, "")
 
 
 def _caches() -> cache.TTLCache[uuid.UUID, Catalog]:
@@ -107,5 +115,18 @@ def load(product_id: uuid.UUID) -> Catalog:
         )
     )
     db.session.rollback()  # end the read; the check holds no transaction
-    found = Catalog(tuple(offered), frozenset(yanked), settings, has_rules)
+    found = Catalog(
+        tuple(offered),
+        frozenset(yanked),
+        settings,
+        has_rules,
+        markdown.render(settings.description),
+        markdown.render(settings.installation),
+        {channel: _notes(offered, channel) for channel in ("stable", "beta")},
+    )
     return caches.put(product_id, found)
+
+
+def _notes(releases: list[ReleaseInfo], channel: str) -> str:
+    shown = [r for r in releases if channel == "beta" or r.channel == "stable"]
+    return "".join(f"<h4>{r.version}</h4>\n{r.changelog_html}" for r in shown[:20])

@@ -9,7 +9,6 @@ and stats go to per-process buffers.
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,7 +20,6 @@ from license_server.updates import (
     catalog,
     downloads,
     entitlement,
-    markdown,
     rules,
     stats,
 )
@@ -60,11 +58,6 @@ class UpdateAnswer:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
-
-
-def _changelog(releases: tuple[catalog.ReleaseInfo, ...], channel: str) -> str:
-    shown = [r for r in releases if channel == "beta" or r.channel == "stable"]
-    return "".join(f"<h4>{r.version}</h4>\n{r.changelog_html}" for r in shown[:20])
 
 
 def check_update(
@@ -134,7 +127,7 @@ def check_update(
         },
     )
     stats.counters().flush_if_due()
-    etag = _etag(body, decision)
+    etag = _etag(body, choice, decision)
     if if_none_match is not None and etag in _tags(if_none_match):
         return UpdateAnswer(None, etag)
     target = choice.target
@@ -207,9 +200,9 @@ def _body(
         "last_updated": _iso(offered.published_at) if offered else None,
         "homepage": settings.homepage,
         "sections": {
-            "description": markdown.render(settings.description),
-            "installation": markdown.render(settings.installation),
-            "changelog": _changelog(found.releases, choice.channel),
+            "description": found.description_html,
+            "installation": found.installation_html,
+            "changelog": found.changelog(choice.channel),
         },
         "banners": dict(settings.banners),
         "icons": dict(settings.icons),
@@ -224,10 +217,26 @@ def _body(
     }
 
 
-def _etag(body: dict[str, Any], decision: entitlement.LicenceDecision) -> str:
-    stable = {k: v for k, v in body.items() if k not in {"ts", "token", "license"}}
-    text = json.dumps(stable, sort_keys=True) + repr(decision.answer.state)
-    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+def _etag(
+    body: dict[str, Any], choice: rules.Choice, decision: entitlement.LicenceDecision
+) -> str:
+    # what the answer depends on, apart from ts and token: the decision, the release
+    # offered (its id changes with every edit's reload), the package URL (stable for
+    # a five-minute window), the notes and the request's own echoes
+    target = choice.target or choice.latest
+    parts = (
+        body["package"],
+        body["reason"],
+        body["installed_version"],
+        body["channel"],
+        body["nonce"],
+        body["sections"]["changelog"],
+        body["sections"]["description"],
+        target,
+        decision.answer.state,
+        str(decision.code),
+    )
+    return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
 
 
 def _tags(header: str) -> set[str]:
