@@ -17,6 +17,7 @@ from flask import Flask
 
 from license_server.config import ConfigError
 from license_server.keyring import new_master_key
+from license_server.runtime import of as runtime_of
 
 
 def _app() -> Flask:
@@ -117,7 +118,7 @@ def vendors_create(
     with _app_context() as app:
         try:
             new = create_vendor(
-                keyring=app.extensions["keyring"],
+                keyring=runtime_of(app).keyring,
                 name=name,
                 slug=slug,
                 issuer=issuer,

@@ -9,14 +9,14 @@ and stats go to per-process buffers.
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from license_server.keyring import Keyring
-from license_server.signing import SignerCache
+from license_server.runtime import Runtime
 from license_server.updates import (
+    UpdateRuntime,
     catalog,
     downloads,
     entitlement,
@@ -62,8 +62,8 @@ def _iso(moment: datetime | None) -> str | None:
 
 def check_update(
     *,
-    keyring: Keyring,
-    signer: SignerCache,
+    runtime: Runtime,
+    updates: UpdateRuntime,
     license_key: str,
     domain: str,
     product: str,
@@ -75,29 +75,26 @@ def check_update(
     nonce: str | None = None,
     if_none_match: str | None = None,
     base_url: str,
-    download_ttl: int,
-    last_seen_interval: int,
     now: datetime,
 ) -> UpdateAnswer:
     """Decide what the site is offered; sign it unless ``if_none_match`` matches."""
     decision = entitlement.licence_state_for(
-        keyring=keyring,
+        runtime=runtime,
         license_key=license_key,
         domain=domain,
         product=product,
         nonce=nonce,
         now=now,
-        last_seen_interval=last_seen_interval,
     )
-    item = decision.answer.product
-    found = catalog.load(item.id)
+    item = decision.product
+    found = catalog.load(updates.catalogs, item.id)
     max_version, channels = None, None
     if found.has_rules and decision.valid and decision.license_id is not None:
         max_version, channels = update_settings.rules_for(decision.license_id)
     subject = (
         decision.license_id.bytes
         if decision.license_id is not None
-        else decision.answer.domain.encode()
+        else decision.domain.encode()
     )
     choice = rules.choose(
         found.releases,
@@ -115,8 +112,11 @@ def check_update(
             default_rollout=found.settings.rollout_percent,
         ),
     )
-    body = _body(decision, found, choice, version, keyring, base_url, download_ttl, now)
-    stats.counters().add(
+    body = _body(
+        decision, found, choice, version, runtime.keyring, base_url,
+        updates.download_ttl, now,
+    )  # fmt: skip
+    updates.checks.add(
         item.vendor_id,
         item.id,
         now.date(),
@@ -126,14 +126,14 @@ def check_update(
             "php": stats.minor(php_version),
         },
     )
-    stats.counters().flush_if_due()
+    updates.checks.flush_if_due()
     etag = _etag(body, choice, decision)
     if if_none_match is not None and etag in _tags(if_none_match):
         return UpdateAnswer(None, etag)
     target = choice.target
-    body["token"] = entitlement.sign_update(
+    answer = entitlement.sign_update(
         decision,
-        signer=signer,
+        runtime=runtime,
         upd={
             "ver": body["new_version"],
             "pkg": body["package"] is not None,
@@ -141,7 +141,8 @@ def check_update(
             "sha384": target.sha384 if target is not None else None,
         },
     )
-    body["license"] = decision.answer.lic
+    body["token"] = answer.token
+    body["license"] = answer.lic
     return UpdateAnswer(body, etag)
 
 
@@ -155,7 +156,7 @@ def _body(
     download_ttl: int,
     now: datetime,
 ) -> dict[str, Any]:
-    item = decision.answer.product
+    item = decision.product
     offered = choice.target or choice.latest
     package = None
     if choice.target is not None and decision.license_id is not None:
@@ -163,7 +164,7 @@ def _body(
             decision.license_id,
             choice.target.id,
             downloads.expiry(now, download_ttl),
-            decision.answer.domain,
+            decision.domain,
         )
         package = f"{base_url}v1/downloads/{downloads.make_token(keyring, grant)}"
     new_version = offered.version if offered is not None else installed
@@ -210,8 +211,8 @@ def _body(
         "code": str(decision.code),
         "valid": decision.valid,
         "license": None,
-        "domain": decision.answer.domain,
-        "nonce": decision.answer.nonce,
+        "domain": decision.domain,
+        "nonce": decision.nonce,
         "ts": _iso(now),
         "token": "",
     }
@@ -233,7 +234,7 @@ def _etag(
         body["sections"]["changelog"],
         body["sections"]["description"],
         target,
-        decision.answer.state,
+        decision.state,
         str(decision.code),
     )
     return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
@@ -241,11 +242,3 @@ def _etag(
 
 def _tags(header: str) -> set[str]:
     return {part.strip().removeprefix("W/") for part in header.split(",")}
-
-
-def release_uuid(text: str) -> uuid.UUID | None:
-    """Parse a release id, or None."""
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
