@@ -45,10 +45,12 @@ writes = documented(blp, *ADMIN_WRITE_ERRORS)
 @blp.before_request
 def authenticate() -> Response | None:
     """Authenticate the Bearer key, refuse writes of read keys, claim idempotency."""
+    runtime = context.runtime()
     key = vendors.authenticate(
-        keyring=context.keyring(),
+        keyring=runtime.keyring,
+        key_use=runtime.key_use,
         authorization=request.headers.get("Authorization"),
-        now=context.now(),
+        now=runtime.now(),
     )
     if request.method not in READ_METHODS and key.scope != ApiKeyScope.WRITE:
         raise errors.Forbidden("This API key is read-only.")

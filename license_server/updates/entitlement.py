@@ -101,7 +101,6 @@ def licence_state_for(
         last = state.last_seen_at
         if last is None or now - last >= timedelta(seconds=runtime.last_seen_interval):
             runtime.last_seen.add(state.activation_id, now)
-    runtime.flush_due()
     return LicenceDecision(
         code, item, site, state, key_hash_claim(key.body), nonce, signer, now
     )
