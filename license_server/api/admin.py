@@ -45,10 +45,12 @@ writes = documented(blp, *ADMIN_WRITE_ERRORS)
 @blp.before_request
 def authenticate() -> Response | None:
     """Authenticate the Bearer key, refuse writes of read keys, claim idempotency."""
+    runtime = context.runtime()
     key = vendors.authenticate(
-        keyring=context.keyring(),
+        keyring=runtime.keyring,
+        key_use=runtime.key_use,
         authorization=request.headers.get("Authorization"),
-        now=context.now(),
+        now=runtime.now(),
     )
     if request.method not in READ_METHODS and key.scope != ApiKeyScope.WRITE:
         raise errors.Forbidden("This API key is read-only.")
@@ -285,12 +287,12 @@ def get_activation(activation_id: uuid.UUID) -> Any:
 @writes
 def deactivate_activation(activation_id: uuid.UUID) -> Any:
     """Deactivate one activation (the site moved); frees its seat at once."""
-    activation = activations.get_for_vendor(
-        vendor_id=_vendor_id(), activation_id=activation_id
+    return activations.deactivate_for_vendor(
+        vendor_id=_vendor_id(),
+        activation_id=activation_id,
+        actor=context.actor(),
+        now=context.now(),
     )
-    if activation.deactivated_at is None:
-        activations.end_activation(activation, actor=context.actor(), now=context.now())
-    return activation
 
 
 # --- API keys and signing keys ------------------------------------------------------

@@ -52,6 +52,8 @@ def publish(
     from license_server import errors
     from license_server.extensions import db
     from license_server.models import Product
+    from license_server.runtime import of as runtime_of
+    from license_server.updates import of as updates_of
     from license_server.updates import releases as service
 
     actor = "cli"
@@ -76,8 +78,8 @@ def publish(
             )
             with file.open("rb") as stream:
                 release = service.attach_package(
-                    keyring=app.extensions["keyring"],
-                    storage=app.extensions["release_storage"],
+                    keyring=runtime_of(app).keyring,
+                    storage=updates_of(app).storage,
                     vendor_id=vendor_id,
                     release_id=release.id,
                     stream=stream,

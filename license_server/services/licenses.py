@@ -15,6 +15,7 @@ from license_server.keyring import Keyring
 from license_server.models import Activation, License, LicenseStatus, Product
 from license_server.services import common, events, pages
 from license_server.services.products import product_for_vendor
+from license_server.services.unit import transactional
 
 MAX_BATCH = 1000
 # status change -> (states it may start from, resulting state)
@@ -97,6 +98,7 @@ def _new_license(
     return license, str(key)
 
 
+@transactional
 def create_licenses(
     *,
     keyring: Keyring,
@@ -134,7 +136,6 @@ def create_licenses(
         ],
         now=now,
     )
-    db.session.commit()
     return issued
 
 
@@ -219,9 +220,9 @@ def _record_change(
         after=snapshot(license, tuple(before)),
         now=now,
     )
-    db.session.commit()
 
 
+@transactional
 def update_license(
     *,
     vendor_id: uuid.UUID,
@@ -242,6 +243,7 @@ def update_license(
     return license
 
 
+@transactional
 def renew_license(
     *,
     vendor_id: uuid.UUID,
@@ -264,6 +266,7 @@ def renew_license(
     return license
 
 
+@transactional
 def regenerate_key(
     *,
     keyring: Keyring,
@@ -285,6 +288,7 @@ def regenerate_key(
     return license, str(key)
 
 
+@transactional
 def change_status(
     *,
     vendor_id: uuid.UUID,

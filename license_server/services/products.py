@@ -13,6 +13,7 @@ from license_server import domains, errors, keys
 from license_server.extensions import db
 from license_server.models import Product
 from license_server.services import common
+from license_server.services.unit import transactional
 
 DEFAULT_TOKEN_TTL = 7 * 24 * 3600
 DEFAULT_GRACE_PERIOD = 14 * 24 * 3600
@@ -56,6 +57,7 @@ def canonical_patterns(patterns: list[str]) -> list[str]:
     return sorted(set(result))
 
 
+@transactional
 def create_product(
     *,
     vendor_id: uuid.UUID,
@@ -106,7 +108,6 @@ def create_product(
         data={"after": _snapshot(product)},
         now=now,
     )
-    db.session.commit()
     return product
 
 
@@ -145,6 +146,7 @@ def product_for_vendor(*, vendor_id: uuid.UUID, slug: str) -> Product:
     return product
 
 
+@transactional
 def update_product(
     *,
     vendor_id: uuid.UUID,
@@ -170,6 +172,7 @@ def update_product(
     return product
 
 
+@transactional
 def set_archived(
     *,
     vendor_id: uuid.UUID,
@@ -206,4 +209,3 @@ def _record(
         after=after,
         now=now,
     )
-    db.session.commit()

@@ -95,7 +95,7 @@ def upload_package(release_id: uuid.UUID) -> Any:
     request.max_content_length = limit + 1
     return releases.attach_package(
         keyring=context.keyring(),
-        storage=api.storage(),
+        storage=api.updates_runtime().storage,
         release_id=release_id,
         stream=request.stream,
         limit=limit,
@@ -133,7 +133,9 @@ def yank_release(args: dict[str, Any], release_id: uuid.UUID) -> Any:
 @writes
 def delete_release(release_id: uuid.UUID) -> Any:
     """Delete a release that was never published."""
-    releases.delete_release(storage=api.storage(), release_id=release_id, **_scoped())
+    releases.delete_release(
+        storage=api.updates_runtime().storage, release_id=release_id, **_scoped()
+    )
     return None
 
 

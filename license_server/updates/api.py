@@ -6,14 +6,22 @@ import base64
 import hashlib
 from typing import Any
 
-from flask import Response, current_app, redirect, render_template, request, send_file
+from flask import (
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+)
 
 from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
 from license_server.schemas.errors import ErrorOut
-from license_server.updates import catalog, check, downloads, entitlement, stats
+from license_server.updates import UpdateRuntime, catalog, check, downloads, entitlement
+from license_server.updates import of as updates_of
 from license_server.updates import schemas as s
-from license_server.updates.storage import Storage
 
 blp = Blueprint(
     "updates", __name__, url_prefix="/v1", description="Updates and downloads."
@@ -29,21 +37,22 @@ _CSS_HASH = "sha256-" + base64.b64encode(
 ).decode("ascii")
 
 
-def storage() -> Storage:
-    """Return the app's package storage."""
-    found: Storage = current_app.extensions["release_storage"]
-    return found
+def updates_runtime() -> UpdateRuntime:
+    """Return the current app's update runtime."""
+    return updates_of(current_app)
+
+
+def _base_url() -> str:
+    """Return this server's root URL (without Werkzeug's costly IRI round trip)."""
+    return f"{request.scheme}://{request.host}{request.script_root}/"
 
 
 def _check(args: dict[str, Any], if_none_match: str | None) -> check.UpdateAnswer:
-    config = current_app.config
     return check.check_update(
-        keyring=context.keyring(),
-        signer=context.signer(),
+        runtime=context.runtime(),
+        updates=updates_runtime(),
         if_none_match=if_none_match,
-        base_url=request.url_root,
-        download_ttl=config["DOWNLOAD_TTL"],
-        last_seen_interval=config["LAST_SEEN_INTERVAL"],
+        base_url=_base_url(),
         now=context.now(),
         **args,
     )
@@ -59,7 +68,10 @@ def update_check(args: dict[str, Any]) -> Any:
     answer = _check(args, request.headers.get("If-None-Match"))
     if answer.body is None:
         return Response(status=304, headers={"ETag": answer.etag})
-    return answer.body, 200, {"ETag": answer.etag, "Cache-Control": "no-store"}
+    # the body has the documented shape already: skip re-dumping it field by field
+    response = jsonify(answer.body)
+    response.headers.update({"ETag": answer.etag, "Cache-Control": "no-store"})
+    return response
 
 
 @blp.get("/updates/<product>/puc.json")
@@ -112,8 +124,8 @@ def _puc_body(body: dict[str, Any]) -> dict[str, Any]:
 
 def _puc_anonymous(product: str, args: dict[str, Any]) -> dict[str, Any]:
     """No key or domain: name the newest stable release, never a package."""
-    item = entitlement.product_info(product)
-    found = catalog.load(item.id)
+    item = entitlement.product_info(context.runtime(), product)
+    found = catalog.load(updates_runtime().catalogs, item.id)
     stable = [r for r in found.releases if r.channel == "stable"]
     version = stable[0].version if stable else args["installed_version"]
     message = "Enter your license key in the theme's license settings to get updates."
@@ -121,7 +133,7 @@ def _puc_anonymous(product: str, args: dict[str, Any]) -> dict[str, Any]:
         "name": item.name,
         "slug": item.slug,
         "version": version,
-        "details_url": f"{request.url_root}v1/updates/{item.slug}/changelog",
+        "details_url": f"{_base_url()}v1/updates/{item.slug}/changelog",
         "upgrade_notice": message,
         "reason": {
             "code": "NOT_FOUND",
@@ -136,8 +148,8 @@ def _puc_anonymous(product: str, args: dict[str, Any]) -> dict[str, Any]:
 @docs.errors(blp, 404, 429)
 def changelog(product: str) -> Any:
     """Show the published release notes: the page WordPress opens in its iframe."""
-    item = entitlement.product_info(product)
-    found = catalog.load(item.id)
+    item = entitlement.product_info(context.runtime(), product)
+    found = catalog.load(updates_runtime().catalogs, item.id)
     page = render_template(
         "updates/changelog.html",
         name=item.name,
@@ -167,16 +179,17 @@ def download(token: str) -> Any:
     """Stream a package (or its ``.sig``) for a valid, unexpired package URL."""
     signature_only = token.endswith(".sig")
     grant = downloads.authorise(
-        context.keyring(), token.removesuffix(".sig"), context.now()
+        context.runtime(), token.removesuffix(".sig"), context.now()
     )
     signature, key, sha256 = grant.signature, grant.storage_key, grant.sha256
     filename = f"{grant.slug}-{grant.version}.zip"
     if signature_only:
         return Response(f"{signature}\n", mimetype="text/plain")
-    store = storage()
+    updates = updates_runtime()
+    store = updates.storage
     ranged = request.headers.get("Range", "")
     if not ranged or ranged.replace(" ", "").startswith("bytes=0-"):
-        stats.downloads().add(grant.vendor_id, grant.release_id, context.now().date())
+        updates.downloads.add(grant.vendor_id, grant.release_id, context.now().date())
     headers = {"x-content-signature": signature}
     presigned = store.presigned_url(key, expires=300, filename=filename)
     if presigned is not None:

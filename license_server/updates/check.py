@@ -9,19 +9,17 @@ and stats go to per-process buffers.
 from __future__ import annotations
 
 import hashlib
-import json
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from license_server.keyring import Keyring
-from license_server.signing import SignerCache
+from license_server.runtime import Runtime
 from license_server.updates import (
+    UpdateRuntime,
     catalog,
     downloads,
     entitlement,
-    markdown,
     rules,
     stats,
 )
@@ -62,15 +60,10 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat().replace("+00:00", "Z")
 
 
-def _changelog(releases: tuple[catalog.ReleaseInfo, ...], channel: str) -> str:
-    shown = [r for r in releases if channel == "beta" or r.channel == "stable"]
-    return "".join(f"<h4>{r.version}</h4>\n{r.changelog_html}" for r in shown[:20])
-
-
 def check_update(
     *,
-    keyring: Keyring,
-    signer: SignerCache,
+    runtime: Runtime,
+    updates: UpdateRuntime,
     license_key: str,
     domain: str,
     product: str,
@@ -82,29 +75,26 @@ def check_update(
     nonce: str | None = None,
     if_none_match: str | None = None,
     base_url: str,
-    download_ttl: int,
-    last_seen_interval: int,
     now: datetime,
 ) -> UpdateAnswer:
     """Decide what the site is offered; sign it unless ``if_none_match`` matches."""
     decision = entitlement.licence_state_for(
-        keyring=keyring,
+        runtime=runtime,
         license_key=license_key,
         domain=domain,
         product=product,
         nonce=nonce,
         now=now,
-        last_seen_interval=last_seen_interval,
     )
-    item = decision.answer.product
-    found = catalog.load(item.id)
+    item = decision.product
+    found = catalog.load(updates.catalogs, item.id)
     max_version, channels = None, None
     if found.has_rules and decision.valid and decision.license_id is not None:
         max_version, channels = update_settings.rules_for(decision.license_id)
     subject = (
         decision.license_id.bytes
         if decision.license_id is not None
-        else decision.answer.domain.encode()
+        else decision.domain.encode()
     )
     choice = rules.choose(
         found.releases,
@@ -122,8 +112,11 @@ def check_update(
             default_rollout=found.settings.rollout_percent,
         ),
     )
-    body = _body(decision, found, choice, version, keyring, base_url, download_ttl, now)
-    stats.counters().add(
+    body = _body(
+        decision, found, choice, version, runtime.keyring, base_url,
+        updates.download_ttl, now,
+    )  # fmt: skip
+    updates.checks.add(
         item.vendor_id,
         item.id,
         now.date(),
@@ -133,14 +126,14 @@ def check_update(
             "php": stats.minor(php_version),
         },
     )
-    stats.counters().flush_if_due()
-    etag = _etag(body, decision)
+    updates.checks.flush_if_due()
+    etag = _etag(body, choice, decision)
     if if_none_match is not None and etag in _tags(if_none_match):
         return UpdateAnswer(None, etag)
     target = choice.target
-    body["token"] = entitlement.sign_update(
+    answer = entitlement.sign_update(
         decision,
-        signer=signer,
+        runtime=runtime,
         upd={
             "ver": body["new_version"],
             "pkg": body["package"] is not None,
@@ -148,7 +141,8 @@ def check_update(
             "sha384": target.sha384 if target is not None else None,
         },
     )
-    body["license"] = decision.answer.lic
+    body["token"] = answer.token
+    body["license"] = answer.lic
     return UpdateAnswer(body, etag)
 
 
@@ -162,7 +156,7 @@ def _body(
     download_ttl: int,
     now: datetime,
 ) -> dict[str, Any]:
-    item = decision.answer.product
+    item = decision.product
     offered = choice.target or choice.latest
     package = None
     if choice.target is not None and decision.license_id is not None:
@@ -170,7 +164,7 @@ def _body(
             decision.license_id,
             choice.target.id,
             downloads.expiry(now, download_ttl),
-            decision.answer.domain,
+            decision.domain,
         )
         package = f"{base_url}v1/downloads/{downloads.make_token(keyring, grant)}"
     new_version = offered.version if offered is not None else installed
@@ -207,9 +201,9 @@ def _body(
         "last_updated": _iso(offered.published_at) if offered else None,
         "homepage": settings.homepage,
         "sections": {
-            "description": markdown.render(settings.description),
-            "installation": markdown.render(settings.installation),
-            "changelog": _changelog(found.releases, choice.channel),
+            "description": found.description_html,
+            "installation": found.installation_html,
+            "changelog": found.changelog(choice.channel),
         },
         "banners": dict(settings.banners),
         "icons": dict(settings.icons),
@@ -217,26 +211,34 @@ def _body(
         "code": str(decision.code),
         "valid": decision.valid,
         "license": None,
-        "domain": decision.answer.domain,
-        "nonce": decision.answer.nonce,
+        "domain": decision.domain,
+        "nonce": decision.nonce,
         "ts": _iso(now),
         "token": "",
     }
 
 
-def _etag(body: dict[str, Any], decision: entitlement.LicenceDecision) -> str:
-    stable = {k: v for k, v in body.items() if k not in {"ts", "token", "license"}}
-    text = json.dumps(stable, sort_keys=True) + repr(decision.answer.state)
-    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+def _etag(
+    body: dict[str, Any], choice: rules.Choice, decision: entitlement.LicenceDecision
+) -> str:
+    # what the answer depends on, apart from ts and token: the decision, the release
+    # offered (its id changes with every edit's reload), the package URL (stable for
+    # a five-minute window), the notes and the request's own echoes
+    target = choice.target or choice.latest
+    parts = (
+        body["package"],
+        body["reason"],
+        body["installed_version"],
+        body["channel"],
+        body["nonce"],
+        body["sections"]["changelog"],
+        body["sections"]["description"],
+        target,
+        decision.state,
+        str(decision.code),
+    )
+    return '"' + hashlib.sha256(repr(parts).encode()).hexdigest()[:32] + '"'
 
 
 def _tags(header: str) -> set[str]:
     return {part.strip().removeprefix("W/") for part in header.split(",")}
-
-
-def release_uuid(text: str) -> uuid.UUID | None:
-    """Parse a release id, or None."""
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from license_server import errors
 from license_server.keyring import Keyring
+from license_server.runtime import Runtime
 from license_server.updates import entitlement
 
 WINDOW = 300
@@ -113,15 +114,16 @@ def read_token(keyring: Keyring, token: str, now: datetime) -> Grant:
     )
 
 
-def authorise(keyring: Keyring, token: str, now: datetime) -> entitlement.PackageGrant:
+def authorise(runtime: Runtime, token: str, now: datetime) -> entitlement.PackageGrant:
     """Check a package URL and re-check the licence on its domain; return the grant.
 
     Refused (4xx) when the token is tampered or expired, the release was yanked or
     unpublished since, or the licence is no longer VALID on that domain (revoked,
     suspended, expired under a restricting product, or the site deactivated).
     """
-    grant = read_token(keyring, token, now)
+    grant = read_token(runtime.keyring, token, now)
     found = entitlement.package_grant(
+        runtime=runtime,
         release_id=grant.release_id,
         license_id=grant.license_id,
         domain=grant.domain,

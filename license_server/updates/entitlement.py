@@ -1,110 +1,154 @@
 """The update path's only contact with validation: the licence decision and the token.
 
-Everything here calls the validate path's public service code
-(:mod:`license_server.services.validation`), so an update check and ``/v1/validate``
-decide "licence VALID on this domain" identically and sign with the same key and
-claims. When validation moves, only this module is re-pointed.
+Everything here calls the validation package's public code
+(:mod:`license_server.validation` through the app's runtime reader), so an update
+check and ``/v1/validate`` decide "licence VALID on this domain" identically and sign
+with the same key, claims and rules (``kh``, capped ``exp``/``grace``). When
+validation moves again, only this module is re-pointed.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import aliased
 
-from license_server.extensions import db
-from license_server.keyring import Keyring
 from license_server.models import Activation, License, Product, Release
-from license_server.services import common, validation
-from license_server.signing import SignerCache, issue_token
+from license_server.runtime import Runtime
+from license_server.services import common
+from license_server.signing import OpenKey
+from license_server.validation.answers import Answer, key_hash_claim, signed_answer
+from license_server.validation.results import (
+    DETAILS,
+    ResultCode,
+    decide,
+    license_code,
+)
+from license_server.validation.state import LicenseState, ProductInfo, SignerRef
 
-ResultCode = validation.ResultCode
-ProductInfo = validation.ProductInfo
-DETAILS = validation.DETAILS
+__all__ = [
+    "DETAILS",
+    "LicenceDecision",
+    "PackageGrant",
+    "ProductInfo",
+    "ResultCode",
+    "licence_state_for",
+    "package_grant",
+    "product_info",
+    "sign_update",
+]
 
 
-@dataclass
+@dataclass(frozen=True)
 class LicenceDecision:
     """The validate decision for (key, domain, product), ready to sign."""
 
-    answer: validation.Answer
-    signer: validation.SignerRef
-    license_id: uuid.UUID | None
-
-    @property
-    def code(self) -> validation.ResultCode:
-        """Return the result code (PROTOCOL §4)."""
-        return self.answer.code
+    code: ResultCode
+    product: ProductInfo
+    domain: str
+    state: LicenseState | None
+    kh: str
+    nonce: str | None
+    signer: SignerRef
+    now: datetime
 
     @property
     def valid(self) -> bool:
         """Return whether the licence is VALID on this domain."""
-        return self.answer.valid
+        return self.code is ResultCode.VALID
+
+    @property
+    def license_id(self) -> uuid.UUID | None:
+        """Return the licence's id when the key names one of this vendor's."""
+        if self.state is None or self.code is ResultCode.NOT_FOUND:
+            return None
+        return self.state.id
 
     @property
     def updates_until(self) -> datetime | None:
         """Return the licence's end of updates (None: forever, or no licence)."""
-        state = self.answer.state
-        return None if state is None else state.updates_until
+        return None if self.state is None else self.state.updates_until
 
 
 def licence_state_for(
     *,
-    keyring: Keyring,
+    runtime: Runtime,
     license_key: str,
     domain: str,
     product: str,
     nonce: str | None,
     now: datetime,
-    last_seen_interval: int = 3600,
 ) -> LicenceDecision:
     """Decide (key, domain, product) exactly as ``/v1/validate`` does; no token yet.
 
-    The same parsing (400 on a malformed key or domain), the same one-query read,
-    the same ordered checks, and last-seen recorded the same way. Validation
-    *counts* are not added: an update check is not a validation.
+    The same parsing (400 on a malformed key or domain), the same read, the same
+    ordered checks, last-seen recorded the same way. Validation *counts* are not
+    added: an update check is not a validation.
     """
     key = common.parse_license_key(license_key)
     site = common.canonical_domain(domain)
-    with _reader() as connection:
-        item = validation.product_info(product, connection)
-        state = validation.read_state(
-            connection, keyring.license_lookup(key.body), site
-        )
-        signer = validation.signing_key(item.vendor_id, connection)
-    if state is not None and state.vendor_id != item.vendor_id:
-        state = None
-    answer = validation.Answer(
-        ResultCode.NOT_FOUND, site, item, None, nonce, now, state=state
+    reader = runtime.reader
+    item = reader.product(product)
+    signer = reader.signer(item.vendor_id)
+    state = reader.state(runtime.keyring.license_lookup(key.body), site)
+    code = decide(state, item, now)
+    if code is ResultCode.VALID and state is not None and state.activation_id:
+        last = state.last_seen_at
+        if last is None or now - last >= timedelta(seconds=runtime.last_seen_interval):
+            runtime.last_seen.add(state.activation_id, now)
+    return LicenceDecision(
+        code, item, site, state, key_hash_claim(key.body), nonce, signer, now
     )
-    if state is not None:
-        answer.code = validation.license_state(state, item, now)
-        if answer.code is ResultCode.VALID:
-            if state.activation_id is None:
-                answer.code = ResultCode.DOMAIN_NOT_ACTIVATED
-            else:
-                answer.activation_id = state.activation_id
-                last = state.last_seen_at
-                if last is None or now - last >= timedelta(seconds=last_seen_interval):
-                    validation.hot_path().last_seen.add(state.activation_id, now)
-    validation.hot_path().flush_due()  # a server that only sees checks flushes too
-    license_id = None if state is None else state.id
-    return LicenceDecision(answer, signer, license_id)
+
+
+@dataclass(frozen=True)
+class _UpdateKey(OpenKey):
+    """The vendor's opened key, adding the ``upd`` claim to what it signs."""
+
+    upd: Mapping[str, Any] | None = None
+
+    def token(self, claims: Mapping[str, Any]) -> str:
+        """Sign the validate claims plus ``upd``: one signature."""
+        return super().token({**claims, "upd": self.upd})
+
+
+def sign_update(
+    decision: LicenceDecision, *, runtime: Runtime, upd: dict[str, Any]
+) -> Answer:
+    """Sign the update answer: validation's own claims and token, plus ``upd``."""
+    opened = runtime.signer.open(decision.signer.kid, decision.signer.sealed)
+    return signed_answer(
+        decision.code,
+        product=decision.product,
+        domain=decision.domain,
+        state=decision.state,
+        kh=decision.kh,
+        nonce=decision.nonce,
+        now=decision.now,
+        key=_UpdateKey(opened.kid, opened.private, opened.header, upd),
+        activation_id=(
+            decision.state.activation_id
+            if decision.state is not None and decision.valid
+            else None
+        ),
+    )
+
+
+def product_info(runtime: Runtime, slug: str) -> ProductInfo:
+    """Return a product's cached settings by slug (404 ``PRODUCT_NOT_FOUND``)."""
+    return runtime.reader.product(slug)
 
 
 @dataclass(frozen=True)
 class PackageGrant:
     """A release as a download needs it, and the licence decision on the domain."""
 
-    code: validation.ResultCode
+    code: ResultCode
     vendor_id: uuid.UUID
     release_id: uuid.UUID
     version: str
@@ -148,39 +192,43 @@ _GRANT_QUERY = (
 
 
 def package_grant(
-    *, release_id: uuid.UUID, license_id: uuid.UUID, domain: str, now: datetime
+    *,
+    runtime: Runtime,
+    release_id: uuid.UUID,
+    license_id: uuid.UUID,
+    domain: str,
+    now: datetime,
 ) -> PackageGrant | None:
     """Re-decide a licence known by id on a domain, with the release: one query.
 
     Downloads carry no key, so this reads the licence by id; the decision is
-    validation's own (:func:`validation.license_state`, then the live activation).
-    None when the release does not exist.
+    validation's own (:func:`~license_server.validation.results.decide`). None when
+    the release does not exist.
     """
-    with _reader() as connection:
+    reader = runtime.reader
+    with reader.connection() as connection:
         row = connection.execute(
             _GRANT_QUERY,
             {"release_id": release_id, "license_id": license_id, "domain": domain},
         ).first()
         if row is None:
             return None
-        product = validation.product_info(row[7], connection)
-    code = ResultCode.NOT_FOUND
-    if row[8] is not None and row[9] == row[0]:
-        state = validation.LicenseState(
+        product = reader.product(row[7], connection)
+    state = None
+    if row[8] is not None:
+        state = LicenseState(
             id=row[8],
             vendor_id=row[9],
             product_id=row[10],
             status=row[11],
             max_domains=None,
-            expires_at=row[12],
+            expires_at=_utc(row[12]),
             updates_until=None,
             active_domains=0,
             activation_id=row[13],
             last_seen_at=None,
         )
-        code = validation.license_state(state, product, now)
-        if code is ResultCode.VALID and state.activation_id is None:
-            code = ResultCode.DOMAIN_NOT_ACTIVATED
+    code = decide(state, product, now) if state else license_code(None, product, now)
     return PackageGrant(
         code=code,
         vendor_id=row[0],
@@ -194,33 +242,9 @@ def package_grant(
     )
 
 
-@contextmanager
-def _reader() -> Iterator[Connection]:
-    """A pooled connection for reads without BEGIN/ROLLBACK (as validate reads)."""
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
+def _utc(moment: datetime | None) -> datetime | None:
+    from datetime import UTC
 
-
-def product_info(slug: str) -> ProductInfo:
-    """Return a product's cached settings by slug (404 ``PRODUCT_NOT_FOUND``)."""
-    return validation.product_info(slug)
-
-
-def sign_update(
-    decision: LicenceDecision, *, signer: SignerCache, upd: dict[str, Any]
-) -> str:
-    """Sign the update answer: the validate token's claims plus ``upd``.
-
-    The validate path builds and signs its claims (so every rule of its token holds
-    here too, including claims it adds later); this adds ``upd`` and signs again
-    with the same key.
-    """
-    answer = validation.sign(decision.answer, signer=signer, key=decision.signer)
-    payload = answer.token.split(".")[1]
-    padded = payload + "=" * (-len(payload) % 4)
-    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(padded))
-    claims["upd"] = upd
-    key = decision.signer
-    return issue_token(signer.private_key(key.kid, key.sealed), key.kid, claims)
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)  # SQLite keeps no zone: stored as UTC

@@ -1,9 +1,9 @@
 """Releases through the admin API: create, upload, publish, yank, edit, delete.
 
 One transaction per use case, committed at its end; every change is an event in
-the vendor's chain. After each commit the process's caches are dropped
-(:func:`license_server.cache.invalidate`), so this process's update checks see a
-new or yanked release at once and other processes within ``CACHE_TTL`` seconds.
+the vendor's chain. A commit drops this app's caches
+(:func:`license_server.updates.catalog.watch`), so this process's update checks see
+a new or yanked release at once and other processes within ``CACHE_TTL`` seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from license_server import cache, errors
+from license_server import errors
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Channel, Product, Release
@@ -79,7 +79,6 @@ def _record(
 
 def _commit() -> None:
     db.session.commit()
-    cache.invalidate()
 
 
 def get_release(*, vendor_id: uuid.UUID, release_id: uuid.UUID) -> Release:

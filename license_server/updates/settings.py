@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import select
 
-from license_server import cache
 from license_server.extensions import db
 from license_server.models import (
     Channel,
@@ -121,7 +120,6 @@ def put_settings(
         now=now,
     )
     db.session.commit()
-    cache.invalidate()
     return snapshot(row)
 
 
@@ -167,7 +165,6 @@ def put_rules(
         now=now,
     )
     db.session.commit()
-    cache.invalidate()  # the catalogs remember whether a product has rules
     return _rule_dict(rule)
 
 

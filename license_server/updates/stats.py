@@ -16,7 +16,6 @@ from collections import Counter, defaultdict
 from datetime import date, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -160,24 +159,6 @@ def _upsert_download(
         },
     )
     db.session.execute(statement)
-
-
-def downloads() -> DownloadCounters:
-    """Return this app's download counters."""
-    found: DownloadCounters | None = current_app.extensions.get("download_stats")
-    if found is None:
-        interval = float(current_app.config.get("UPDATE_STATS_FLUSH_INTERVAL", 10))
-        found = current_app.extensions["download_stats"] = DownloadCounters(interval)
-    return found
-
-
-def counters() -> CheckCounters:
-    """Return this app's update-check counters."""
-    found: CheckCounters | None = current_app.extensions.get("update_stats")
-    if found is None:
-        interval = float(current_app.config.get("UPDATE_STATS_FLUSH_INTERVAL", 10))
-        found = current_app.extensions["update_stats"] = CheckCounters(interval)
-    return found
 
 
 def vendor_stats(

@@ -11,6 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from license_server.runtime import of as runtime_of
 from license_server.updates import downloads
 from tests.conftest import VendorFixture, create_license, make_app, public_call
 from tests.server.updates_support import (
@@ -47,7 +48,7 @@ def _grant(app: Flask, offer: dict[str, Any], **changes: Any) -> str:
         "example.com",
     )
     fields = {**grant.__dict__, **changes}
-    return downloads.make_token(app.extensions["keyring"], downloads.Grant(**fields))
+    return downloads.make_token(runtime_of(app).keyring, downloads.Grant(**fields))
 
 
 def _get(client: FlaskClient, token: str, **kwargs: Any) -> Any:
@@ -60,7 +61,7 @@ def test_url_carries_no_license_key_and_lives_30_to_35_minutes(
     key = offer["license"]["key"]
     assert not any(part in offer["url"] for part in key.split("-") if len(part) == 5)
     grant = downloads.read_token(
-        app.extensions["keyring"], offer["token"], datetime.now(UTC)
+        runtime_of(app).keyring, offer["token"], datetime.now(UTC)
     )
     left = grant.expires - datetime.now(UTC).timestamp()
     assert 30 * 60 - 5 <= left <= 35 * 60

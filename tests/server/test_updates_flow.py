@@ -88,6 +88,7 @@ def test_licensed_site_gets_package_and_signed_answer(
         nonce="n-1",
     )
     assert claims["valid"] is True and claims["code"] == "VALID"
+    assert claims["kh"] and claims["sub"] == released["license"]["id"]  # validate's
     assert claims["upd"] == {
         "ver": "1.1.0",
         "pkg": True,

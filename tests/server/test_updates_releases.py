@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from license_server.cli import main
+from license_server.runtime import of as runtime_of
 from license_server.updates.versions import sort_key, version_compare
 from tests.conftest import VECTORS, VendorFixture
 from tests.server.updates_support import ADMIN, publish, theme_zip
@@ -230,9 +231,7 @@ def test_release_keys_are_sealed_at_rest(
 
     with app.app_context():
         key = db.session.query(ReleaseKey).one()
-        raw = app.extensions["keyring"].open_release_key(
-            key.private_key_sealed, key.kid
-        )
+        raw = runtime_of(app).keyring.open_release_key(key.private_key_sealed, key.kid)
         assert raw not in key.private_key_sealed and len(raw) == 32
 
 

@@ -82,9 +82,9 @@ def set_published_at(app: Flask, release_id: str, moment: datetime) -> None:
             .values(published_at=moment)
         )
         db.session.commit()
-    from license_server import cache
+    from license_server.runtime import of
 
-    cache.invalidate()
+    of(app).caches.invalidate()  # a bulk UPDATE passes no ORM flush to watch
 
 
 def activate(client: FlaskClient, key: str, domain: str = "example.com") -> None:
