@@ -62,13 +62,14 @@ def _ensure_release_key(app: Flask, product_slug: str) -> None:
 
     from license_server.extensions import db
     from license_server.models import Product
+    from license_server.runtime import of as runtime_of
     from license_server.updates import release_keys
 
     product = db.session.scalar(select(Product).where(Product.slug == product_slug))
     if product is None:
         return  # the build reports the missing product
     release_keys.active_key(
-        keyring=app.extensions["keyring"],
+        keyring=runtime_of(app).keyring,
         vendor_id=product.vendor_id,
         actor="cli",
         now=datetime.now(UTC),
