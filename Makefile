@@ -14,7 +14,7 @@ WORKERS ?= 2
 EXAMPLE_PORT ?= 5000
 VENDOR ?= acme-themes
 
-.PHONY: run test test-fast test-system example lint check install dev bench reliability clean
+.PHONY: run test test-fast test-system example lint check install dev bench bench-updates reliability clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,10 @@ $(VENV)/.bench-installed: $(VENV)/.dev-installed pyproject.toml
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/scale_out.py $(SCALE_ARGS)
+
+# update check vs validate, download vs a bare static handler (bench/updates.py)
+bench-updates: $(VENV)/.bench-installed
+	$(BIN)/python bench/updates.py $(BENCH_ARGS)
 
 reliability: dev
 	$(BIN)/python bench/reliability.py

@@ -64,6 +64,13 @@ DEFAULTS: dict[str, Any] = {
     "WEBHOOK_EXPIRING_SOON_DAYS": 7,
     "WEBHOOK_POLL_INTERVAL": 1,
     "WEBHOOK_JOBS_INTERVAL": 60,
+    # releases and updates (docs/UPDATES.md)
+    "RELEASE_STORAGE": "local",
+    "RELEASE_MAX_BYTES": 64 * 1024 * 1024,
+    "S3_ENDPOINT_URL": None,
+    "DOWNLOAD_TTL": 1800,
+    "X_ACCEL_PREFIX": None,
+    "UPDATE_STATS_FLUSH_INTERVAL": 10,
 }
 
 _INT_KEYS = {
@@ -83,6 +90,9 @@ _INT_KEYS = {
     "WEBHOOK_EXPIRING_SOON_DAYS",
     "WEBHOOK_POLL_INTERVAL",
     "WEBHOOK_JOBS_INTERVAL",
+    "RELEASE_MAX_BYTES",
+    "DOWNLOAD_TTL",
+    "UPDATE_STATS_FLUSH_INTERVAL",
 }
 # Settings that may hold a secret (a password in a URL): each may instead be read from
 # a file named by ``LICENSE_SERVER_<NAME>_FILE`` (Docker and Kubernetes secrets). The

@@ -13,6 +13,8 @@ derives independent subkeys for each purpose, so no two uses share a key:
 - ``web-token-lookup``: HMAC-SHA256 key for web session, invitation and reset tokens;
 - ``web-secret-encryption``: AES-256-GCM over staff TOTP secrets.
 - ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets.
+- ``release-key-encryption``: AES-256-GCM over vendors' package-signing keys;
+- ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs.
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ class Keyring:
         self._web_lookup = self._derive(master, "web-token-lookup")
         self._web_secret = AESGCM(self._derive(master, "web-secret-encryption"))
         self._webhook = AESGCM(self._derive(master, "webhook-secret-encryption"))
+        self._release = AESGCM(self._derive(master, "release-key-encryption"))
+        self._download = self._derive(master, "download-url")
 
     @staticmethod
     def _derive(master: bytes, purpose: str) -> bytes:
@@ -166,3 +170,15 @@ class Keyring:
     def open_webhook_secret(self, sealed: bytes, endpoint_id: str) -> str:
         """Decrypt a secret sealed by :meth:`seal_webhook_secret`."""
         return self._open(self._webhook, sealed, endpoint_id.encode()).decode()
+
+    def seal_release_key(self, private_bytes: bytes, kid: str) -> bytes:
+        """Encrypt a raw Ed25519 package-signing key, bound to its ``kid``."""
+        return self._seal(self._release, private_bytes, kid.encode())
+
+    def open_release_key(self, sealed: bytes, kid: str) -> bytes:
+        """Decrypt a key sealed by :meth:`seal_release_key`."""
+        return self._open(self._release, sealed, kid.encode())
+
+    def download_mac(self, data: bytes) -> bytes:
+        """Keyed hash (HMAC-SHA256) authenticating a package download URL."""
+        return hmac.new(self._download, data, hashlib.sha256).digest()

@@ -236,6 +236,7 @@ def make_app(database_url: str, instance: Path, **extra: Any) -> Flask:
         "INSTANCE_PATH": str(instance),
         "TESTING": True,
         "USAGE_FLUSH_INTERVAL": 0,
+        "UPDATE_STATS_FLUSH_INTERVAL": 0,
         **extra,
     }
     return create_app(config)

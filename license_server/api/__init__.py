@@ -32,6 +32,7 @@ def api_of(app: Flask) -> Api:
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the OpenAPI document on ``app``."""
+    from license_server import updates
     from license_server.api import admin, docs, hooks, ops, public, throttle, webhooks
     from license_server.compat import edd_admin, edd_api  # noqa: F401 - admin routes
 
@@ -41,6 +42,7 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(ops.blp)
     edd_api.init_app(app)
     api.register_blueprint(webhooks.blp)
+    updates.init_app(app, api)
     app.register_blueprint(docs.page)
     hooks.init_app(app)
     throttle.init_app(app, (public.blp,))

@@ -420,5 +420,16 @@ def list_events(args: dict[str, Any]) -> Any:
 @blp.response(200, schemas.StatsOut)
 @reads
 def get_stats() -> Any:
-    """Licenses by status, active domains and daily activity, per product."""
-    return stats.vendor_stats(vendor_id=_vendor_id(), now=context.now())
+    """Licenses by status, active domains, daily activity and updates, per product."""
+    from license_server.updates import stats as update_stats
+
+    now = context.now()
+    found = stats.vendor_stats(vendor_id=_vendor_id(), now=now)
+    found["updates"] = update_stats.vendor_stats(
+        vendor_id=_vendor_id(), today=now.date()
+    )
+    return found
+
+
+# The WordPress client download lives in its own module, on this blueprint.
+from license_server.api import admin_wpclient  # noqa: E402,F401

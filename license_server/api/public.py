@@ -11,6 +11,7 @@ from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
 from license_server.schemas import public as schemas
 from license_server.services import activations, validation, vendors
+from license_server.updates import release_keys
 from license_server.webhooks.endpoints import public_jwks as webhook_jwks
 
 blp = Blueprint(
@@ -97,6 +98,8 @@ def deactivate(args: dict[str, Any]) -> dict[str, Any]:
 def jwks(vendor: str) -> dict[str, Any]:
     """Publish a vendor's public keys (for tooling; clients pin theirs)."""
     found = vendors.vendor_by_slug(vendor)
-    return {
-        "keys": vendors.public_keys(found.id) + webhook_jwks(found.id, context.now())
-    }
+    # release keys (use "release") sign packages, not tokens: docs/UPDATES.md §4;
+    # webhook keys (kids "webhook-…") sign webhooks: docs/WEBHOOKS.md
+    releases = release_keys.public_jwks(found.id)
+    hooks = webhook_jwks(found.id, context.now())
+    return {"keys": vendors.public_keys(found.id) + releases + hooks}

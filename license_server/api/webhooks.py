@@ -11,10 +11,13 @@ from typing import Any
 
 from flask import current_app
 
+from license_server import errors
 from license_server.api import admin, context
+from license_server.api import raises as raise_docs
 from license_server.api.docs import ADMIN_ERRORS, ADMIN_WRITE_ERRORS
 from license_server.api.docs import errors as documented
 from license_server.api.parsing import Blueprint
+from license_server.api.raises import blueprint_raises, raises
 from license_server.schemas import webhooks as schemas
 from license_server.webhooks import endpoints, ssrf
 from license_server.webhooks.runner import settings_from_config
@@ -26,6 +29,14 @@ blp = Blueprint(
     description="Signed webhooks: endpoints, deliveries, the webhook key.",
 )
 blp.before_request(admin.authenticate)
+# what admin.authenticate can answer, as on the admin blueprint
+blueprint_raises("webhooks", *raise_docs.ADMIN_ERRORS)
+blueprint_raises(
+    "webhooks",
+    *raise_docs.ADMIN_WRITE_ERRORS,
+    methods=("post", "put", "patch", "delete"),
+)
+blueprint_raises("webhooks", *raise_docs.IDEMPOTENT_POST_ERRORS, methods=("post",))
 blp.after_request(admin.store_idempotent_answer)
 reads = documented(blp, *ADMIN_ERRORS)
 writes = documented(blp, *ADMIN_WRITE_ERRORS)
@@ -76,6 +87,7 @@ def list_endpoints() -> Any:
 @blp.get("/endpoints/<uuid:endpoint_id>")
 @blp.response(200, schemas.EndpointOut)
 @reads
+@raises(errors.NotFound)
 def get_endpoint(endpoint_id: uuid.UUID) -> Any:
     """Get one endpoint (never its secret)."""
     return endpoints.get_endpoint(vendor_id=_vendor_id(), endpoint_id=endpoint_id)
@@ -85,6 +97,7 @@ def get_endpoint(endpoint_id: uuid.UUID) -> Any:
 @blp.arguments(schemas.EndpointPatch)
 @blp.response(200, schemas.EndpointOut)
 @writes
+@raises(errors.NotFound)
 def update_endpoint(changes: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
     """Change an endpoint's URL, event types, description, or enable it again."""
     return endpoints.update_endpoint(
@@ -95,6 +108,7 @@ def update_endpoint(changes: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
 @blp.delete("/endpoints/<uuid:endpoint_id>")
 @blp.response(204)
 @writes
+@raises(errors.NotFound)
 def delete_endpoint(endpoint_id: uuid.UUID) -> None:
     """Delete an endpoint and its deliveries."""
     endpoints.delete_endpoint(endpoint_id=endpoint_id, **_scoped())
@@ -103,6 +117,7 @@ def delete_endpoint(endpoint_id: uuid.UUID) -> None:
 @blp.post("/endpoints/<uuid:endpoint_id>/test")
 @blp.response(202, schemas.DeliveryOut)
 @writes
+@raises(errors.NotFound)
 def test_endpoint(endpoint_id: uuid.UUID) -> Any:
     """Queue a `test.ping` to the endpoint."""
     delivery = endpoints.send_test(endpoint_id=endpoint_id, **_scoped())
@@ -112,6 +127,7 @@ def test_endpoint(endpoint_id: uuid.UUID) -> Any:
 @blp.post("/endpoints/<uuid:endpoint_id>/rotate-secret")
 @blp.response(200, schemas.EndpointOut)
 @writes
+@raises(errors.NotFound)
 def rotate_endpoint_secret(endpoint_id: uuid.UUID) -> Any:
     """Give a v1 endpoint a new secret (shown once); the old one signs for 24 h."""
     endpoint, secret = endpoints.rotate_secret(
@@ -124,6 +140,7 @@ def rotate_endpoint_secret(endpoint_id: uuid.UUID) -> Any:
 @blp.arguments(schemas.DeliveryQuery, location="query")
 @blp.response(200, schemas.DeliveryList)
 @reads
+@raises(errors.NotFound)
 def list_deliveries(args: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
     """List an endpoint's deliveries, newest first, with their attempts."""
     page = endpoints.list_deliveries(
@@ -135,6 +152,7 @@ def list_deliveries(args: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
 @blp.get("/deliveries/<uuid:delivery_id>")
 @blp.response(200, schemas.DeliveryOut)
 @reads
+@raises(errors.NotFound)
 def get_delivery(delivery_id: uuid.UUID) -> Any:
     """Get one delivery with its attempts."""
     delivery = endpoints.get_delivery(vendor_id=_vendor_id(), delivery_id=delivery_id)
@@ -144,6 +162,7 @@ def get_delivery(delivery_id: uuid.UUID) -> Any:
 @blp.post("/deliveries/<uuid:delivery_id>/resend")
 @blp.response(202, schemas.DeliveryOut)
 @writes
+@raises(errors.NotFound)
 def resend_delivery(delivery_id: uuid.UUID) -> Any:
     """Send a delivery again now (same webhook-id), with a fresh retry schedule."""
     delivery = endpoints.resend(delivery_id=delivery_id, **_scoped())

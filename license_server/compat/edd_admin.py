@@ -11,8 +11,10 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from license_server import errors
 from license_server.api import context
 from license_server.api.admin import blp, reads, writes
+from license_server.api.raises import raises
 from license_server.compat import edd_items
 
 
@@ -40,6 +42,7 @@ class EddItemsOut(Schema):
 @blp.get("/products/<uuid:product_id>/edd")
 @blp.response(200, EddItemsOut)
 @reads
+@raises(errors.NotFound)
 def get_edd_items(product_id: uuid.UUID) -> Any:
     """Get the EDD item ids and names a product answers for."""
     vendor_id = context.api_key().vendor_id
@@ -50,6 +53,7 @@ def get_edd_items(product_id: uuid.UUID) -> Any:
 @blp.arguments(EddItemsIn)
 @blp.response(200, EddItemsOut)
 @writes
+@raises(errors.Forbidden)
 def set_edd_items(args: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Replace the EDD item ids and names a product answers for."""
     return edd_items.set_mapping(

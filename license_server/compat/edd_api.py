@@ -18,6 +18,7 @@ from flask.typing import ResponseReturnValue
 from license_server import errors
 from license_server.api import context
 from license_server.api.parsing import Blueprint, NulCharacter, parse_body_once
+from license_server.api.raises import raises
 from license_server.compat import edd, edd_limits, php
 from license_server.compat.edd_request import ACTIONS, EddRequest, parse
 from license_server.services import vendors
@@ -69,6 +70,7 @@ def _context(vendor: str | None) -> edd.Context:
     )
 
 
+@raises(errors.NotFound)
 def answer(vendor: str | None = None) -> ResponseReturnValue:
     """Answer one EDD request."""
     parsed = parse(request_data(), request.headers.get("User-Agent", ""))

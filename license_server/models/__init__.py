@@ -21,6 +21,17 @@ from license_server.models.core import (
     Vendor,
 )
 from license_server.models.edd import EddItem, EddLicense, EddStore
+from license_server.models.releases import (
+    Channel,
+    LicenseUpdateRule,
+    ProductType,
+    ProductUpdateSettings,
+    Release,
+    ReleaseDownloadCounter,
+    ReleaseKey,
+    ReleaseKeyStatus,
+    UpdateCheckCounter,
+)
 
 __all__ = [
     "UTCDateTime",
@@ -40,6 +51,15 @@ __all__ = [
     "EddItem",
     "EddLicense",
     "EddStore",
+    "Channel",
+    "LicenseUpdateRule",
+    "ProductType",
+    "ProductUpdateSettings",
+    "Release",
+    "ReleaseDownloadCounter",
+    "ReleaseKey",
+    "ReleaseKeyStatus",
+    "UpdateCheckCounter",
 ]
 
 from license_server.models import users  # noqa: E402,F401

@@ -404,3 +404,9 @@ class StatsOut(Schema):
     licenses_by_status = fields.Dict(keys=fields.String(), values=fields.Integer())
     active_domains = fields.Integer()
     products = fields.List(fields.Nested(ProductStatsOut))
+    updates = fields.Dict(
+        keys=fields.String(),
+        metadata={
+            "description": "Per product slug: update checks, versions, downloads."
+        },
+    )

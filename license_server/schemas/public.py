@@ -101,6 +101,9 @@ class Jwk(Schema):
     kid = fields.String()
     alg = fields.String()
     use = fields.String()
+    public_key_b64 = fields.String(
+        metadata={"description": "Release keys only: base64 for wp_trusted_keys."}
+    )
 
 
 class Jwks(Schema):

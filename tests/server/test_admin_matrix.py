@@ -25,6 +25,7 @@ from tests.conftest import (
     new_vendor,
     public_call,
 )
+from tests.server.updates_support import publish
 
 ADMIN = "/v1/admin"
 READS = {"GET", "HEAD", "OPTIONS"}
@@ -59,6 +60,17 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "webhooks.rotate_endpoint_secret": None,
     "webhooks.resend_delivery": None,
     "webhooks.rotate_webhook_key": None,
+    "releases.create_release": {"version": "9.9.9"},
+    "releases.update_release": {"changelog": "changed"},
+    "releases.upload_package": None,
+    "releases.publish_release": None,
+    "releases.unpublish_release": None,
+    "releases.yank_release": {"reason": "intruder"},
+    "releases.delete_release": None,
+    "releases.put_update_settings": {"rollout_percent": 5},
+    "releases.put_update_rules": {"max_version": "1.0"},
+    "releases.rotate_release_key": None,
+    "releases.retire_release_key": None,
 }
 
 
@@ -87,6 +99,12 @@ def _victim(app: Flask, client: FlaskClient) -> tuple[VendorFixture, dict[str, s
     url = f"{ADMIN}/licenses/{license['id']}/activations"
     activation = client.get(url, headers=victim.headers).get_json()["data"][0]
     client.post(f"{ADMIN}/signing-keys/rotate", headers=victim.headers)
+    release = publish(client, victim, product["id"], "1.0.0", slug="victim-theme")
+    client.post(f"{ADMIN}/release-keys/rotate", headers=victim.headers)
+    release_keys = client.get(f"{ADMIN}/release-keys", headers=victim.headers)
+    (old_release_key,) = [
+        k for k in release_keys.get_json()["data"] if k["status"] == "verifying"
+    ]
     keys = client.get(f"{ADMIN}/api-keys", headers=victim.headers).get_json()["data"]
     with app.app_context():
         verifying = db.session.scalars(
@@ -111,6 +129,8 @@ def _victim(app: Flask, client: FlaskClient) -> tuple[VendorFixture, dict[str, s
         "activation_id": activation["id"],
         "api_key_id": keys[0]["id"],
         "signing_key_id": str(verifying.id),
+        "release_id": release["id"],
+        "release_key_id": old_release_key["id"],
     }
     return victim, ids
 
@@ -120,6 +140,7 @@ def _path(rule: str, ids: dict[str, str]) -> str:
         name = match.group(1)
         if name == "key_id":
             name = "signing_key_id" if "signing-keys" in rule else "api_key_id"
+            name = "release_key_id" if "release-keys" in rule else name
         return ids[name]
 
     return re.sub(r"<(?:\w+:)?(\w+)>", fill, rule)
@@ -201,6 +222,8 @@ def test_read_scoped_key_gets_403_on_every_write_route(
         "signing_key_id": license["id"],
         "endpoint_id": license["id"],
         "delivery_id": license["id"],
+        "release_id": license["id"],
+        "release_key_id": license["id"],
     }
     before = _snapshot(app)
     writes = 0

@@ -1,0 +1,77 @@
+"""``license-server wp-client``: build a product's prefixed WordPress client folder."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from license_server.cli import _app_context, main
+
+
+@main.command("wp-client")
+@click.argument("product")
+@click.option("--prefix", required=True, help="Class and option prefix, e.g. Acme.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The folder to write (inside the theme, e.g. mytheme/acme-license).",
+)
+@click.option(
+    "--server-url",
+    default=lambda: os.environ.get("LICENSE_SERVER_PUBLIC_URL", ""),
+    help="The URL sites reach this server at (default: $LICENSE_SERVER_PUBLIC_URL).",
+)
+def wp_client(product: str, prefix: str, out: Path, server_url: str) -> None:
+    """Write PRODUCT's WordPress client, prefixed, with its pinned keys filled in."""
+    from license_server import errors
+    from license_server.wpclient import build
+
+    if not server_url.startswith(("http://", "https://")):
+        raise click.ClickException(
+            "give --server-url (the https:// URL sites reach) or set "
+            "LICENSE_SERVER_PUBLIC_URL"
+        )
+    with _app_context() as app:
+        try:
+            _ensure_release_key(app, product)
+            pinned = build.build_for_product(
+                vendor_id=None, product_slug=product, server_url=server_url
+            )
+            files = build.build_files(pinned, prefix)
+        except errors.APIError as exc:
+            raise click.ClickException(f"{exc.code}: {exc.text}") from exc
+    build.write_dir(files, out)
+    if not pinned.release_keys:
+        click.echo("warning: no release key is pinned: packages will not be verified")
+    click.echo(
+        f"wrote {len(files)} files to {out} "
+        f"(prefix {prefix}, {len(pinned.keys)} pinned keys); boot it from the theme:"
+    )
+    click.echo(f"  require_once __DIR__ . '/{out.name}/license-client.php';")
+    click.echo(f"  {prefix}_License::boot();")
+
+
+def _ensure_release_key(app: Flask, product_slug: str) -> None:
+    """Create the vendor's first release key if needed, so the theme pins it."""
+    from sqlalchemy import select
+
+    from license_server.extensions import db
+    from license_server.models import Product
+    from license_server.runtime import of as runtime_of
+    from license_server.updates import release_keys
+
+    product = db.session.scalar(select(Product).where(Product.slug == product_slug))
+    if product is None:
+        return  # the build reports the missing product
+    release_keys.active_key(
+        keyring=runtime_of(app).keyring,
+        vendor_id=product.vendor_id,
+        actor="cli",
+        now=datetime.now(UTC),
+    )
+    db.session.commit()

@@ -1,0 +1,66 @@
+<?php
+/**
+ * The few WordPress functions the Admin and Updates tests reach, with WordPress's
+ * semantics (escaping as esc_html does; options in memory, autoload recorded).
+ */
+
+if ( ! function_exists( 'sanitize_key' ) ) {
+	function sanitize_key( $key ) {
+		return preg_replace( '/[^a-z0-9_\-]/', '', strtolower( $key ) );
+	}
+}
+if ( ! function_exists( 'wp_parse_url' ) ) {
+	function wp_parse_url( $url, $component = -1 ) {
+		return parse_url( $url, $component );
+	}
+}
+if ( ! function_exists( 'get_option' ) ) {
+	$GLOBALS['lcwp_test_options'] = array();
+	function get_option( $name, $default = false ) {
+		return array_key_exists( $name, $GLOBALS['lcwp_test_options'] ) ? $GLOBALS['lcwp_test_options'][ $name ] : $default;
+	}
+	function add_option( $name, $value, $unused = '', $autoload = 'yes' ) {
+		$GLOBALS['lcwp_test_options'][ $name ] = $value;
+		$GLOBALS['lcwp_test_autoload'][ $name ] = $autoload;
+		return true;
+	}
+	function update_option( $name, $value, $autoload = null ) {
+		$GLOBALS['lcwp_test_options'][ $name ] = $value;
+		return true;
+	}
+	function delete_option( $name ) {
+		unset( $GLOBALS['lcwp_test_options'][ $name ] );
+		return true;
+	}
+	function __( $text, $domain = 'default' ) {
+		return $text;
+	}
+	function wp_json_encode( $data ) {
+		return json_encode( $data );
+	}
+}
+if ( ! function_exists( 'esc_html' ) ) {
+	function esc_html( $text ) {
+		return htmlspecialchars( (string) $text, ENT_QUOTES, 'UTF-8' );
+	}
+	function esc_attr( $text ) {
+		return esc_html( $text );
+	}
+	function esc_url( $url ) {
+		return 0 === strpos( $url, 'javascript:' ) ? '' : esc_html( $url );
+	}
+	function esc_html__( $text, $domain ) {
+		return esc_html( $text );
+	}
+	function add_query_arg( $key, $value, $url ) {
+		return $url . ( false === strpos( $url, '?' ) ? '?' : '&' ) . $key . '=' . $value;
+	}
+	function admin_url( $path ) {
+		return 'https://shop-one.com/wp-admin/' . $path;
+	}
+	function add_action() {
+	}
+	function current_user_can( $capability ) {
+		return 'switch_themes' === $capability;
+	}
+}
