@@ -23,13 +23,19 @@ class EddItemsIn(Schema):
         fields.Integer(strict=True, validate=validate.Range(min=1)),
         required=True,
         validate=validate.Length(max=100),
-        metadata={"description": "EDD download (post) ids this product answers for."},
+        metadata={
+            "description": "EDD download (post) ids this product answers for.",
+            "example": [1234],
+        },
     )
     item_names = fields.List(
         fields.String(validate=validate.Length(min=1, max=200)),
         required=True,
         validate=validate.Length(max=100),
-        metadata={"description": "EDD item names (old names keep working)."},
+        metadata={
+            "description": "EDD item names (old names keep working).",
+            "example": ["Jannah", "Jannah Theme"],
+        },
     )
 
 

@@ -72,7 +72,12 @@ def _context(vendor: str | None) -> edd.Context:
 
 @raises(errors.NotFound)
 def answer(vendor: str | None = None) -> ResponseReturnValue:
-    """Answer one EDD request."""
+    """Answer one EDD request (a bare ``GET /`` is the pointer to the docs)."""
+    if vendor is None and request.method == "GET" and not request.query_string:
+        if request.path == "/":
+            from license_server.api import docs
+
+            return docs.root()  # type: ignore[no-any-return]
     parsed = parse(request_data(), request.headers.get("User-Agent", ""))
     if parsed.action not in ACTIONS:
         raise UnknownEddAction()

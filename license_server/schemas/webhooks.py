@@ -24,7 +24,10 @@ def _types(required: bool) -> Any:
         fields.String(validate=validate.OneOf([ALL, *EVENT_TYPES])),
         required=required,
         validate=validate.Length(min=1, max=len(EVENT_TYPES) + 1),
-        metadata={"description": f"Event types to receive; {ALL!r} for all."},
+        metadata={
+            "description": f"Event types to receive; {ALL!r} for all.",
+            "example": ["license.created", "activation.created"],
+        },
     )
 
 
@@ -46,8 +49,16 @@ class EndpointIn(Schema):
 class EndpointPatch(Schema):
     url = _url(False)
     event_types = _types(False)
-    description = fields.String(validate=validate.Length(max=500))
-    enabled = fields.Boolean()
+    description = fields.String(
+        validate=validate.Length(max=500),
+        metadata={
+            "description": "A note for the vendor's staff.",
+            "example": "CRM sync",
+        },
+    )
+    enabled = fields.Boolean(
+        metadata={"description": "Whether deliveries are sent.", "example": True}
+    )
 
 
 class EndpointOut(Schema):

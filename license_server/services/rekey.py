@@ -27,7 +27,14 @@ from sqlalchemy import select
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.keys import parse_key
-from license_server.models import ApiKey, License, SigningKey
+from license_server.models import (
+    ApiKey,
+    License,
+    ReleaseKey,
+    SigningKey,
+)
+from license_server.models.users import StaffUser
+from license_server.models.webhooks import WebhookEndpoint, WebhookKey
 from license_server.services.common import record_event
 from license_server.services.vendors import API_KEY_PREFIX
 
@@ -123,6 +130,57 @@ def _reissue_api_keys(new: Keyring, report: RotationReport) -> Counter[uuid.UUID
 
 register("signing_keys", _signing_keys, ("signing_keys.private_key_sealed",))
 register("license_keys", _licenses, ("licenses.key_sealed", "licenses.key_hash"))
+
+
+def _release_keys(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for key in _in_batches(ReleaseKey):
+        raw = old.open_release_key(key.private_key_sealed, key.kid)
+        key.private_key_sealed = new.seal_release_key(raw, key.kid)
+        done[key.vendor_id] += 1
+    return done
+
+
+def _totp_secrets(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for user in _in_batches(StaffUser):
+        if user.totp_sealed is not None:
+            secret = old.open_web_secret(user.totp_sealed, str(user.id))
+            user.totp_sealed = new.seal_web_secret(secret, str(user.id))
+            done[user.vendor_id] += 1
+    return done
+
+
+def _webhook_secrets(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for endpoint in _in_batches(WebhookEndpoint):
+        context = str(endpoint.id)
+        for column in ("secret_sealed", "previous_secret_sealed"):
+            sealed = getattr(endpoint, column)
+            if sealed is not None:
+                secret = old.open_webhook_secret(sealed, context)
+                setattr(endpoint, column, new.seal_webhook_secret(secret, context))
+                done[endpoint.vendor_id] += 1
+    return done
+
+
+def _webhook_keys(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for key in _in_batches(WebhookKey):
+        raw = old.open_signing_key(key.private_key_sealed, key.kid)
+        key.private_key_sealed = new.seal_signing_key(raw, key.kid)
+        done[key.vendor_id] += 1
+    return done
+
+
+register("release_keys", _release_keys, ("release_keys.private_key_sealed",))
+register("totp_secrets", _totp_secrets, ("staff_users.totp_sealed",))
+register(
+    "webhook_secrets",
+    _webhook_secrets,
+    ("webhook_endpoints.secret_sealed", "webhook_endpoints.previous_secret_sealed"),
+)
+register("webhook_keys", _webhook_keys, ("webhook_keys.private_key_sealed",))
 
 
 def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationReport:

@@ -14,10 +14,35 @@ _PERCENT = validate.Range(min=0, max=100)
 
 
 class UpdateCheckIn(Schema):
-    license_key = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    domain = fields.String(required=True, validate=validate.Length(min=1, max=2048))
-    product = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    version = fields.String(required=True, validate=_VERSION)
+    license_key = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "The site's license key.",
+            "example": "JAN-G2MB7-AMC5X-33HVP-Y7CKC-X6H2F",
+        },
+    )
+    domain = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=2048),
+        metadata={
+            "description": "The site's host or URL; canonicalised (PROTOCOL §3).",
+            "example": "shop.example.com",
+        },
+    )
+    product = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "The product's slug.", "example": "jannah"},
+    )
+    version = fields.String(
+        required=True,
+        validate=_VERSION,
+        metadata={
+            "description": "The installed version (PHP version_compare order).",
+            "example": "7.1.0",
+        },
+    )
     channel = fields.String(load_default="stable", validate=_CHANNEL)
     wp_version = fields.String(load_default=None, validate=_SHORT)
     php_version = fields.String(load_default=None, validate=_SHORT)
@@ -78,7 +103,14 @@ class PucQuery(Schema):
 
 
 class ReleaseIn(Schema):
-    version = fields.String(required=True, validate=_VERSION)
+    version = fields.String(
+        required=True,
+        validate=_VERSION,
+        metadata={
+            "description": "The release's version (PHP version_compare order).",
+            "example": "7.2.0",
+        },
+    )
     channel = fields.String(load_default="stable", validate=_CHANNEL)
     changelog = fields.String(load_default="", validate=validate.Length(max=200_000))
     requires = fields.String(load_default=None, allow_none=True, validate=_SHORT)
@@ -90,11 +122,43 @@ class ReleaseIn(Schema):
 
 
 class ReleasePatch(Schema):
-    changelog = fields.String(validate=validate.Length(max=200_000))
-    requires = fields.String(allow_none=True, validate=_SHORT)
-    requires_php = fields.String(allow_none=True, validate=_SHORT)
-    tested = fields.String(allow_none=True, validate=_SHORT)
-    rollout_percent = fields.Integer(allow_none=True, strict=True, validate=_PERCENT)
+    changelog = fields.String(
+        validate=validate.Length(max=200_000),
+        metadata={"description": "Release notes in Markdown."},
+    )
+    requires = fields.String(
+        allow_none=True,
+        validate=_SHORT,
+        metadata={
+            "description": "The lowest WordPress version the release needs.",
+            "example": "6.1",
+        },
+    )
+    requires_php = fields.String(
+        allow_none=True,
+        validate=_SHORT,
+        metadata={
+            "description": "The lowest PHP version the release needs.",
+            "example": "7.4",
+        },
+    )
+    tested = fields.String(
+        allow_none=True,
+        validate=_SHORT,
+        metadata={
+            "description": "The newest WordPress version it was tested with.",
+            "example": "6.7",
+        },
+    )
+    rollout_percent = fields.Integer(
+        allow_none=True,
+        strict=True,
+        validate=_PERCENT,
+        metadata={
+            "description": "Share of licenses offered it (staged rollout); null: all.",
+            "example": 25,
+        },
+    )
 
 
 class YankIn(Schema):
@@ -131,21 +195,55 @@ class ReleaseList(Schema):
 
 class UpdateSettingsIn(Schema):
     type = fields.String(validate=validate.OneOf([t.value for t in ProductType]))
-    renewal_url = fields.String(allow_none=True, validate=_URL)
-    homepage = fields.String(allow_none=True, validate=_URL)
-    channels = fields.List(
-        fields.String(validate=_CHANNEL), validate=validate.Length(min=1, max=2)
+    renewal_url = fields.String(
+        allow_none=True,
+        validate=_URL,
+        metadata={
+            "description": "Where a site owner renews; shown when not entitled.",
+            "example": "https://example.com/renew",
+        },
     )
-    rollout_percent = fields.Integer(strict=True, validate=_PERCENT)
-    description = fields.String(validate=validate.Length(max=100_000))
-    installation = fields.String(validate=validate.Length(max=100_000))
+    homepage = fields.String(
+        allow_none=True,
+        validate=_URL,
+        metadata={
+            "description": "The product's home page URL.",
+            "example": "https://example.com/jannah",
+        },
+    )
+    channels = fields.List(
+        fields.String(validate=_CHANNEL),
+        validate=validate.Length(min=1, max=2),
+        metadata={
+            "description": "Channels a license may receive unless its rules differ.",
+            "example": ["stable", "beta"],
+        },
+    )
+    rollout_percent = fields.Integer(
+        strict=True,
+        validate=_PERCENT,
+        metadata={
+            "description": "Default staged-rollout share for new releases.",
+            "example": 100,
+        },
+    )
+    description = fields.String(
+        validate=validate.Length(max=100_000),
+        metadata={"description": "The product's description (plugin details screen)."},
+    )
+    installation = fields.String(
+        validate=validate.Length(max=100_000),
+        metadata={"description": "Installation notes (plugin details screen)."},
+    )
     banners = fields.Dict(
         keys=fields.String(validate=validate.OneOf(["low", "high"])),
         values=fields.String(validate=_URL),
+        metadata={"description": "Banner image URLs for the plugin details screen."},
     )
     icons = fields.Dict(
         keys=fields.String(validate=validate.OneOf(["1x", "2x", "svg"])),
         values=fields.String(validate=_URL),
+        metadata={"description": "Icon URLs for the plugin details screen."},
     )
 
 
@@ -162,11 +260,22 @@ class UpdateSettingsOut(Schema):
 
 
 class UpdateRulesIn(Schema):
-    max_version = fields.String(allow_none=True, validate=_VERSION)
+    max_version = fields.String(
+        allow_none=True,
+        validate=_VERSION,
+        metadata={
+            "description": "The newest version this license may receive; null: no cap.",
+            "example": "7.9",
+        },
+    )
     channels = fields.List(
         fields.String(validate=_CHANNEL),
         allow_none=True,
         validate=validate.Length(max=2),
+        metadata={
+            "description": "Channels this license may receive.",
+            "example": ["stable"],
+        },
     )
 
 

@@ -439,7 +439,9 @@ def test_other_vendor_scope_does_not_find_the_key(app: Flask, shop: Shop) -> Non
 
 
 def test_not_an_edd_request_is_404_json(shop: Shop) -> None:
-    response = shop.client.get("/")
+    # a bare GET / is the pointer to the docs; anything else without edd_action is not
+    assert shop.client.get("/").get_json()["docs"] == "/docs"
+    response = shop.client.get("/?license=abc")
     assert response.status_code == 404
     assert response.get_json()["code"] == "NOT_FOUND"
     response = shop.client.post("/", data={"edd_action": "delete_everything"})

@@ -122,6 +122,8 @@ def service_errors(app: Flask, recorder: Recorder) -> None:
     site = {"license_key": key, "domain": "a.com", "product": "jannah"}
     unknown = "JAN-" + generated_key()
     bare = {"license_key": key, "domain": "a.com"}
+    # the EDD endpoint on /: a request with arguments but no edd_action is no EDD
+    send("get", "/", "/?license=abc")
     for endpoint in ("activate", "validate", "deactivate"):
         path, body = f"/v1/{endpoint}", site if endpoint != "deactivate" else bare
         send("post", path, json={**body, "license_key": "JAN-1234"})

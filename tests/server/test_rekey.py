@@ -94,6 +94,11 @@ def test_rotation_reseals_everything_under_the_new_key(
     assert report["counts"] == {
         "signing_keys": 1,
         "license_keys": 3,
+        # kinds this world holds none of are reported as 0, not left out
+        "release_keys": 0,
+        "totp_secrets": 0,
+        "webhook_secrets": 0,
+        "webhook_keys": 0,
         "api_keys_reissued": 1,
     }
     # no old ciphertext or old keyed hash is left
