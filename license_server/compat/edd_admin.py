@@ -59,7 +59,7 @@ def get_edd_items(product_id: uuid.UUID) -> Any:
 @blp.arguments(EddItemsIn)
 @blp.response(200, EddItemsOut)
 @writes
-@raises(errors.Forbidden)
+@raises(errors.Forbidden, errors.NotFound)
 def set_edd_items(args: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Replace the EDD item ids and names a product answers for."""
     return edd_items.set_mapping(

@@ -113,6 +113,10 @@ def make_blueprint(app: Flask) -> Blueprint:
     for index, path in enumerate(paths):
         view = blp.route(path, methods=["GET", "POST"], endpoint=f"edd_{index}")
         documented = blp.response(200, description="EDD's JSON answer.")(answer)
+        if path == "/":  # a browser's bare GET / is sent to the docs
+            documented = blp.alt_response(302, description="A browser: to /docs.")(
+                documented
+            )
         view(documented)
     return blp
 

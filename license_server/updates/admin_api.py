@@ -60,6 +60,7 @@ def _vendor_id() -> uuid.UUID:
 @blp.arguments(s.ReleaseIn)
 @blp.response(201, s.ReleaseOut)
 @writes
+@raises(errors.NotFound)
 def create_release(args: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Create a draft release; upload its package next."""
     return releases.create_release(product_id=product_id, **_scoped(), **args)

@@ -80,7 +80,7 @@ def update_check(args: dict[str, Any]) -> Any:
 @blp.arguments(s.PucQuery(), location="query")
 @blp.response(200, description="plugin-update-checker metadata JSON.")
 @docs.errors(blp, *_ERRORS)
-@raises(errors.ProductNotFound)
+@raises(errors.ProductNotFound, errors.InvalidKeyFormat)
 def puc_metadata(args: dict[str, Any], product: str) -> Any:
     """Serve plugin-update-checker's metadata format, with the same entitlement."""
     if not args["license_key"] or not args["domain"]:

@@ -124,6 +124,15 @@ def service_errors(app: Flask, recorder: Recorder) -> None:
     bare = {"license_key": key, "domain": "a.com"}
     # the EDD endpoint on /: a request with arguments but no edd_action is no EDD
     send("get", "/", "/?license=abc")
+    # routes of a product that does not exist, and a malformed key on PUC's route
+    send(
+        "put",
+        "/v1/admin/products/{product_id}/edd",
+        json={"item_ids": [1], "item_names": ["x"]},
+    )
+    send("post", "/v1/admin/products/{product_id}/releases", json={"version": "1.0"})
+    puc = "/v1/updates/{product}/puc.json"
+    send("get", puc, "/v1/updates/jannah/puc.json?license_key=bad&domain=a.com")
     for endpoint in ("activate", "validate", "deactivate"):
         path, body = f"/v1/{endpoint}", site if endpoint != "deactivate" else bare
         send("post", path, json={**body, "license_key": "JAN-1234"})
