@@ -182,7 +182,7 @@ def serve_ideal(
     env: Mapping[str, str], scratch: Path, server: str, workers: int, threads: int
 ) -> Iterator[Server]:
     """Serve bench/ideal.py with the WSGI server and flags ``serve`` would use."""
-    from license_server.cli import DEFAULT_SERVER, _server_argv
+    from license_server.cli.serve import DEFAULT_SERVER, _server_argv
 
     port = free_port()
     log = scratch / f"ideal-{port}.log"
