@@ -92,6 +92,15 @@ def blueprint_raises(
         table[method.lower()] = (*table.get(method.lower(), ()), *classes)
 
 
+def admin_layer_raises(name: str) -> None:
+    """Declare on blueprint ``name`` what the admin authentication layer answers."""
+    blueprint_raises(name, *ADMIN_ERRORS)
+    blueprint_raises(
+        name, *ADMIN_WRITE_ERRORS, methods=("post", "put", "patch", "delete")
+    )
+    blueprint_raises(name, *IDEMPOTENT_POST_ERRORS, methods=("post",))
+
+
 def route_errors(
     blueprint: Any, method: str, operation: dict[str, Any], declared: Iterable[Any]
 ) -> list[ErrorClass]:

@@ -17,7 +17,7 @@ from license_server.api import raises as raise_docs
 from license_server.api.docs import ADMIN_ERRORS, ADMIN_WRITE_ERRORS
 from license_server.api.docs import errors as documented
 from license_server.api.parsing import Blueprint
-from license_server.api.raises import blueprint_raises, raises
+from license_server.api.raises import raises
 from license_server.schemas import webhooks as schemas
 from license_server.webhooks import endpoints, ssrf
 from license_server.webhooks.runner import settings_from_config
@@ -29,14 +29,7 @@ blp = Blueprint(
     description="Signed webhooks: endpoints, deliveries, the webhook key.",
 )
 blp.before_request(admin.authenticate)
-# what admin.authenticate can answer, as on the admin blueprint
-blueprint_raises("webhooks", *raise_docs.ADMIN_ERRORS)
-blueprint_raises(
-    "webhooks",
-    *raise_docs.ADMIN_WRITE_ERRORS,
-    methods=("post", "put", "patch", "delete"),
-)
-blueprint_raises("webhooks", *raise_docs.IDEMPOTENT_POST_ERRORS, methods=("post",))
+raise_docs.admin_layer_raises("webhooks")  # what admin.authenticate can answer
 blp.after_request(admin.store_idempotent_answer)
 reads = documented(blp, *ADMIN_ERRORS)
 writes = documented(blp, *ADMIN_WRITE_ERRORS)

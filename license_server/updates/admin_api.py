@@ -18,7 +18,7 @@ from license_server.api import raises as raise_docs
 from license_server.api.docs import ADMIN_ERRORS, ADMIN_WRITE_ERRORS
 from license_server.api.docs import errors as documented
 from license_server.api.parsing import Blueprint
-from license_server.api.raises import blueprint_raises, raises
+from license_server.api.raises import raises
 from license_server.models import ReleaseKey
 from license_server.updates import api, release_keys, releases, settings
 from license_server.updates import schemas as s
@@ -30,14 +30,7 @@ blp = Blueprint(
     description="Releases, update settings and release keys (Bearer API key).",
 )
 blp.before_request(admin.authenticate)
-# what admin.authenticate can answer, as on the admin blueprint
-blueprint_raises("releases", *raise_docs.ADMIN_ERRORS)
-blueprint_raises(
-    "releases",
-    *raise_docs.ADMIN_WRITE_ERRORS,
-    methods=("post", "put", "patch", "delete"),
-)
-blueprint_raises("releases", *raise_docs.IDEMPOTENT_POST_ERRORS, methods=("post",))
+raise_docs.admin_layer_raises("releases")  # what admin.authenticate can answer
 blp.after_request(admin.store_idempotent_answer)
 reads = documented(blp, *ADMIN_ERRORS)
 writes = documented(blp, *ADMIN_WRITE_ERRORS)
