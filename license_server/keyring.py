@@ -14,7 +14,9 @@ derives independent subkeys for each purpose, so no two uses share a key:
 - ``web-secret-encryption``: AES-256-GCM over staff TOTP secrets.
 - ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets.
 - ``release-key-encryption``: AES-256-GCM over vendors' package-signing keys;
-- ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs.
+- ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs;
+- ``mail-secret-encryption``: AES-256-GCM over the secrets of queued mails (a
+  sign-in link, a licence key) until they are sent.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class Keyring:
         self._webhook = AESGCM(self._derive(master, "webhook-secret-encryption"))
         self._release = AESGCM(self._derive(master, "release-key-encryption"))
         self._download = self._derive(master, "download-url")
+        self._mail = AESGCM(self._derive(master, "mail-secret-encryption"))
 
     @staticmethod
     def _derive(master: bytes, purpose: str) -> bytes:
@@ -182,3 +185,11 @@ class Keyring:
     def download_mac(self, data: bytes) -> bytes:
         """Keyed hash (HMAC-SHA256) authenticating a package download URL."""
         return hmac.new(self._download, data, hashlib.sha256).digest()
+
+    def seal_mail_secret(self, secret: bytes, mail_id: str) -> bytes:
+        """Encrypt a queued mail's secrets, bound to the mail's id."""
+        return self._seal(self._mail, secret, mail_id.encode())
+
+    def open_mail_secret(self, sealed: bytes, mail_id: str) -> bytes:
+        """Decrypt secrets sealed by :meth:`seal_mail_secret`."""
+        return self._open(self._mail, sealed, mail_id.encode())

@@ -63,6 +63,12 @@ __all__ = [
 ]
 
 from license_server.models import users  # noqa: E402,F401
+from license_server.models.portal import (  # noqa: E402,F401
+    MailMessage,
+    MailTemplate,
+    PortalCustomer,
+    PortalLink,
+)
 from license_server.models.webhooks import (  # noqa: E402,F401
     LicenseNotice,
     WebhookAttempt,
