@@ -36,6 +36,7 @@ class Shop:
     ann_spare: dict[str, Any]  # Acme's 1-seat licence, no site
     bob: dict[str, Any]  # Acme, bob@example.com, site bob-site.com
     ann_other: dict[str, Any]  # Other Shop, ann@example.com, site ann-other.com
+    product_id: str  # Acme's jannah
 
     @property
     def slug(self) -> str:
@@ -44,7 +45,7 @@ class Shop:
 
 def build_shop(app: Flask, client: FlaskClient, vendor: VendorFixture) -> Shop:
     """Create the two vendors' products, licences and sites."""
-    create_product(client, vendor, max_domains=1)
+    product = create_product(client, vendor, max_domains=1)
     ann = create_license(
         client, vendor, customer_email="Ann@Example.com", max_domains=3
     )
@@ -55,7 +56,7 @@ def build_shop(app: Flask, client: FlaskClient, vendor: VendorFixture) -> Shop:
     ann_other = create_license(
         client, other, product="other-theme", customer_email="ann@example.com"
     )
-    for license, domain, product in (
+    for license, domain, slug in (
         (ann, "old-site.com", "jannah"),
         (ann, "second-site.com", "jannah"),
         (bob, "bob-site.com", "jannah"),
@@ -66,10 +67,10 @@ def build_shop(app: Flask, client: FlaskClient, vendor: VendorFixture) -> Shop:
             "activate",
             license_key=license["key"],
             domain=domain,
-            product=product,
+            product=slug,
         )
         assert status == 201, body
-    return Shop(vendor, other, ann, spare, bob, ann_other)
+    return Shop(vendor, other, ann, spare, bob, ann_other, product["id"])
 
 
 def csrf(client: FlaskClient, path: str) -> str:

@@ -346,3 +346,31 @@ def test_unknown_vendor_and_post_without_csrf(
     )
     assert response.status_code == 400
     assert mailed(app) == []
+
+
+def test_download_goes_to_the_entitled_package_url(
+    app: Flask, client: FlaskClient, shop: Shop
+) -> None:
+    from tests.server.updates_support import fetch, publish
+
+    sign_in(app, client, shop.slug, "ann@example.com")
+    site = _site(app, shop.ann["id"], "old-site.com")
+    url = f"/portal/{shop.slug}/licences/{shop.ann['id']}/sites/{site}/download"
+    none_yet = client.get(url)
+    assert none_yet.status_code == 409
+    assert "No release has been published yet." in none_yet.get_data(as_text=True)
+    publish(client, shop.vendor, shop.product_id, "1.2.0")
+    answer = client.get(url)
+    assert answer.status_code == 303
+    package = answer.location.removeprefix(PUBLIC_URL)
+    assert package.startswith("/v1/downloads/")
+    got = fetch(client, package)
+    assert got.status_code == 200 and got.content_type == "application/zip"
+    suspend = client.post(
+        f"/v1/admin/licenses/{shop.ann['id']}/suspend", headers=shop.vendor.headers
+    )
+    assert suspend.status_code == 200
+    suspended = client.get(url)
+    assert suspended.status_code == 409
+    assert "suspended" in suspended.get_data(as_text=True)
+    assert fetch(client, package).status_code == 403  # the URL itself re-checks

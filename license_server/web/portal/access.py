@@ -135,6 +135,14 @@ def render_error(error: Exception) -> tuple[str, int]:
         log.exception("portal error (request_id=%s)", errors.request_id())
         status, message = 500, "Something went wrong on our side."
     hint = HINTS.get(status, "")
+    wait = getattr(error, "headers", {}).get("Retry-After")
+    if status == 429 and wait and wait.isdigit():
+        hours, minutes = divmod(-(-int(wait) // 60), 60)
+        hint = (
+            f"Try again in {hours} h {minutes} min."
+            if hours
+            else (f"Try again in {minutes} min.")
+        )
     if status >= 500:
         hint = f"Try again in a minute. Reference: {errors.request_id()}."
     back = None
