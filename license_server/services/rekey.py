@@ -33,6 +33,7 @@ from license_server.models import (
     ReleaseKey,
     SigningKey,
 )
+from license_server.models.portal import MailMessage
 from license_server.models.users import StaffUser
 from license_server.models.webhooks import WebhookEndpoint, WebhookKey
 from license_server.services.common import record_event
@@ -181,6 +182,20 @@ register(
     ("webhook_endpoints.secret_sealed", "webhook_endpoints.previous_secret_sealed"),
 )
 register("webhook_keys", _webhook_keys, ("webhook_keys.private_key_sealed",))
+
+
+def _mail_secrets(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for message in _in_batches(MailMessage):
+        if message.secret_sealed is not None:
+            context = str(message.id)
+            opened = old.open_mail_secret(message.secret_sealed, context)
+            message.secret_sealed = new.seal_mail_secret(opened, context)
+            done[message.vendor_id] += 1
+    return done
+
+
+register("mail_secrets", _mail_secrets, ("mail_outbox.secret_sealed",))
 
 
 def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationReport:
