@@ -262,3 +262,32 @@ def test_mail_ids_bind_the_sealed_secret(app: Flask, vendor: VendorFixture) -> N
     sealed = keyring.seal_mail_secret(b'{"license_key": "x"}', str(uuid.uuid4()))
     with pytest.raises(InvalidTag):
         keyring.open_mail_secret(sealed, str(uuid.uuid4()))
+
+
+def test_expiring_soon_queues_the_expiry_mail_once_and_old_mail_is_purged(
+    app: Flask, vendor: VendorFixture
+) -> None:
+    from tests.conftest import create_license, create_product
+
+    client = app.test_client()
+    create_product(client, vendor)
+    soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    create_license(client, vendor, customer_email="ann@example.com", expires_at=soon)
+    create_license(client, vendor, expires_at=soon)  # no e-mail: no mail
+    from license_server.webhooks import jobs
+
+    with app.app_context():
+        now = datetime.now(UTC)
+        jobs.run(now=now, expiring_soon_days=7)
+        jobs.run(now=now + timedelta(hours=1), expiring_soon_days=7)  # once only
+    (queued,) = _mails(app)
+    assert (queued.template, queued.to_addr) == ("license_expiring", "ann@example.com")
+    assert queued.context["product_name"] == "Jannah"
+    with app.app_context():
+        row = db.session.get_one(MailMessage, queued.id)
+        row.state, row.finished_at = MailState.SENT, datetime.now(UTC)
+        db.session.commit()
+        jobs.run(now=datetime.now(UTC) + timedelta(days=29), expiring_soon_days=0)
+        assert db.session.scalars(select(MailMessage)).all() != []
+        jobs.run(now=datetime.now(UTC) + timedelta(days=31), expiring_soon_days=0)
+        assert db.session.scalars(select(MailMessage)).all() == []
