@@ -11,7 +11,8 @@ _KEY = fields.String(
 )
 _DOMAIN = fields.String(
     required=True,
-    validate=validate.Length(min=1, max=2048),
+    # no minimum: an empty host is INVALID_DOMAIN (400), like every unusable one
+    validate=validate.Length(max=2048),
     metadata={"description": "A host or URL; canonicalised (PROTOCOL §3)."},
 )
 _PRODUCT = fields.String(

@@ -214,22 +214,23 @@ def deactivate(
     key = common.parse_license_key(license_key)
     site = common.canonical_domain(domain)
     license = common.license_by_key(keyring, key)
-    if license is None:
-        raise errors.NotFound("No license with this key.")
-    activation = live_activation(license.id, site)
+    activation = None if license is None else live_activation(license.id, site)
     if activation is None:
-        raise DomainNotActivated()
+        # One answer for an unknown key and a known key without this domain: the
+        # request names no product, so another answer would tell anyone that a key
+        # exists, of any vendor (validate says so only for the product's vendor).
+        raise NoSuchActivation()
     end_activation(
         activation, actor=common.public_actor(keyring, client_address), now=now
     )
     return activation
 
 
-class DomainNotActivated(errors.APIError):
+class NoSuchActivation(errors.APIError):
     status_code, code, message = (
         404,
-        "DOMAIN_NOT_ACTIVATED",
-        "This domain holds no activation on this license.",
+        "NOT_FOUND",
+        "No live activation of this domain with this license key.",
     )
 
 
@@ -285,7 +286,7 @@ def list_for_vendor(
     return pages.paginate(
         query,
         columns=[Activation.created_at, Activation.id],
-        parse=[datetime.fromisoformat, uuid.UUID],
+        parse=[pages.cursor_moment, pages.cursor_id],
         key=lambda row: [row.created_at.isoformat(), str(row.id)],
         cursor=cursor,
         limit=limit,

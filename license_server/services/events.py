@@ -196,7 +196,7 @@ def list_events(
     return pages.paginate(
         query,
         columns=[Event.seq],
-        parse=[int],
+        parse=[pages.cursor_number],
         key=lambda event: [event.seq],
         cursor=cursor,
         limit=limit,

@@ -183,7 +183,7 @@ def list_licenses(
     return pages.paginate(
         _filtered(keyring, vendor_id, where),
         columns=[License.created_at, License.id],
-        parse=[datetime.fromisoformat, uuid.UUID],
+        parse=[pages.cursor_moment, pages.cursor_id],
         key=lambda license: [license.created_at.isoformat(), str(license.id)],
         cursor=cursor,
         limit=limit,

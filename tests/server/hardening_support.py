@@ -316,5 +316,9 @@ def _populate(app: Flask) -> tuple[FlaskClient, dict[str, str]]:
     reader = f"Bearer {created.get_json()['key']}"
     listed = client.get("/v1/admin/products", headers={"Authorization": reader})
     assert listed.status_code == 200  # the key's first use is recorded now
+    other = new_vendor(app, "Other Themes")
+    create_product(client, other, slug="other-theme")
+    other_key = create_license(client, other, product="other-theme")["key"]
     secrets = {"key": key, "write": vendor.headers["Authorization"], "read": reader}
+    secrets["other_key"] = other_key
     return client, secrets
