@@ -2,11 +2,11 @@
 
 ``status()`` and ``notice()`` are offline and cheap: the verified state is cached in
 memory with the time window it holds in, and the token is verified again only when
-the store says it changed. Online calls (``activate``, ``refresh``,
-``deactivate``) never raise into the host; they return an
-:class:`~license_client.Outcome`. Only a trusted, signed answer changes what the
-site believes; a failure (network, garbage, forgery) is recorded for back-off and
-leaves the stored token in force until ``exp + grace``.
+the store says it changed. Online calls (``activate``, ``refresh``, ``deactivate``)
+never raise into the host; they return an :class:`~license_client.Outcome`. Only a
+trusted, signed answer changes what the site believes (and an answer refusing a new
+key keeps a working one); a failure (network, garbage, forgery, an answer about
+another key) is recorded for back-off and leaves the stored token in force.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from license_client.exceptions import (
     TokenInvalid,
     TokenMalformed,
 )
-from license_client.keys import parse_key
+from license_client.keys import held_key_hash, parse_key
 from license_client.policy import Assessment, Limits, assess, next_refresh_at
 from license_client.status import (
     Code,
@@ -206,7 +206,9 @@ class LicenseClient:
             try:
                 response, data = exchange.post(self.config, endpoint, body)
                 token = exchange.signed_token(response, data)
-                claims = self._verifier.verify(token, now=now, nonce=nonce)
+                claims = self._verifier.verify(
+                    token, now=now, nonce=nonce, key_hash=held_key_hash(key)
+                )
             except Exception as exc:  # no failure may reach the host's page
                 log.info("license %s failed: %r", endpoint, exc)
                 code = exc.code if isinstance(exc, LicenseClientError) else "BAD_ANSWER"
@@ -214,6 +216,9 @@ class LicenseClient:
                     self._count_failure(code, now.timestamp())
                 return self._outcome(False, code)
             old = self._load() or StoredState()
+            other = old.license_key not in (None, "", key)  # a refused new key
+            if not claims.valid and other and self.status().valid:
+                return self._outcome(False, claims.code)  # keeps the working one
             state = StoredState(
                 license_key=key,
                 token=token,
@@ -257,14 +262,15 @@ class LicenseClient:
         except Exception as exc:
             raise StoreFailed(f"cannot save license state: {exc!r}") from exc
 
-    def _claims(self, token: str | None) -> Claims:
+    def _claims(self, token: str | None, license_key: str | None = None) -> Claims:
         if token is None:
             return None
         verified = self._verified
         if verified is not None and verified[0] == token:
             return verified[1]
         try:
-            claims: Claims = self._verifier.verify(token, now=None)
+            held = held_key_hash(license_key)
+            claims: Claims = self._verifier.verify(token, now=None, key_hash=held)
         except TokenInvalid as exc:
             claims = exc
         except Exception as exc:  # whatever the cause, an unverifiable token
@@ -285,7 +291,8 @@ class LicenseClient:
 
     def _evaluate(self, now: float, stamp: Hashable) -> _Cached:
         state = self._load()
-        claims = self._claims(state.token if state is not None else None)
+        token, held = (state.token, state.license_key) if state else (None, None)
+        claims = self._claims(token, held)
         found: Assessment = assess(
             state, claims, domain=self.config.domain, now=now, limits=self._limits
         )

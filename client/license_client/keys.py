@@ -9,11 +9,13 @@ any case folding. The shared vectors in ``tests/vectors/keys.json`` pin it.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 
 from license_client.exceptions import KeyFormatInvalid
 
-__all__ = ["ALPHABET", "check_symbol", "parse_key"]
+__all__ = ["ALPHABET", "check_symbol", "key_hash", "parse_key"]
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VALUE = {symbol: value for value, symbol in enumerate(ALPHABET)}
@@ -52,3 +54,24 @@ def parse_key(raw: str) -> str:
         raise KeyFormatInvalid("the license key has a typo (check symbol)")
     groups = [body[i : i + 5] for i in range(0, _BODY, 5)]
     return "-".join([prefix, *groups] if prefix else groups)
+
+
+def key_hash(key: str) -> str:
+    """Return the ``kh`` claim of a key (PROTOCOL §7): SHA-256 of its body, 16 bytes.
+
+    The body is the 25 canonical symbols (upper case, no prefix, no dashes); the
+    digest's first 16 bytes are written base64url without padding.
+    """
+    body = parse_key(key).replace("-", "")[-_BODY:]
+    digest = hashlib.sha256(body.encode("ascii")).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def held_key_hash(license_key: str | None) -> str | None:
+    """Return the ``kh`` of a held key, or None when there is none to compare."""
+    if not license_key:
+        return None
+    try:
+        return key_hash(license_key)
+    except KeyFormatInvalid:  # a legacy key: nothing of ours to compare
+        return None

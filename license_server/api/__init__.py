@@ -8,7 +8,7 @@ from flask import Flask, Response
 from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
-from license_server import errors, metrics
+from license_server import errors, logredact, metrics
 from license_server.schemas.errors import ErrorOut
 
 
@@ -24,7 +24,7 @@ class Api(_Api):  # type: ignore[misc]
 
 def init_app(app: Flask) -> None:
     """Register the blueprints and the OpenAPI document on ``app``."""
-    from license_server.api import admin, docs, ops, parsing, public
+    from license_server.api import admin, docs, headers, ops, parsing, public
 
     api = Api(app, spec_kwargs=_spec_kwargs())
     api.register_blueprint(public.blp)
@@ -33,6 +33,8 @@ def init_app(app: Flask) -> None:
     app.extensions["license_api"] = api
     app.register_blueprint(docs.page)
     app.before_request(parsing.check_request)
+    headers.init_app(app)
+    logredact.install()
     metrics.init_app(app)
 
 

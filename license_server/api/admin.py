@@ -38,6 +38,8 @@ blp = Blueprint(
     description="Vendor administration (Bearer API key).",
 )
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# POSTs that only read (a body keeps a secret out of URLs and access logs)
+READ_POSTS = {"admin.search_licenses"}
 reads = documented(blp, *ADMIN_ERRORS)
 writes = documented(blp, *ADMIN_WRITE_ERRORS)
 
@@ -50,13 +52,15 @@ def authenticate() -> Response | None:
         authorization=request.headers.get("Authorization"),
         now=context.now(),
     )
-    if request.method not in READ_METHODS and key.scope != ApiKeyScope.WRITE:
+    reading = request.method in READ_METHODS or request.endpoint in READ_POSTS
+    if not reading and key.scope != ApiKeyScope.WRITE:
         raise errors.Forbidden("This API key is read-only.")
     g.api_key = key
     offered = request.headers.get("Idempotency-Key")
-    if request.method != "POST" or offered is None:
+    if request.method != "POST" or reading or offered is None:
         return None
     claimed = idempotency.claim(
+        keyring=context.keyring(),
         vendor_id=key.vendor_id,
         key=offered,
         print_=idempotency.fingerprint("POST", request.path, request.get_data()),
@@ -78,9 +82,11 @@ def store_idempotent_answer(response: Response) -> Response:
     claim = g.pop("idempotency_claim", None)
     if claim is not None:
         idempotency.finish(
+            keyring=context.keyring(),
+            vendor_id=_vendor_id(),
             claim_id=claim,
             status_code=response.status_code,
-            body=response.get_data(as_text=True),
+            body=response.get_data(),
         )
     return response
 
@@ -189,12 +195,31 @@ def list_licenses(args: dict[str, Any]) -> Any:
     )
 
 
+@blp.post("/licenses/search")
+@blp.arguments(schemas.LicenseSearch)
+@blp.response(200, schemas.LicenseList)
+@documented(blp, 400)
+@reads
+def search_licenses(args: dict[str, Any]) -> Any:
+    """List licenses as GET /licenses does, the filters (a key) in the body."""
+    cursor, limit = args.pop("cursor"), args.pop("limit")
+    return licenses.list_licenses(
+        keyring=context.keyring(),
+        vendor_id=_vendor_id(),
+        where=licenses.LicenseFilter(**args),
+        cursor=cursor,
+        limit=limit,
+    )
+
+
 @blp.get("/licenses/<uuid:license_id>")
 @blp.response(200, schemas.LicenseOut)
 @reads
 def get_license(license_id: uuid.UUID) -> Any:
-    """Get one license, with its key."""
+    """Get one license; its key only for a write key (a read key sees the hint)."""
     license = licenses.get_license(vendor_id=_vendor_id(), license_id=license_id)
+    if context.api_key().scope != ApiKeyScope.WRITE:
+        return license
     key = licenses.reveal_key(keyring=context.keyring(), license=license)
     return Revealed(license, key)
 
@@ -289,7 +314,9 @@ def deactivate_activation(activation_id: uuid.UUID) -> Any:
         vendor_id=_vendor_id(), activation_id=activation_id
     )
     if activation.deactivated_at is None:
-        activations.end_activation(activation, actor=context.actor(), now=context.now())
+        activations.end_activation(
+            activation, actor=context.actor(), now=context.now(), by_vendor=True
+        )
     return activation
 
 

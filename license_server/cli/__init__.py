@@ -85,7 +85,9 @@ def db_upgrade(revision: str) -> None:
     from license_server import migrate
 
     app = _app()
-    migrate.upgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
+    migrate.upgrade(
+        app.config["SQLALCHEMY_DATABASE_URI"], revision, app.extensions["keyring"]
+    )
     click.echo(f"database at revision {revision}: {_safe_url(app)}")
 
 
@@ -233,4 +235,9 @@ def _server_argv(
         # larger than the app's own header limit, so it answers 431 in JSON first
         argv += ["--limit-request-line", "8190"]
         argv += ["--limit-request-field_size", "32768"]
+        # no control socket; gunicorn's own refusals answered as JSON (§5)
+        argv += ["--no-control-socket", "--config", "python:license_server.serving"]
     return [*argv, "license_server.wsgi:app"]
+
+
+from license_server.cli import maintenance  # noqa: E402,F401

@@ -135,7 +135,12 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(200))
     key_prefix: Mapped[str] = mapped_column(String(8), default="")
     max_domains: Mapped[int] = mapped_column(Integer, default=1)
+    # development activations a license may hold; None is no cap (set on purpose)
     max_dev_domains: Mapped[int | None] = mapped_column(Integer)
+    # deactivations a license may make per 24 hours (the portal's moves included)
+    max_deactivations: Mapped[int] = mapped_column(
+        Integer, default=3, server_default="3"
+    )
     token_ttl: Mapped[int] = mapped_column(Integer)
     grace_period: Mapped[int] = mapped_column(Integer)
     expiry_policy: Mapped[str] = mapped_column(String(16))
@@ -210,6 +215,10 @@ class Activation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # True when the license's holder freed the seat (counted by the limit)
+    deactivated_by_owner: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class Event(Base):
@@ -251,7 +260,8 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
-    body: Mapped[str | None] = mapped_column(Text)
+    # the answer to replay, compressed and sealed (it may hold a new secret)
+    body_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 

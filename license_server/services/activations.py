@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from sqlalchemy import Boolean, String, Uuid, func, insert, literal, select
@@ -12,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from license_server import errors
 from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import Activation, License, UTCDateTime
+from license_server.models import Activation, License, Product, UTCDateTime
 from license_server.services import common, pages
 from license_server.services.validation import (
     Answer,
@@ -215,15 +216,61 @@ def deactivate(
     site = common.canonical_domain(domain)
     license = common.license_by_key(keyring, key)
     activation = None if license is None else live_activation(license.id, site)
-    if activation is None:
+    if license is None or activation is None:
         # One answer for an unknown key and a known key without this domain: the
         # request names no product, so another answer would tell anyone that a key
         # exists, of any vendor (validate says so only for the product's vendor).
         raise NoSuchActivation()
+    _lock_license(license.id)
+    check_deactivation_allowed(license, now=now)
     end_activation(
         activation, actor=common.public_actor(keyring, client_address), now=now
     )
     return activation
+
+
+DEACTIVATION_WINDOW = timedelta(hours=24)
+
+
+class DeactivationLimitReached(errors.APIError):
+    status_code, code, message = (
+        429,
+        "DEACTIVATION_LIMIT_REACHED",
+        "This license has moved between domains too often; try again later.",
+    )
+
+
+def check_deactivation_allowed(license: License, *, now: datetime) -> None:
+    """Refuse a deactivation past the product's limit per 24 hours (429).
+
+    Without a limit one seat serves many sites: activate, validate, deactivate,
+    activate the next, and every site keeps a token valid until it expires. The
+    public endpoint and the portal's "move" share this count; the vendor's own
+    admin deactivations do not count. The caller holds the license row lock, so
+    two concurrent deactivations cannot both take the last one.
+    """
+    product = db.session.get(Product, license.product_id)
+    limit = product.max_deactivations if product is not None else 3
+    since = now - DEACTIVATION_WINDOW
+    recent: list[datetime] = list(
+        db.session.scalars(
+            select(Activation.deactivated_at)
+            .where(
+                Activation.license_id == license.id,
+                Activation.deactivated_at > since,
+                Activation.deactivated_by_owner.is_(True),
+            )
+            .order_by(Activation.deactivated_at)
+        )
+    )
+    if len(recent) < limit:
+        return
+    oldest: datetime = recent[len(recent) - limit] if limit else now
+    wait = max(1, math.ceil((oldest + DEACTIVATION_WINDOW - now).total_seconds()))
+    raise DeactivationLimitReached(
+        detail={"limit": limit, "window_seconds": 86400, "retry_after": wait},
+        headers={"Retry-After": str(wait)},
+    )
 
 
 class NoSuchActivation(errors.APIError):
@@ -234,9 +281,16 @@ class NoSuchActivation(errors.APIError):
     )
 
 
-def end_activation(activation: Activation, *, actor: str, now: datetime) -> None:
-    """Mark an activation deactivated, record the event and commit."""
+def end_activation(
+    activation: Activation, *, actor: str, now: datetime, by_vendor: bool = False
+) -> None:
+    """Mark an activation deactivated, record the event and commit.
+
+    ``by_vendor`` marks the vendor's own (admin) deactivations, which do not count
+    against the license's deactivation limit.
+    """
     activation.deactivated_at = now
+    activation.deactivated_by_owner = not by_vendor
     common.record_event(
         vendor_id=activation.vendor_id,
         actor=actor,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import Select, select
 
 from license_server import errors, keys
@@ -80,12 +81,15 @@ def _new_license(
     now: datetime,
 ) -> tuple[License, str]:
     key = keys.generate_key(item.key_prefix)
+    license_id = uuid.uuid4()
     license = License(
-        id=uuid.uuid4(),
+        id=license_id,
         vendor_id=vendor_id,
         product_id=item.id,
         key_hash=keyring.license_lookup(key.body),
-        key_sealed=keyring.seal_license_key(str(key)),
+        key_sealed=keyring.seal_license_key(
+            str(key), vendor_id=vendor_id, license_id=license_id
+        ),
         key_hint=key.body[-4:],
         status=LicenseStatus.ACTIVE,
         created_at=now,
@@ -200,9 +204,23 @@ def get_license(*, vendor_id: uuid.UUID, license_id: uuid.UUID) -> License:
     return license
 
 
+class KeyNotReadable(errors.APIError):
+    status_code, code, message = (
+        409,
+        "KEY_NOT_READABLE",
+        "This license's stored key was not sealed for this license; "
+        "regenerate the key.",
+    )
+
+
 def reveal_key(*, keyring: Keyring, license: License) -> str:
-    """Decrypt a license's key for its vendor."""
-    return keyring.open_license_key(license.key_sealed)
+    """Decrypt a license's key for its vendor (sealed for this very row)."""
+    try:
+        return keyring.open_license_key(
+            license.key_sealed, vendor_id=license.vendor_id, license_id=license.id
+        )
+    except InvalidTag as exc:  # a ciphertext moved here from another row
+        raise KeyNotReadable() from exc
 
 
 def _record_change(
@@ -277,7 +295,9 @@ def regenerate_key(
     key = keys.generate_key(license.product.key_prefix)
     before = snapshot(license, ("key_hint",))
     license.key_hash = keyring.license_lookup(key.body)
-    license.key_sealed = keyring.seal_license_key(str(key))
+    license.key_sealed = keyring.seal_license_key(
+        str(key), vendor_id=license.vendor_id, license_id=license.id
+    )
     license.key_hint = key.body[-4:]
     _record_change(
         license, action="license.key_regenerated", actor=actor, before=before, now=now

@@ -16,6 +16,8 @@ from license_server.services import common
 
 DEFAULT_TOKEN_TTL = 7 * 24 * 3600
 DEFAULT_GRACE_PERIOD = 14 * 24 * 3600
+DEFAULT_DEV_DOMAINS = 3
+DEFAULT_DEACTIVATIONS = 3  # per license per 24 hours
 
 
 POLICY_FIELDS = (
@@ -24,6 +26,7 @@ POLICY_FIELDS = (
     "key_prefix",
     "max_domains",
     "max_dev_domains",
+    "max_deactivations",
     "token_ttl",
     "grace_period",
     "expiry_policy",
@@ -64,7 +67,8 @@ def create_product(
     name: str,
     key_prefix: str = "",
     max_domains: int = 1,
-    max_dev_domains: int | None = None,
+    max_dev_domains: int | None = DEFAULT_DEV_DOMAINS,
+    max_deactivations: int = DEFAULT_DEACTIVATIONS,
     token_ttl: int = DEFAULT_TOKEN_TTL,
     grace_period: int = DEFAULT_GRACE_PERIOD,
     expiry_policy: str = "allow",
@@ -84,6 +88,7 @@ def create_product(
         key_prefix=prefix,
         max_domains=max_domains,
         max_dev_domains=max_dev_domains,
+        max_deactivations=max_deactivations,
         token_ttl=token_ttl,
         grace_period=grace_period,
         expiry_policy=expiry_policy,

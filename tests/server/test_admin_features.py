@@ -374,6 +374,7 @@ def test_idempotency_in_flight_and_expiry(
     now = datetime.now(UTC)
     with app.app_context():
         claim = idempotency.claim(
+            keyring=app.extensions["keyring"],
             vendor_id=vendor.new.vendor.id,
             key="busy",
             print_=idempotency.fingerprint(
