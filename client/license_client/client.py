@@ -236,9 +236,8 @@ class LicenseClient:
         state = self._load()
         if state is None or not state.license_key:
             return
-        failed = replace(
-            state, checked_at=now, failures=state.failures + 1, last_error=code
-        )
+        failures = state.failures + 1
+        failed = replace(state, checked_at=now, failures=failures, last_error=code)
         try:
             self._save(failed)
         except StoreFailed as exc:
