@@ -1,5 +1,6 @@
 """Hardening, second pass: sealed keys bound to their rows, sealed idempotent
-answers, capped development activations, a deactivation limit per product.
+answers, a keyed event chain, capped development activations, a deactivation
+limit per product.
 
 Existing data is rewritten with the server's keyring (the master key of the
 configured server, or the one ``migrate.upgrade`` is given):
@@ -7,6 +8,9 @@ configured server, or the one ``migrate.upgrade`` is given):
 - every license key is re-sealed with its vendor and license id as AES-GCM
   associated data (moving a ciphertext to another row no longer opens it);
 - every stored idempotent answer is compressed and sealed, bound to its row;
+- every vendor's event chain gets its keyed MACs (HMAC under the master-derived
+  ``event-chain`` key), computed over the chain as it stands: run
+  ``license-server events verify`` before upgrading to know it was intact;
 - products that had no cap on development activations get the new default, 3
   (NULL was the old default, not a choice; a vendor may set it back to none).
 
@@ -15,8 +19,10 @@ Revises: 0002
 Create Date: 2026-12-01 09:45:00
 """
 
+import json
 import zlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -91,7 +97,80 @@ def _seal_replays(keyring: Any) -> None:
         )
 
 
+def _iso(moment: datetime | str) -> str:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _payload(prev: str, fields: dict[str, Any]) -> bytes:
+    # Frozen copy of license_server.services.events._payload as of this revision.
+    return json.dumps(
+        {"prev": prev, **fields},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode()
+
+
+def _mac_existing_chains(keyring: Any) -> None:
+    bind = op.get_bind()
+    events = sa.table(
+        "events",
+        sa.column("id"),
+        sa.column("vendor_id", sa.Uuid()),
+        sa.column("actor"),
+        sa.column("action"),
+        sa.column("subject_type"),
+        sa.column("subject_id"),
+        sa.column("data", sa.JSON()),
+        sa.column("created_at"),
+        sa.column("seq"),
+        sa.column("mac"),
+    )
+    vendors = sa.table(
+        "vendors", sa.column("id", sa.Uuid()), sa.column("event_mac_head")
+    )
+    heads: dict[Any, str] = {}
+    query = sa.select(events).order_by(events.c.vendor_id, events.c.seq)
+    for row in bind.execute(query).mappings().all():
+        fields = {
+            "vendor_id": str(row["vendor_id"]),
+            "seq": row["seq"],
+            "actor": row["actor"],
+            "action": row["action"],
+            "subject_type": row["subject_type"],
+            "subject_id": row["subject_id"],
+            "data": row["data"],
+            "created_at": _iso(row["created_at"]),
+        }
+        mac = keyring.chain_mac(_payload(heads.get(row["vendor_id"], ""), fields))
+        bind.execute(events.update().where(events.c.id == row["id"]).values(mac=mac))
+        heads[row["vendor_id"]] = mac
+    for vendor_id, head in heads.items():
+        bind.execute(
+            vendors.update()
+            .where(vendors.c.id == vendor_id)
+            .values(event_mac_head=head)
+        )
+
+
 def upgrade() -> None:
+    with op.batch_alter_table("vendors", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "event_mac_head",
+                sa.String(length=64),
+                server_default="",
+                nullable=False,
+            )
+        )
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("mac", sa.String(length=64), server_default="", nullable=False)
+        )
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.add_column(sa.Column("body_sealed", sa.LargeBinary(), nullable=True))
     with op.batch_alter_table("activations", schema=None) as batch_op:
@@ -114,13 +193,16 @@ def upgrade() -> None:
             "UPDATE products SET max_dev_domains = :cap WHERE max_dev_domains IS NULL"
         ).bindparams(cap=DEFAULT_DEV_DOMAINS)
     )
-    needs_keys = _has_rows("licenses") or _has_rows(
-        "idempotency_keys", "WHERE body IS NOT NULL"
+    needs_keys = (
+        _has_rows("licenses")
+        or _has_rows("events")
+        or _has_rows("idempotency_keys", "WHERE body IS NOT NULL")
     )
     if needs_keys:
         keyring = _keyring()
         _reseal_license_keys(keyring)
         _seal_replays(keyring)
+        _mac_existing_chains(keyring)
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_column("body")
 

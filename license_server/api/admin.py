@@ -96,8 +96,13 @@ def _vendor_id() -> uuid.UUID:
 
 
 def _scoped() -> dict[str, Any]:
-    """Keyword arguments every write service takes: vendor, actor, time."""
-    return {"vendor_id": _vendor_id(), "actor": context.actor(), "now": context.now()}
+    """Keyword arguments every write service takes: keyring, vendor, actor, time."""
+    return {
+        "keyring": context.keyring(),
+        "vendor_id": _vendor_id(),
+        "actor": context.actor(),
+        "now": context.now(),
+    }
 
 
 # --- products -----------------------------------------------------------------
@@ -162,9 +167,7 @@ def restore_product(product_id: uuid.UUID) -> Any:
 @writes
 def create_license(args: dict[str, Any]) -> Any:
     """Issue a license; the answer carries its key."""
-    license, key = licenses.create_license(
-        keyring=context.keyring(), **_scoped(), **args
-    )
+    license, key = licenses.create_license(**_scoped(), **args)
     return Revealed(license, key)
 
 
@@ -174,7 +177,7 @@ def create_license(args: dict[str, Any]) -> Any:
 @writes
 def create_licenses(args: dict[str, Any]) -> Any:
     """Issue up to 1,000 licenses in one transaction (all or none)."""
-    issued = licenses.create_licenses(keyring=context.keyring(), **_scoped(), **args)
+    issued = licenses.create_licenses(**_scoped(), **args)
     return {"data": [Revealed(lic, key) for lic, key in issued]}
 
 
@@ -264,9 +267,7 @@ def renew_license(args: dict[str, Any], license_id: uuid.UUID) -> Any:
 @writes
 def regenerate_key(license_id: uuid.UUID) -> Any:
     """Give a license a new key; the old key stops working at once."""
-    license, key = licenses.regenerate_key(
-        keyring=context.keyring(), license_id=license_id, **_scoped()
-    )
+    license, key = licenses.regenerate_key(license_id=license_id, **_scoped())
     return Revealed(license, key)
 
 
@@ -315,7 +316,11 @@ def deactivate_activation(activation_id: uuid.UUID) -> Any:
     )
     if activation.deactivated_at is None:
         activations.end_activation(
-            activation, actor=context.actor(), now=context.now(), by_vendor=True
+            activation,
+            keyring=context.keyring(),
+            actor=context.actor(),
+            now=context.now(),
+            by_vendor=True,
         )
     return activation
 
@@ -329,9 +334,7 @@ def deactivate_activation(activation_id: uuid.UUID) -> Any:
 @writes
 def create_api_key(args: dict[str, Any]) -> Any:
     """Create an API key; its `key` is shown in this answer only."""
-    key, token = keys_admin.create_api_key(
-        keyring=context.keyring(), **_scoped(), **args
-    )
+    key, token = keys_admin.create_api_key(**_scoped(), **args)
     return Revealed(key, token)
 
 
@@ -364,7 +367,7 @@ def list_signing_keys() -> Any:
 @writes
 def create_signing_key() -> Any:
     """Prepare the next signing key: in the JWKS at once, signing once activated."""
-    return keys_admin.prepare_signing_key(keyring=context.keyring(), **_scoped())
+    return keys_admin.prepare_signing_key(**_scoped())
 
 
 @blp.post("/signing-keys/<uuid:key_id>/activate")
@@ -380,7 +383,7 @@ def activate_signing_key(key_id: uuid.UUID) -> Any:
 @writes
 def rotate_signing_key() -> Any:
     """Create a new key and make it the signer at once."""
-    return keys_admin.rotate_signing_key(keyring=context.keyring(), **_scoped())
+    return keys_admin.rotate_signing_key(**_scoped())
 
 
 @blp.post("/signing-keys/<uuid:key_id>/retire")

@@ -156,9 +156,9 @@ def events_verify(vendor_slug: str | None) -> None:
     from license_server.services import events as event_log
     from license_server.services.vendors import vendor_by_slug
 
-    with _app_context():
+    with _app_context() as app:
         vendor_id = vendor_by_slug(vendor_slug).id if vendor_slug else None
-        breaks = event_log.verify_chain(vendor_id)
+        breaks = event_log.verify_chain(app.extensions["keyring"], vendor_id)
         for found in breaks:
             where = f"event #{found.seq}" + (
                 f" (id {found.event_id})" if found.event_id is not None else ""

@@ -94,6 +94,11 @@ class Vendor(Base):
     # Head of the vendor's event hash chain: the last event's number and digest.
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     event_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # the last event's keyed MAC (HMAC with a master-derived key): only the server
+    # can extend the chain, so a database writer cannot rebuild it
+    event_mac_head: Mapped[str] = mapped_column(
+        String(64), default="", server_default=""
+    )
 
 
 class ApiKey(Base):
@@ -244,7 +249,8 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seq: Mapped[int] = mapped_column(BigInteger)
     prev_digest: Mapped[str] = mapped_column(String(64))
-    digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))  # plain SHA-256, for export
+    mac: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class IdempotencyKey(Base):

@@ -176,6 +176,7 @@ def activate(
         raise ActivationRefused(_signed_refusal(answer, signer))
     answer.activation_id = new_id
     common.record_event(
+        keyring=keyring,
         vendor_id=license.vendor_id,
         actor=common.public_actor(keyring, client_address),
         action="activation.created",
@@ -224,7 +225,10 @@ def deactivate(
     _lock_license(license.id)
     check_deactivation_allowed(license, now=now)
     end_activation(
-        activation, actor=common.public_actor(keyring, client_address), now=now
+        activation,
+        keyring=keyring,
+        actor=common.public_actor(keyring, client_address),
+        now=now,
     )
     return activation
 
@@ -282,7 +286,12 @@ class NoSuchActivation(errors.APIError):
 
 
 def end_activation(
-    activation: Activation, *, actor: str, now: datetime, by_vendor: bool = False
+    activation: Activation,
+    *,
+    keyring: Keyring,
+    actor: str,
+    now: datetime,
+    by_vendor: bool = False,
 ) -> None:
     """Mark an activation deactivated, record the event and commit.
 
@@ -292,6 +301,7 @@ def end_activation(
     activation.deactivated_at = now
     activation.deactivated_by_owner = not by_vendor
     common.record_event(
+        keyring=keyring,
         vendor_id=activation.vendor_id,
         actor=actor,
         action="activation.deactivated",

@@ -125,6 +125,7 @@ def create_licenses(
     db.session.add_all([license for license, _ in issued])
     db.session.flush()
     events.append(
+        keyring=keyring,
         vendor_id=vendor_id,
         events=[
             events.NewEvent(
@@ -224,10 +225,17 @@ def reveal_key(*, keyring: Keyring, license: License) -> str:
 
 
 def _record_change(
-    license: License, *, action: str, actor: str, before: dict[str, Any], now: datetime
+    license: License,
+    *,
+    keyring: Keyring,
+    action: str,
+    actor: str,
+    before: dict[str, Any],
+    now: datetime,
 ) -> None:
     license.updated_at = now
     common.record_change(
+        keyring=keyring,
         vendor_id=license.vendor_id,
         actor=actor,
         action=action,
@@ -242,6 +250,7 @@ def _record_change(
 
 def update_license(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     license_id: uuid.UUID,
     changes: dict[str, Any],
@@ -255,13 +264,19 @@ def update_license(
     for name in names:
         setattr(license, name, changes[name])
     _record_change(
-        license, action="license.updated", actor=actor, before=before, now=now
+        license,
+        keyring=keyring,
+        action="license.updated",
+        actor=actor,
+        before=before,
+        now=now,
     )
     return license
 
 
 def renew_license(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     license_id: uuid.UUID,
     days: int,
@@ -277,7 +292,12 @@ def renew_license(
     if license.updates_until is not None:
         license.updates_until = max(license.updates_until, now) + period
     _record_change(
-        license, action="license.renewed", actor=actor, before=before, now=now
+        license,
+        keyring=keyring,
+        action="license.renewed",
+        actor=actor,
+        before=before,
+        now=now,
     )
     return license
 
@@ -300,13 +320,19 @@ def regenerate_key(
     )
     license.key_hint = key.body[-4:]
     _record_change(
-        license, action="license.key_regenerated", actor=actor, before=before, now=now
+        license,
+        keyring=keyring,
+        action="license.key_regenerated",
+        actor=actor,
+        before=before,
+        now=now,
     )
     return license, str(key)
 
 
 def change_status(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     license_id: uuid.UUID,
     change: str,
@@ -324,6 +350,11 @@ def change_status(
     before = snapshot(license, ("status",))
     license.status = target
     _record_change(
-        license, action=f"license.{change}", actor=actor, before=before, now=now
+        license,
+        keyring=keyring,
+        action=f"license.{change}",
+        actor=actor,
+        before=before,
+        now=now,
     )
     return license

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from license_server import domains, errors, keys
 from license_server.extensions import db
+from license_server.keyring import Keyring
 from license_server.models import Product
 from license_server.services import common
 
@@ -61,6 +62,7 @@ def canonical_patterns(patterns: list[str]) -> list[str]:
 
 def create_product(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     actor: str,
     slug: str,
@@ -103,6 +105,7 @@ def create_product(
         db.session.rollback()
         raise ProductExists() from exc
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="product.created",
@@ -152,6 +155,7 @@ def product_for_vendor(*, vendor_id: uuid.UUID, slug: str) -> Product:
 
 def update_product(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     product_id: uuid.UUID,
     changes: dict[str, Any],
@@ -171,12 +175,14 @@ def update_product(
     for name, value in changes.items():
         setattr(product, name, value)
     product.updated_at = now
-    _record(product, actor, "product.updated", before, _snapshot(product), now)
+    after = _snapshot(product)
+    _record(keyring, product, actor, "product.updated", before, after, now)
     return product
 
 
 def set_archived(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     product_id: uuid.UUID,
     archived: bool,
@@ -189,11 +195,12 @@ def set_archived(
         product.archived_at = now if archived else None
         product.updated_at = now
         action = "product.archived" if archived else "product.restored"
-        _record(product, actor, action, {}, {}, now)
+        _record(keyring, product, actor, action, {}, {}, now)
     return product
 
 
 def _record(
+    keyring: Keyring,
     product: Product,
     actor: str,
     action: str,
@@ -202,6 +209,7 @@ def _record(
     now: datetime,
 ) -> None:
     common.record_change(
+        keyring=keyring,
         vendor_id=product.vendor_id,
         actor=actor,
         action=action,

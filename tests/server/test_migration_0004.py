@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from license_server import keys, migrate
+from license_server.extensions import db
+from license_server.services import events
 from license_server.keyring import Keyring, decode_master_key
-from tests.conftest import TEST_MASTER_KEY
+from tests.conftest import TEST_MASTER_KEY, make_app
 from tests.server.test_migrations import _empty_database
 
 
@@ -60,6 +62,32 @@ def test_a_database_at_0002_with_data_upgrades_and_keeps_every_secret(
                 ),
                 {**ids, "h": b"x" * 32, "s": old_seal, "now": now},
             )
+            fields = {
+                "vendor_id": str(vendor),
+                "seq": 1,
+                "actor": "cli",
+                "action": "vendor.created",
+                "subject_type": "vendor",
+                "subject_id": str(vendor),
+                "data": {},
+                "created_at": now.replace(tzinfo=UTC).isoformat(
+                    timespec="microseconds"
+                ),
+            }
+            digest = events.event_digest("", fields)
+            connection.execute(
+                text(
+                    "INSERT INTO events (vendor_id, actor, action, subject_type,"
+                    " subject_id, data, created_at, seq, prev_digest, digest)"
+                    " VALUES (:v, 'cli', 'vendor.created', 'vendor', :sv, '{}',"
+                    " :now, 1, '', :d)"
+                ),
+                {**ids, "sv": str(vendor), "now": now, "d": digest},
+            )
+            connection.execute(
+                text("UPDATE vendors SET event_seq = 1, event_head = :d"),
+                {"d": digest},
+            )
             connection.execute(
                 text(
                     "INSERT INTO idempotency_keys (id, vendor_id, key, fingerprint,"
@@ -82,6 +110,11 @@ def test_a_database_at_0002_with_data_upgrades_and_keeps_every_secret(
                 text("SELECT body_sealed FROM idempotency_keys")
             ).scalar()
         engine.dispose()
+        app = make_app(url, tmp_path / "instance")
+        with app.app_context():
+            assert events.verify_chain(keyring) == []
+            db.session.remove()
+            db.engine.dispose()
     assert keyring.open_license_key(sealed, vendor_id=vendor, license_id=license) == key
     assert tuple(caps) == (3, 3)
     opened = keyring.open_replay(replay, vendor_id=vendor, row_id=row)
