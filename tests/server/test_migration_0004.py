@@ -13,8 +13,8 @@ from sqlalchemy import create_engine, text
 
 from license_server import keys, migrate
 from license_server.extensions import db
-from license_server.services import events
 from license_server.keyring import Keyring, decode_master_key
+from license_server.services import events
 from tests.conftest import TEST_MASTER_KEY, make_app
 from tests.server.test_migrations import _empty_database
 
