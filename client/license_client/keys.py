@@ -2,7 +2,8 @@
 
 A key is ``PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX``: an optional product prefix (2-8 of
 ``A-Z0-9``) and 25 symbols of Crockford's base32 alphabet, 24 random and a Luhn
-mod 32 check symbol over them. Parsing ignores case, spaces, tabs and dashes, reads
+mod 32 check symbol over them. Parsing ignores case, dashes and the whitespace of
+``WHITESPACE`` (no-break spaces, BOM, zero-width space included), reads
 ``I``/``L`` as ``1`` and ``O`` as ``0`` in the body, and refuses non-ASCII text before
 any case folding. The shared vectors in ``tests/vectors/keys.json`` pin it.
 """
@@ -22,7 +23,14 @@ _VALUE = {symbol: value for value, symbol in enumerate(ALPHABET)}
 _BODY = 25
 _MAX_INPUT = 200
 _PREFIX = re.compile(r"[A-Z0-9]{2,8}")
-_DROP = str.maketrans("", "", " \t-")
+# stripped around a key (PROTOCOL §1, keys.json "whitespace"); inside, the same
+# but line breaks, and dashes
+WHITESPACE = (
+    " \t\n\r\x0b\x0c\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u200b\ufeff"
+)
+_INNER = "".join(c for c in WHITESPACE if c not in "\n\r\x0b\x0c\u2028\u2029")
+_DROP = str.maketrans("", "", _INNER + "-")  # line breaks only around a key
 _ALIASES = str.maketrans("ILO", "110")
 
 
@@ -41,7 +49,7 @@ def parse_key(raw: str) -> str:
     """Return the canonical form of a typed license key; raise KeyFormatInvalid."""
     if not isinstance(raw, str) or len(raw) > _MAX_INPUT:
         raise KeyFormatInvalid("that is not a license key")
-    compact = raw.strip().translate(_DROP)
+    compact = raw.strip(WHITESPACE).translate(_DROP)
     if not compact.isascii():
         raise KeyFormatInvalid("a license key is plain ASCII")
     compact = compact.upper()

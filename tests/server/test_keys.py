@@ -360,3 +360,14 @@ def test_parse_accepts_any_presentation_of_a_valid_key(
         pieces.append(char + data.draw(st.sampled_from(["", "", "-", " ", "\t", "--"])))
     presented = " " + "".join(pieces) + "\n"
     assert parse_key(presented) == canonical
+
+
+def test_the_whitespace_set_is_pinned_in_the_vectors() -> None:
+    from license_client import keys as client_keys
+    from license_server.keys import LINE_BREAKS, WHITESPACE
+
+    vectors = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+    assert [f"U+{ord(c):04X}" for c in WHITESPACE] == vectors["whitespace"]
+    assert [f"U+{ord(c):04X}" for c in LINE_BREAKS] == vectors["line_breaks"]
+    assert client_keys.WHITESPACE == WHITESPACE
+    assert "\u00a0" in WHITESPACE and "\ufeff" in WHITESPACE  # PHP's trim() misses
