@@ -1,6 +1,6 @@
 """Hardening, second pass: sealed keys bound to their rows, sealed idempotent
 answers, a keyed event chain, capped development activations, a deactivation
-limit per product.
+limit per product, product slugs unique per vendor (not server-wide).
 
 Existing data is rewritten with the server's keyring (the master key of the
 configured server, or the one ``migrate.upgrade`` is given):
@@ -157,6 +157,27 @@ def _mac_existing_chains(keyring: Any) -> None:
         )
 
 
+def _scope_product_slugs() -> None:
+    """Slugs unique per vendor, no longer server-wide (the old one is unnamed)."""
+    if op.get_bind().dialect.name == "postgresql":
+        op.drop_constraint("products_slug_key", "products", type_="unique")
+        with op.batch_alter_table("products", schema=None) as batch_op:
+            batch_op.create_unique_constraint(
+                "uq_products_vendor_slug", ["vendor_id", "slug"]
+            )
+    else:
+        naming = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
+        with op.batch_alter_table(
+            "products", recreate="always", naming_convention=naming
+        ) as batch_op:
+            batch_op.drop_constraint("uq_products_slug", type_="unique")
+            batch_op.create_unique_constraint(
+                "uq_products_vendor_slug", ["vendor_id", "slug"]
+            )
+    with op.batch_alter_table("products", schema=None) as batch_op:
+        batch_op.create_index("ix_products_slug_created", ["slug", "created_at"])
+
+
 def upgrade() -> None:
     with op.batch_alter_table("vendors", schema=None) as batch_op:
         batch_op.add_column(
@@ -188,6 +209,7 @@ def upgrade() -> None:
                 "max_deactivations", sa.Integer(), server_default="3", nullable=False
             )
         )
+    _scope_product_slugs()
     op.execute(
         sa.text(
             "UPDATE products SET max_dev_domains = :cap WHERE max_dev_domains IS NULL"

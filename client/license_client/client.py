@@ -67,7 +67,7 @@ class LicenseClient:
         self._verifier = TokenVerifier(
             config.pinned_keys,
             issuer=config.issuer,
-            audience=config.product,
+            audience=config.product.rpartition("/")[2],  # aud: the slug
             domain=config.domain,
             clock_skew=config.clock_skew,
         )

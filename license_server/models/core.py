@@ -132,11 +132,16 @@ class SigningKey(Base):
 
 class Product(Base):
     __tablename__ = "products"
+    __table_args__ = (
+        # Slugs are the vendor's own: public requests name ``vendor/product`` (a
+        # bare slug names the first product that took it, see services.products).
+        UniqueConstraint("vendor_id", "slug", name="uq_products_vendor_slug"),
+        Index("ix_products_slug_created", "slug", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     vendor_id: Mapped[uuid.UUID] = _vendor_fk()
-    # Public requests name a product by slug alone, so slugs are unique server-wide.
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    slug: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     key_prefix: Mapped[str] = mapped_column(String(8), default="")
     max_domains: Mapped[int] = mapped_column(Integer, default=1)

@@ -17,8 +17,13 @@ _DOMAIN = fields.String(
 )
 _PRODUCT = fields.String(
     required=True,
-    validate=validate.Length(min=1, max=64),
-    metadata={"example": "jannah"},
+    # "vendor/product", or a bare product slug (the first product that took it)
+    validate=validate.Regexp(r"^(?:[^/]{1,64}/)?[^/]{1,64}$"),
+    metadata={
+        "example": "acme-themes/jannah",
+        "description": "`vendor/product`; a bare slug names the first product "
+        "that took it (clients of protocol 1).",
+    },
 )
 _NONCE = fields.String(
     load_default=None,

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Row, select
 from sqlalchemy.exc import IntegrityError
 
 from license_server import domains, errors, keys
 from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import Product
+from license_server.models import Product, Vendor
 from license_server.services import common
 
 DEFAULT_TOKEN_TTL = 7 * 24 * 3600
@@ -39,7 +40,7 @@ class ProductExists(errors.APIError):
     status_code, code, message = (
         409,
         "PRODUCT_EXISTS",
-        "A product with this slug exists.",
+        "You already have a product with this slug.",
     )
 
 
@@ -151,6 +152,30 @@ def product_for_vendor(*, vendor_id: uuid.UUID, slug: str) -> Product:
     if product is None:
         raise errors.ProductNotFound(f"No product with slug {slug!r}.")
     return product
+
+
+def find_public_product(
+    connection: Connection, identifier: str, columns: Sequence[Any]
+) -> Row[Any]:
+    """Resolve a public product identifier to a row of ``columns``, or 404.
+
+    ``vendor/product`` names one vendor's product. A bare ``product`` slug, what
+    clients sent when slugs were unique server-wide, names the first product that
+    took that slug: every existing client keeps reaching its product, and a vendor
+    who takes the same slug later cannot capture it (its product is reached as
+    ``vendor/product`` only). ``columns`` may include Vendor columns.
+    """
+    vendor_slug, slash, slug = identifier.rpartition("/")
+    query = select(*columns).join(Vendor, Vendor.id == Product.vendor_id)
+    query = query.where(Product.slug == slug)
+    if slash:
+        query = query.where(Vendor.slug == vendor_slug)
+    else:
+        query = query.order_by(Product.created_at, Product.id).limit(1)
+    row = connection.execute(query).first()
+    if row is None:
+        raise errors.ProductNotFound(f"No product {identifier!r}.")
+    return row
 
 
 def update_product(

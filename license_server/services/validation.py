@@ -33,7 +33,7 @@ from flask import Flask, current_app
 from sqlalchemy import Connection, and_, bindparam, func, select, update
 from sqlalchemy.orm import aliased
 
-from license_server import cache, domains, errors
+from license_server import cache, domains
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.lastseen import LastSeenBuffer
@@ -47,7 +47,7 @@ from license_server.models import (
     SigningKeyStatus,
     Vendor,
 )
-from license_server.services import common
+from license_server.services import common, products
 from license_server.signing import SignerCache, issue_token
 from license_server.usage import UsageBuffer
 
@@ -249,10 +249,9 @@ _PRODUCT_FIELDS = (
     "dev_patterns",
     "archived_at",
 )
-_PRODUCT_QUERY = (
-    select(*(getattr(Product, name) for name in _PRODUCT_FIELDS), Vendor.issuer)
-    .join(Vendor, Vendor.id == Product.vendor_id)
-    .where(Product.slug == bindparam("slug"))
+_PRODUCT_COLUMNS = (
+    *(getattr(Product, name) for name in _PRODUCT_FIELDS),
+    Vendor.issuer,
 )
 
 
@@ -266,9 +265,7 @@ def product_info(slug: str, connection: Connection | None = None) -> ProductInfo
     if found is not None:
         return found
     connection = connection or db.session.connection()
-    row = connection.execute(_PRODUCT_QUERY, {"slug": slug}).first()
-    if row is None:
-        raise errors.ProductNotFound(f"No product with slug {slug!r}.")
+    row = products.find_public_product(connection, slug, _PRODUCT_COLUMNS)
     fields = dict(zip(_PRODUCT_FIELDS, row, strict=False))
     fields["dev_patterns"] = tuple(fields["dev_patterns"] or ())
     return state.products.put(slug, ProductInfo(**fields, issuer=row[-1]))

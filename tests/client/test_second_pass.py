@@ -126,3 +126,13 @@ def test_same_site_settings_links_are_accepted(
     fake_server: FakeServer, url: str
 ) -> None:
     assert fake_client(fake_server, settings_url=url).config.settings_url == url
+
+
+def test_a_client_may_name_its_product_vendor_scoped(fake_server: FakeServer) -> None:
+    def handler(body: dict[str, Any]) -> Response:
+        assert body["product"] == "acme-themes/jannah"
+        return fake_server.answer(body, sign_token(fake_server.claims(body)))
+
+    fake_server.handler = handler
+    site = fake_client(fake_server, product="acme-themes/jannah")
+    assert site.activate(KEY).ok  # the token's aud is the slug, "jannah"
