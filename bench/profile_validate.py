@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from license_server.runtime import of as runtime_of
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import seed  # noqa: E402
@@ -187,7 +189,7 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
 
     migrate.upgrade(normalise_database_url(url))
     app = _make_app(url, scratch, limiter=True)
-    keyring = app.extensions["keyring"]
+    keyring = runtime_of(app).keyring
     with app.app_context():
         new = create_vendor(keyring=keyring, name="Profile", now=datetime.now(UTC))
         vendor_id = new.vendor.id

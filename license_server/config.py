@@ -128,8 +128,8 @@ def load_master_key(settings: Mapping[str, Any]) -> bytes:
         raise ConfigError(str(exc)) from exc
 
 
-def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
-    """Put the resolved settings and the keyring on ``app``."""
+def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> Keyring:
+    """Put the resolved settings on ``app``; return the keyring of its master key."""
     settings = resolve(overrides)
     app.config.update(settings)
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(
@@ -147,7 +147,7 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> None:
     )
     if settings["EMBEDDED"]:
         prepare_instance(Path(settings["INSTANCE_PATH"]))
-    app.extensions["keyring"] = Keyring(load_master_key(settings))
+    return Keyring(load_master_key(settings))
 
 
 def prepare_instance(folder: Path) -> None:
@@ -185,12 +185,18 @@ def normalise_database_url(url: str) -> str:
 
 
 def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Return engine options: pre-ping and a pool on PostgreSQL, a timeout on SQLite."""
+    """Return engine options: a pool on PostgreSQL, a timeout on SQLite.
+
+    The pool does not ping before each checkout (a round trip per request): a
+    connection is recycled after ``pool_recycle`` seconds, and one found dead after
+    a database restart is dropped with the whole pool on its first error (the
+    request answers 503, or the hot path retries it once on a fresh connection).
+    """
     url = config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
     return {
-        "pool_pre_ping": True,
+        "pool_recycle": 300,
         "pool_size": config["DB_POOL_SIZE"],
         "max_overflow": config["DB_POOL_SIZE"],
         "pool_timeout": 10,

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -30,8 +31,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def init_app(app: Flask) -> None:
-    """Bind the database to ``app``; SQLite gets WAL, foreign keys, a busy timeout."""
+def init_app(app: Flask) -> Engine:
+    """Bind the database to ``app``; SQLite gets WAL, foreign keys, a busy timeout.
+
+    Returns the app's engine (the runtime's buffers and hot-path reads use it).
+    """
     db.init_app(app)
     with app.app_context():
         engine = db.engine
@@ -39,3 +43,4 @@ def init_app(app: Flask) -> None:
             engine, "connect", _sqlite_pragmas
         ):
             event.listen(engine, "connect", _sqlite_pragmas)
+    return engine

@@ -93,31 +93,65 @@ def generate_signing_key(keyring: Keyring) -> NewSigningKey:
     return NewSigningKey(kid, public_bytes, keyring.seal_signing_key(raw, kid))
 
 
+def header_segment(kid: str) -> str:
+    """Return the token's encoded header for ``kid``.
+
+    The bytes are PyJWT's for the same header (keys sorted, compact separators),
+    so a token signed here is the JWT PyJWT would make (known-answer tests).
+    """
+    header = {"alg": ALGORITHM, "kid": kid, "typ": TOKEN_TYPE}
+    return _b64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode())
+
+
+def _payload_segment(claims: Mapping[str, Any]) -> str:
+    # PyJWT's payload encoding: compact, insertion order, ASCII-escaped
+    return _b64url(json.dumps(claims, separators=(",", ":")).encode())
+
+
+@dataclass(frozen=True)
+class OpenKey:
+    """An opened private key with its token header already encoded."""
+
+    kid: str
+    private: Ed25519PrivateKey
+    header: str
+
+    def token(self, claims: Mapping[str, Any]) -> str:
+        """Sign ``claims`` as an EdDSA JWT with the protocol's header."""
+        signing_input = f"{self.header}.{_payload_segment(claims)}"
+        signature = self.private.sign(signing_input.encode("ascii"))
+        return f"{signing_input}.{_b64url(signature)}"
+
+
 class SignerCache:
     """Opened private keys by ``kid``: each key is decrypted once per process."""
 
     def __init__(self, keyring: Keyring) -> None:
         self._keyring = keyring
-        self._keys: dict[str, Ed25519PrivateKey] = {}
+        self._keys: dict[str, OpenKey] = {}
         self._lock = threading.Lock()
 
-    def private_key(self, kid: str, sealed: bytes) -> Ed25519PrivateKey:
-        """Return the opened private key for ``kid``, opening it on first use."""
+    def open(self, kid: str, sealed: bytes) -> OpenKey:
+        """Return the opened key for ``kid``, opening it on first use."""
         key = self._keys.get(kid)
         if key is None:
             raw = self._keyring.open_signing_key(sealed, kid)
-            key = Ed25519PrivateKey.from_private_bytes(raw)
+            private = Ed25519PrivateKey.from_private_bytes(raw)
+            key = OpenKey(kid, private, header_segment(kid))
             with self._lock:
                 self._keys[kid] = key
         return key
 
+    def private_key(self, kid: str, sealed: bytes) -> Ed25519PrivateKey:
+        """Return the opened private key for ``kid``, opening it on first use."""
+        return self.open(kid, sealed).private
+
 
 def issue_token(
-    private_key: Ed25519PrivateKey, kid: str, claims: dict[str, Any]
+    private_key: Ed25519PrivateKey, kid: str, claims: Mapping[str, Any]
 ) -> str:
     """Sign ``claims`` as an EdDSA JWT with the protocol's header."""
-    headers = {"kid": kid, "typ": TOKEN_TYPE}
-    return jwt.encode(claims, private_key, algorithm=ALGORITHM, headers=headers)
+    return OpenKey(kid, private_key, header_segment(kid)).token(claims)
 
 
 def verify_token(

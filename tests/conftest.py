@@ -26,9 +26,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from license_server import create_app, migrate
+from license_server import runtime as runtimes
 from license_server.config import normalise_database_url
 from license_server.extensions import db
-from license_server.services import validation
+from license_server.runtime import of as runtime_of
 from license_server.services.vendors import NewVendor, create_vendor
 
 # CI replays the same examples on every run, so that a run is red only for a change
@@ -47,7 +48,7 @@ BACKENDS = ["sqlite", "postgresql"]
 def no_flush_at_exit() -> Iterator[None]:
     """Drop the buffers' exit flushes: the test databases are gone by then."""
     yield
-    atexit.unregister(validation._flush_at_exit)
+    atexit.unregister(runtimes.flush_all_at_exit)
 
 
 def postgres_url_or_skip() -> str:
@@ -157,7 +158,7 @@ def new_vendor(app: Flask, name: str = "Acme Themes") -> VendorFixture:
     """Create a vendor in ``app``'s database."""
     with app.app_context():
         created = create_vendor(
-            keyring=app.extensions["keyring"], name=name, now=datetime.now(UTC)
+            keyring=runtime_of(app).keyring, name=name, now=datetime.now(UTC)
         )
         created.vendor.slug  # load before the session closes  # noqa: B018
     return VendorFixture(created, {"Authorization": f"Bearer {created.api_key}"})

@@ -22,17 +22,23 @@ class Api(_Api):  # type: ignore[misc]
         return errors.handle_http_exception(error)
 
 
+def api_of(app: Flask) -> Api:
+    """Return ``app``'s flask-smorest Api (where the extension keeps it)."""
+    found: Api = app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+    return found
+
+
 def init_app(app: Flask) -> None:
     """Register the blueprints and the OpenAPI document on ``app``."""
-    from license_server.api import admin, docs, headers, ops, parsing, public
+    from license_server.api import admin, docs, headers, ops, parsing, public, throttle
 
     api = Api(app, spec_kwargs=_spec_kwargs())
     api.register_blueprint(public.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(ops.blp)
-    app.extensions["license_api"] = api
     app.register_blueprint(docs.page)
     app.before_request(parsing.check_request)
+    throttle.init_app(app, (public.blp,))
     headers.init_app(app)
     logredact.install()
     metrics.init_app(app)

@@ -311,18 +311,13 @@ def get_activation(activation_id: uuid.UUID) -> Any:
 @writes
 def deactivate_activation(activation_id: uuid.UUID) -> Any:
     """Deactivate one activation (the site moved); frees its seat at once."""
-    activation = activations.get_for_vendor(
-        vendor_id=_vendor_id(), activation_id=activation_id
+    return activations.deactivate_for_vendor(
+        keyring=context.keyring(),
+        vendor_id=_vendor_id(),
+        activation_id=activation_id,
+        actor=context.actor(),
+        now=context.now(),
     )
-    if activation.deactivated_at is None:
-        activations.end_activation(
-            activation,
-            keyring=context.keyring(),
-            actor=context.actor(),
-            now=context.now(),
-            by_vendor=True,
-        )
-    return activation
 
 
 # --- API keys and signing keys ------------------------------------------------------

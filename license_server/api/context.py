@@ -1,33 +1,36 @@
-"""What routes hand to services: the keyring, the signer, the clock, the caller."""
+"""What routes hand to services: the app's runtime, the clock, the caller."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from flask import current_app, g
 
+from license_server import runtime as runtimes
 from license_server.keyring import Keyring
 from license_server.models import ApiKey
+from license_server.runtime import Runtime
 from license_server.signing import SignerCache
+
+
+def runtime() -> Runtime:
+    """Return the current app's runtime."""
+    return runtimes.of(current_app)
 
 
 def keyring() -> Keyring:
     """Return the app's keyring."""
-    ring: Keyring = current_app.extensions["keyring"]
-    return ring
+    return runtime().keyring
 
 
 def signer() -> SignerCache:
-    """Return the app's per-process cache of opened signing keys."""
-    cache: SignerCache | None = current_app.extensions.get("signer")
-    if cache is None:
-        cache = current_app.extensions["signer"] = SignerCache(keyring())
-    return cache
+    """Return the app's opened signing keys."""
+    return runtime().signer
 
 
 def now() -> datetime:
-    """Return the current time, aware UTC."""
-    return datetime.now(UTC)
+    """Return the current time, aware UTC (the runtime's clock)."""
+    return runtime().now()
 
 
 def api_key() -> ApiKey:

@@ -70,7 +70,9 @@ def _operations(spec: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
 @page.get("/docs")
 def docs() -> str:
     """Render the OpenAPI document as a page for people."""
-    spec = current_app.extensions["license_api"].spec.to_dict()
+    from license_server.api import api_of
+
+    spec = api_of(current_app).spec.to_dict()
     info = spec.get("info", {})
     return render_template(
         "docs.html",

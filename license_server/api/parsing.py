@@ -1,10 +1,16 @@
-"""Strict JSON bodies for every route: one parser, the protocol's error codes.
+"""Strict bodies for every route: one parser, the protocol's error codes.
 
 A body must be ``application/json`` (else 415), valid UTF-8 JSON (else 400
 ``MALFORMED_JSON``) holding one object, without duplicate keys, ``NaN``/``Infinity``,
 lone surrogates, numbers longer than :data:`MAX_NUMBER_DIGITS` or nesting deeper than
 :data:`MAX_DEPTH`. A NUL character is 422 ``VALIDATION_ERROR``, except in the top-level
 ``domain``, where it is what every unusable host is: 400 ``INVALID_DOMAIN`` (§3).
+
+Blueprints that set ``accepts_forms`` (the public endpoints, PROTOCOL §7) also take
+``application/x-www-form-urlencoded`` — what WordPress's ``wp_remote_post()`` sends
+for an array body — with the same fields and the same strictness: every value is
+text, a field named twice is refused (400 ``MALFORMED_BODY``), and the schema
+refuses unknown fields exactly as for JSON.
 """
 
 from __future__ import annotations
@@ -107,12 +113,50 @@ def parse_body(data: bytes) -> dict[str, Any]:
     return value
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
+def parse_form(request: flask.Request) -> dict[str, Any]:
+    """Return a form body's fields, refusing a field given twice or holding NUL."""
+    form = request.form
+    fields: dict[str, Any] = {}
+    for name in form:
+        values = form.getlist(name)
+        if len(values) != 1:
+            raise MalformedBody(f"The field {name!r} is given {len(values)} times.")
+        if name == "domain":
+            _check_domain(values[0])
+        _check_text(name)
+        _check_text(values[0])
+        fields[name] = values[0]
+    return fields
+
+
+def accepts_forms(request: flask.Request) -> bool:
+    """Return whether this request's blueprint takes form-encoded bodies."""
+    blueprint = flask.current_app.blueprints.get(request.blueprint or "")
+    return bool(getattr(blueprint, "accepts_forms", False))
+
+
 def parse_body_once() -> dict[str, Any]:
-    """Parse this request's body with :func:`parse_body`, once per request."""
+    """Parse this request's body (JSON, or a form where allowed), once per request."""
     body: dict[str, Any] | None = flask.g.get("_parsed_body")
     if body is None:
-        body = flask.g._parsed_body = parse_body(flask.request.get_data(cache=True))
+        request = flask.request
+        if request.mimetype == FORM and accepts_forms(request):
+            body = parse_form(request)
+        else:
+            body = parse_body(request.get_data(cache=True))
+        flask.g._parsed_body = body
     return body
+
+
+class MalformedBody(errors.APIError):
+    status_code, code, message = (
+        400,
+        "MALFORMED_BODY",
+        "The form body is not valid.",
+    )
 
 
 class NulCharacter(errors.APIError):
@@ -151,11 +195,16 @@ class StrictParser(FlaskParser):
 
     def load_json(self, req: flask.Request, schema: Any) -> Any:
         """Return the parsed body, refusing other media types with 415."""
-        if not core.is_json(req.mimetype):
-            raise errors.UnsupportedMediaType(
-                f"Expected application/json, got {req.mimetype or 'no content type'}."
-            )
-        return parse_body_once()
+        if core.is_json(req.mimetype):
+            return parse_body_once()
+        if req.mimetype == FORM and accepts_forms(req):
+            return parse_body_once()
+        expected = "application/json"
+        if accepts_forms(req):
+            expected += f" or {FORM}"
+        raise errors.UnsupportedMediaType(
+            f"Expected {expected}, got {req.mimetype or 'no content type'}."
+        )
 
 
 class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]

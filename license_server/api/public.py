@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, request
+from flask import g, request
 
 from license_server import metrics
 from license_server.api import context, docs
@@ -15,6 +15,7 @@ from license_server.services import activations, validation, vendors
 blp = Blueprint(
     "public", __name__, url_prefix="/v1", description="Activation and validation."
 )
+blp.accepts_forms = True
 PUBLIC_ERRORS = (400, 413, 415, 422, 429, 503)
 
 
@@ -40,13 +41,12 @@ PUBLIC_ERRORS = (400, 413, 415, 422, 429, 503)
 @docs.errors(blp, *PUBLIC_ERRORS)
 def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Activate a domain on a license (idempotent per domain)."""
+    args.pop("version", None)
     try:
         answer, created = activations.activate(
-            keyring=context.keyring(),
-            signer=context.signer(),
+            runtime=context.runtime(),
             client_address=request.remote_addr,
             now=context.now(),
-            last_seen_interval=current_app.config["LAST_SEEN_INTERVAL"],
             **args,
         )
     except activations.ActivationRefused as refusal:
@@ -62,14 +62,8 @@ def activate(args: dict[str, Any]) -> tuple[dict[str, Any], int]:
 @docs.errors(blp, 404, *PUBLIC_ERRORS)
 def validate(args: dict[str, Any]) -> dict[str, Any]:
     """Validate a license on a domain; the answer is signed, positive or negative."""
-    args.pop("version")
-    answer = validation.validate(
-        keyring=context.keyring(),
-        signer=context.signer(),
-        now=context.now(),
-        last_seen_interval=current_app.config["LAST_SEEN_INTERVAL"],
-        **args,
-    )
+    args.pop("version", None)
+    answer = validation.validate(runtime=context.runtime(), now=context.now(), **args)
     metrics.count_result("validate", str(answer.code))
     g.answer_code = str(answer.code)
     return answer.body()

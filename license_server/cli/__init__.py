@@ -17,6 +17,7 @@ from flask import Flask
 
 from license_server.config import ConfigError
 from license_server.keyring import new_master_key
+from license_server.runtime import of as runtime_of
 
 
 def _app() -> Flask:
@@ -86,7 +87,7 @@ def db_upgrade(revision: str) -> None:
 
     app = _app()
     migrate.upgrade(
-        app.config["SQLALCHEMY_DATABASE_URI"], revision, app.extensions["keyring"]
+        app.config["SQLALCHEMY_DATABASE_URI"], revision, runtime_of(app).keyring
     )
     click.echo(f"database at revision {revision}: {_safe_url(app)}")
 
@@ -119,7 +120,7 @@ def vendors_create(
     with _app_context() as app:
         try:
             new = create_vendor(
-                keyring=app.extensions["keyring"],
+                keyring=runtime_of(app).keyring,
                 name=name,
                 slug=slug,
                 issuer=issuer,
@@ -158,7 +159,7 @@ def events_verify(vendor_slug: str | None) -> None:
 
     with _app_context() as app:
         vendor_id = vendor_by_slug(vendor_slug).id if vendor_slug else None
-        breaks = event_log.verify_chain(app.extensions["keyring"], vendor_id)
+        breaks = event_log.verify_chain(runtime_of(app).keyring, vendor_id)
         for found in breaks:
             where = f"event #{found.seq}" + (
                 f" (id {found.event_id})" if found.event_id is not None else ""

@@ -32,12 +32,19 @@ _NONCE = fields.String(
 )
 
 
+_VERSION = fields.String(
+    load_default=None,
+    validate=validate.Length(max=64),
+    metadata={"description": "The installed theme's version (informational)."},
+)
+
+
 class ValidateIn(Schema):
     license_key = _KEY
     domain = _DOMAIN
     product = _PRODUCT
     nonce = _NONCE
-    version = fields.String(load_default=None, validate=validate.Length(max=64))
+    version = _VERSION
 
 
 class ActivateIn(Schema):
@@ -45,6 +52,7 @@ class ActivateIn(Schema):
     domain = _DOMAIN
     product = _PRODUCT
     nonce = _NONCE
+    version = _VERSION
     environment = fields.String(
         load_default=None,
         validate=validate.Length(max=32),

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from sqlalchemy import Boolean, String, Uuid, func, insert, literal, select
+from sqlalchemy import Boolean, String, Uuid, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 
 from license_server import errors
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, License, Product, UTCDateTime
+from license_server.runtime import Runtime
 from license_server.services import common, pages
-from license_server.services.validation import (
-    Answer,
-    ResultCode,
-    decide,
-    is_development,
-    live_activation,
-    sign,
-    touch,
+from license_server.services.unit import transaction, transactional
+from license_server.services.validation import is_development
+from license_server.signing import OpenKey
+from license_server.validation.answers import Answer, key_hash_claim, signed_answer
+from license_server.validation.results import ResultCode, license_code
+from license_server.validation.state import (
+    LicenseState,
+    ProductInfo,
+    read_state,
+    seats_taken,
 )
-from license_server.signing import SignerCache
 
 _REFUSAL_STATUS = {
     ResultCode.NOT_FOUND: 404,
@@ -57,7 +60,7 @@ class ActivationRefused(errors.APIError):
 
 def _insert_if_seat_free(
     *,
-    license: License,
+    state: LicenseState,
     site: str,
     development: bool,
     environment: str | None,
@@ -74,8 +77,8 @@ def _insert_if_seat_free(
     new_id = uuid.uuid4()
     row = select(
         literal(new_id, Uuid),
-        literal(license.vendor_id, Uuid),
-        literal(license.id, Uuid),
+        literal(state.vendor_id, Uuid),
+        literal(state.id, Uuid),
         literal(site, String),
         literal(development, Boolean),
         literal(environment, String),
@@ -83,17 +86,7 @@ def _insert_if_seat_free(
         literal(now, UTCDateTime),
     )
     if limit is not None:
-        taken = (
-            select(func.count())
-            .select_from(Activation)
-            .where(
-                Activation.license_id == license.id,
-                Activation.deactivated_at.is_(None),
-                Activation.development.is_(development),
-            )
-            .scalar_subquery()
-        )
-        row = row.where(taken < limit)
+        row = row.where(seats_taken(state.id, development=development) < limit)
     columns = ["id", "vendor_id", "license_id", "domain", "development"]
     columns += ["environment", "created_at", "last_seen_at"]
     statement = insert(Activation).from_select(columns, row)
@@ -101,28 +94,51 @@ def _insert_if_seat_free(
     return new_id if inserted == new_id else None
 
 
-def _lock_license(license_id: uuid.UUID) -> None:
-    """Lock the license row until commit (PostgreSQL; a no-op on SQLite)."""
+def _lock_license(key_hash: bytes) -> None:
+    """Lock the license row until commit (PostgreSQL; a no-op on SQLite).
+
+    Taken before the state is read, so that read (a new snapshot) sees every
+    activation committed by whoever held the lock before.
+    """
     db.session.execute(
-        select(License.id).where(License.id == license_id).with_for_update()
+        select(License.id).where(License.key_hash == key_hash).with_for_update()
     )
 
 
-def _reuse(
-    answer: Answer, activation: Activation | None, *, now: datetime, interval: int
-) -> tuple[Answer, bool]:
-    """Answer with the live activation this domain already holds."""
-    if activation is None:
-        raise errors.Conflict("The activation changed concurrently; retry.")
-    answer.activation_id = activation.id
-    touch(activation, now=now, interval=interval)
-    return answer, False
+@dataclass(frozen=True)
+class _Request:
+    product: ProductInfo
+    site: str
+    kh: str
+    nonce: str | None
+    now: datetime
+    key: OpenKey
+
+    def answer(
+        self,
+        code: ResultCode,
+        state: LicenseState | None,
+        *,
+        activation_id: uuid.UUID | None = None,
+        active_domains: int | None = None,
+    ) -> Answer:
+        return signed_answer(
+            code,
+            product=self.product,
+            domain=self.site,
+            state=state,
+            kh=self.kh,
+            nonce=self.nonce,
+            now=self.now,
+            key=self.key,
+            activation_id=activation_id,
+            active_domains=active_domains,
+        )
 
 
 def activate(
     *,
-    keyring: Keyring,
-    signer: SignerCache,
+    runtime: Runtime,
     license_key: str,
     domain: str,
     product: str,
@@ -130,80 +146,118 @@ def activate(
     environment: str | None,
     client_address: str | None,
     now: datetime,
-    last_seen_interval: int = 3600,
 ) -> tuple[Answer, bool]:
     """Activate ``domain`` on a license; return the answer and whether it is new.
 
     Re-activating a live domain returns the same activation. A refusal raises
-    :class:`ActivationRefused` carrying the signed negative answer.
+    :class:`ActivationRefused` carrying the signed negative answer; nothing of a
+    refused activation is stored.
     """
-    answer = decide(
-        keyring=keyring,
-        license_key=license_key,
-        domain=domain,
-        product=product,
-        nonce=nonce,
-        now=now,
-    )
-    license = answer.license
-    if license is None or answer.code is not ResultCode.VALID:
-        raise ActivationRefused(_signed_refusal(answer, signer))
-    existing = live_activation(license.id, answer.domain)
-    if existing is not None:
-        return _commit(
-            _reuse(answer, existing, now=now, interval=last_seen_interval), signer
-        )
-    development = is_development(answer.domain, answer.product)
-    limit = answer.product.max_dev_domains if development else license.seat_limit
-    try:
-        _lock_license(license.id)
-        new_id = _insert_if_seat_free(
-            license=license,
-            site=answer.domain,
-            development=development,
-            environment=environment,
-            limit=limit,
+    key = common.parse_license_key(license_key)
+    site = common.canonical_domain(domain)
+    # read before the row lock: a transaction holding the lock never waits for a
+    # second pooled connection (on a cache miss) that the lock's waiters hold
+    item = runtime.reader.product(product)
+    signer = runtime.reader.signer(item.vendor_id)
+    opened = runtime.signer.open(signer.kid, signer.sealed)
+    request = _Request(item, site, key_hash_claim(key.body), nonce, now, opened)
+    key_hash = runtime.keyring.license_lookup(key.body)
+    with transaction() as session:
+        _lock_license(key_hash)
+        state = read_state(session.connection(), key_hash, site)
+        code = license_code(state, item, now)
+        if state is None or code is not ResultCode.VALID:
+            raise ActivationRefused(request.answer(code, state))
+        if state.activation_id is not None:
+            return _reuse(request, state, runtime=runtime), False
+        development = is_development(site, item)
+        limit = item.max_dev_domains if development else state.seat_limit(item)
+        try:
+            new_id = _insert_if_seat_free(
+                state=state,
+                site=site,
+                development=development,
+                environment=environment,
+                limit=limit,
+                now=now,
+            )
+        except IntegrityError:  # the same domain won a concurrent activation
+            session.rollback()
+            again = read_state(session.connection(), key_hash, site)
+            if again is None or again.activation_id is None:
+                raise errors.Conflict(
+                    "The activation changed concurrently; retry."
+                ) from None
+            return _reuse(request, again, runtime=runtime), False
+        if new_id is None:
+            raise ActivationRefused(
+                request.answer(ResultCode.ACTIVATION_LIMIT_REACHED, state)
+            )
+        common.record_event(
+            keyring=runtime.keyring,
+            vendor_id=state.vendor_id,
+            actor=common.public_actor(runtime.keyring, client_address),
+            action="activation.created",
+            subject_type="activation",
+            subject_id=new_id,
+            data={
+                "license_id": str(state.id),
+                "domain": site,
+                "development": development,
+            },
             now=now,
         )
-    except IntegrityError:  # the same domain won a concurrent activation
-        db.session.rollback()
-        existing = live_activation(license.id, answer.domain)
-        return _commit(
-            _reuse(answer, existing, now=now, interval=last_seen_interval), signer
+        taken = state.active_domains + (0 if development else 1)
+        return (
+            request.answer(
+                ResultCode.VALID, state, activation_id=new_id, active_domains=taken
+            ),
+            True,
         )
-    if new_id is None:
-        answer.code = ResultCode.ACTIVATION_LIMIT_REACHED
-        raise ActivationRefused(_signed_refusal(answer, signer))
-    answer.activation_id = new_id
-    common.record_event(
-        keyring=keyring,
-        vendor_id=license.vendor_id,
-        actor=common.public_actor(keyring, client_address),
-        action="activation.created",
-        subject_type="activation",
-        subject_id=new_id,
-        data={
-            "license_id": str(license.id),
-            "domain": answer.domain,
-            "development": development,
-        },
-        now=now,
+
+
+def _reuse(request: _Request, state: LicenseState, *, runtime: Runtime) -> Answer:
+    """Answer with the live activation this domain already holds."""
+    assert state.activation_id is not None  # noqa: S101 - checked by the caller
+    last = state.last_seen_at
+    if last is None or request.now - last >= timedelta(
+        seconds=runtime.last_seen_interval
+    ):
+        runtime.last_seen.add(state.activation_id, request.now)
+    return request.answer(ResultCode.VALID, state, activation_id=state.activation_id)
+
+
+class NoSuchActivation(errors.APIError):
+    status_code, code, message = (
+        404,
+        "NOT_FOUND",
+        "No live activation of this domain with this license key.",
     )
-    return _commit((answer, True), signer)
 
 
-def _commit(result: tuple[Answer, bool], signer: SignerCache) -> tuple[Answer, bool]:
-    sign(result[0], signer=signer)
-    db.session.commit()
-    return result
+class DeactivationLimitReached(errors.APIError):
+    status_code, code, message = (
+        429,
+        "DEACTIVATION_LIMIT_REACHED",
+        "This license has moved between domains too often; try again later.",
+    )
 
 
-def _signed_refusal(answer: Answer, signer: SignerCache) -> Answer:
-    sign(answer, signer=signer)
-    db.session.rollback()
-    return answer
+DEACTIVATION_WINDOW = timedelta(hours=24)
 
 
+def live_activation(license_id: uuid.UUID, domain: str) -> Activation | None:
+    """Return the live activation of ``domain`` on a license, if any."""
+    return db.session.scalar(
+        select(Activation).where(
+            Activation.license_id == license_id,
+            Activation.domain == domain,
+            Activation.deactivated_at.is_(None),
+        )
+    )
+
+
+@transactional
 def deactivate(
     *,
     keyring: Keyring,
@@ -215,6 +269,8 @@ def deactivate(
     """Free the seat ``domain`` holds on a license, at once."""
     key = common.parse_license_key(license_key)
     site = common.canonical_domain(domain)
+    key_hash = keyring.license_lookup(key.body)
+    _lock_license(key_hash)  # two deactivations cannot both take the last one
     license = common.license_by_key(keyring, key)
     activation = None if license is None else live_activation(license.id, site)
     if license is None or activation is None:
@@ -222,7 +278,6 @@ def deactivate(
         # request names no product, so another answer would tell anyone that a key
         # exists, of any vendor (validate says so only for the product's vendor).
         raise NoSuchActivation()
-    _lock_license(license.id)
     check_deactivation_allowed(license, now=now)
     end_activation(
         activation,
@@ -233,35 +288,22 @@ def deactivate(
     return activation
 
 
-DEACTIVATION_WINDOW = timedelta(hours=24)
-
-
-class DeactivationLimitReached(errors.APIError):
-    status_code, code, message = (
-        429,
-        "DEACTIVATION_LIMIT_REACHED",
-        "This license has moved between domains too often; try again later.",
-    )
-
-
 def check_deactivation_allowed(license: License, *, now: datetime) -> None:
     """Refuse a deactivation past the product's limit per 24 hours (429).
 
     Without a limit one seat serves many sites: activate, validate, deactivate,
     activate the next, and every site keeps a token valid until it expires. The
     public endpoint and the portal's "move" share this count; the vendor's own
-    admin deactivations do not count. The caller holds the license row lock, so
-    two concurrent deactivations cannot both take the last one.
+    admin deactivations do not count. The caller holds the license row lock.
     """
     product = db.session.get(Product, license.product_id)
     limit = product.max_deactivations if product is not None else 3
-    since = now - DEACTIVATION_WINDOW
     recent: list[datetime] = list(
         db.session.scalars(
             select(Activation.deactivated_at)
             .where(
                 Activation.license_id == license.id,
-                Activation.deactivated_at > since,
+                Activation.deactivated_at > now - DEACTIVATION_WINDOW,
                 Activation.deactivated_by_owner.is_(True),
             )
             .order_by(Activation.deactivated_at)
@@ -277,12 +319,22 @@ def check_deactivation_allowed(license: License, *, now: datetime) -> None:
     )
 
 
-class NoSuchActivation(errors.APIError):
-    status_code, code, message = (
-        404,
-        "NOT_FOUND",
-        "No live activation of this domain with this license key.",
-    )
+@transactional
+def deactivate_for_vendor(
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    activation_id: uuid.UUID,
+    actor: str,
+    now: datetime,
+) -> Activation:
+    """Deactivate one of the vendor's activations (a no-op when already ended)."""
+    activation = get_for_vendor(vendor_id=vendor_id, activation_id=activation_id)
+    if activation.deactivated_at is None:
+        end_activation(
+            activation, keyring=keyring, actor=actor, now=now, by_vendor=True
+        )
+    return activation
 
 
 def end_activation(
@@ -293,7 +345,7 @@ def end_activation(
     now: datetime,
     by_vendor: bool = False,
 ) -> None:
-    """Mark an activation deactivated, record the event and commit.
+    """Mark an activation deactivated and record the event (the caller commits).
 
     ``by_vendor`` marks the vendor's own (admin) deactivations, which do not count
     against the license's deactivation limit.
@@ -310,7 +362,6 @@ def end_activation(
         data={"license_id": str(activation.license_id), "domain": activation.domain},
         now=now,
     )
-    db.session.commit()
 
 
 def get_for_vendor(*, vendor_id: uuid.UUID, activation_id: uuid.UUID) -> Activation:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from license_server import domains, errors, keys
@@ -154,28 +154,22 @@ def product_for_vendor(*, vendor_id: uuid.UUID, slug: str) -> Product:
     return product
 
 
-def find_public_product(
-    connection: Connection, identifier: str, columns: Sequence[Any]
-) -> Row[Any]:
-    """Resolve a public product identifier to a row of ``columns``, or 404.
+def public_product_query(identifier: str, columns: Sequence[Any]) -> Select[Any]:
+    """Return the query resolving a public product identifier to ``columns``.
 
     ``vendor/product`` names one vendor's product. A bare ``product`` slug, what
     clients sent when slugs were unique server-wide, names the first product that
     took that slug: every existing client keeps reaching its product, and a vendor
     who takes the same slug later cannot capture it (its product is reached as
-    ``vendor/product`` only). ``columns`` may include Vendor columns.
+    ``vendor/product`` only). ``columns`` may include Vendor columns; the query
+    yields at most one row.
     """
     vendor_slug, slash, slug = identifier.rpartition("/")
     query = select(*columns).join(Vendor, Vendor.id == Product.vendor_id)
     query = query.where(Product.slug == slug)
     if slash:
-        query = query.where(Vendor.slug == vendor_slug)
-    else:
-        query = query.order_by(Product.created_at, Product.id).limit(1)
-    row = connection.execute(query).first()
-    if row is None:
-        raise errors.ProductNotFound(f"No product {identifier!r}.")
-    return row
+        return query.where(Vendor.slug == vendor_slug)
+    return query.order_by(Product.created_at, Product.id).limit(1)
 
 
 def update_product(

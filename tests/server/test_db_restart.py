@@ -194,6 +194,7 @@ def _retry_unanswered(
 
 def _live_activations(app: Any) -> dict[str, int]:
     with app.app_context():
+        db.engine.dispose()  # this app's pooled connections died with the restart
         rows = db.session.execute(
             select(Activation.domain, func.count()).group_by(Activation.domain)
         ).all()

@@ -11,6 +11,7 @@ from sqlalchemy import delete, select, update
 
 from license_server.extensions import db
 from license_server.models import Event, Vendor
+from license_server.runtime import of as runtime_of
 from license_server.services import events
 from tests.conftest import VendorFixture, public_call
 
@@ -46,7 +47,7 @@ def _rebuild_plain_chain(vendor_id: Any) -> None:
 def test_a_deleted_event_with_a_rebuilt_chain_does_not_verify(
     app: Flask, client: FlaskClient, vendor: VendorFixture, license: dict[str, Any]
 ) -> None:
-    keyring = app.extensions["keyring"]
+    keyring = runtime_of(app).keyring
     public_call(
         client, "activate", license_key=license["key"], domain="a.com", product="jannah"
     )

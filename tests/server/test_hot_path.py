@@ -8,8 +8,8 @@ with plain SQL on a separate engine, so no ORM event of this process sees them.
 
 from __future__ import annotations
 
+import shutil
 import uuid
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -22,11 +22,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text, update
 
-from license_server import cache
+from license_server import runtime as runtimes
 from license_server.extensions import db
-from license_server.lastseen import LastSeenBuffer
 from license_server.models import Activation, SigningKey
-from license_server.services import validation
+from license_server.runtime import Runtime
+from license_server.runtime import of as runtime_of
+from license_server.runtime.caches import Generation, TTLCache
+from license_server.runtime.lastseen import LastSeenBuffer
 from license_server.signing import generate_signing_key
 from tests.conftest import (
     VendorFixture,
@@ -74,9 +76,8 @@ def _elsewhere(app: Flask) -> Iterator[Any]:
         engine.dispose()
 
 
-def _hot(app: Flask) -> validation.HotPath:
-    state: validation.HotPath = app.extensions["hot_path"]
-    return state
+def _hot(app: Flask) -> Runtime:
+    return runtime_of(app)
 
 
 @pytest.fixture
@@ -120,10 +121,12 @@ def test_license_changes_in_another_process_count_at_once(
     other = second.test_client()
     assert _activate(client, license["key"])[0] == 201
     assert _validate(client, license["key"])["code"] == "VALID"  # caches warm
-    generation = cache.generation()
+    generation = _hot(app).caches.generation.value
     url = f"/v1/admin/licenses/{license['id']}/suspend"
     assert other.post(url, headers=vendor.headers).status_code == 200
-    assert cache.generation() == generation  # nothing cached was invalidated
+    assert (
+        _hot(app).caches.generation.value == generation
+    )  # nothing cached was invalidated
     assert _validate(client, license["key"])["code"] == "SUSPENDED"
     url = f"/v1/admin/licenses/{license['id']}/reinstate"
     assert other.post(url, headers=vendor.headers).status_code == 200
@@ -142,7 +145,7 @@ def test_license_changes_in_another_process_count_at_once(
 
 
 def _new_active_key(app: Flask, connection: Any, vendor_id: uuid.UUID) -> str:
-    made = generate_signing_key(app.extensions["keyring"])
+    made = generate_signing_key(runtime_of(app).keyring)
     connection.execute(
         update(SigningKey)
         .where(SigningKey.vendor_id == vendor_id)
@@ -168,8 +171,8 @@ def test_a_signing_key_change_elsewhere_applies_within_the_cache_ttl(
     _activate(client, license["key"])
     first = jwt.get_unverified_header(_validate(client, license["key"])["token"])
     clock = FakeClock()
-    _hot(app).signers.clock = clock
-    _hot(app).signers.clear()
+    _hot(app).caches.signers.clock = clock
+    _hot(app).caches.signers.clear()
     _validate(client, license["key"])  # cached at clock.now
     with _elsewhere(app) as connection:
         kid = _new_active_key(app, connection, vendor.new.vendor.id)
@@ -187,8 +190,8 @@ def test_a_product_change_elsewhere_applies_within_the_cache_ttl(
 ) -> None:
     _activate(client, license["key"])
     clock = FakeClock()
-    _hot(app).products.clock = clock
-    _hot(app).products.clear()
+    _hot(app).caches.products.clock = clock
+    _hot(app).caches.products.clear()
     _validate(client, license["key"])
     with _elsewhere(app) as connection:
         connection.execute(text("UPDATE products SET token_ttl = 3600"))
@@ -299,7 +302,7 @@ def test_last_seen_flushes_when_due_and_at_exit(
     _age_activations(app)
     _validate(client, key)
     assert len(_hot(app).last_seen) == 1
-    validation._flush_at_exit(weakref.ref(app))
+    runtimes.flush_all_at_exit()
     assert _last_seen(app) >= began
     with app.app_context():
         db.engine.dispose()
@@ -329,20 +332,23 @@ def test_last_seen_buffer_keeps_the_newest_time_and_survives_a_failed_write(
 
 def test_ttl_cache_expires_and_is_cleared_by_an_invalidation() -> None:
     clock = FakeClock()
-    entries: cache.TTLCache[str, int] = cache.TTLCache(5, maxsize=2, clock=clock)
+    generation = Generation()
+    entries: TTLCache[str, int] = TTLCache(
+        5, maxsize=2, clock=clock, generation=generation
+    )
     assert entries.put("a", 1) == 1
     clock.now += 4.9
     assert entries.get("a") == 1
     clock.now += 0.1
     assert entries.get("a") is None  # expired at exactly ttl seconds
     entries.put("a", 1)
-    cache.invalidate()
+    generation.bump()
     assert entries.get("a") is None
     entries.put("a", 1)
     entries.put("b", 2)
     entries.put("c", 3)  # over maxsize: starts afresh
     assert (entries.get("a"), entries.get("c")) == (None, 3)
-    assert cache.TTLCache[str, int](0).put("x", 1) == 1  # ttl 0: never cached
+    assert TTLCache[str, int](0).put("x", 1) == 1  # ttl 0: never cached
 
 
 def test_product_mismatch_token_has_a_subject_but_no_license_claim(
@@ -368,3 +374,71 @@ def test_active_domains_counts_live_production_seats_only(
     assert body["license"]["active_domains"] == 1
     assert body["license"]["max_domains"] == 3
     assert _validate(client, lic["key"], "localhost")["code"] == "VALID"
+
+
+def test_two_apps_in_one_process_share_no_cache_buffer_or_limit(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """Apps on different databases keep their own caches, buffers and counters."""
+    apps = []
+    for name in ("one", "two"):
+        path = tmp_path / f"{name}.sqlite3"
+        shutil.copy(sqlite_template, path)
+        apps.append(
+            make_app(
+                f"sqlite:///{path}", tmp_path / name, RATELIMIT_VALIDATE="3/minute"
+            )
+        )
+    first, second = apps
+    keys = []
+    for app in (first, second):
+        client = app.test_client()
+        vendor = new_vendor(app)
+        create_product(client, vendor)
+        key = create_license(client, vendor)["key"]
+        assert _activate(client, key)[0] == 201
+        keys.append(key)
+    one, two = runtime_of(first), runtime_of(second)
+    assert one is not two
+    assert one.caches is not two.caches and one.limiter is not two.limiter
+    one.caches.products.clear()
+    two.caches.products.clear()
+    _validate(first.test_client(), keys[0])
+    # a product cached in the first app is not in the second's cache
+    assert one.caches.products.get("jannah") is not None
+    assert two.caches.products.get("jannah") is None
+    # a commit that stales the first app's caches leaves the second's alone
+    _validate(second.test_client(), keys[1])
+    before = two.caches.generation.value
+    client = first.test_client()
+    vendor_headers = new_vendor(first, "Other Shop").headers
+    assert (
+        client.post(
+            "/v1/admin/products",
+            json={"slug": "other", "name": "Other"},
+            headers=vendor_headers,
+        ).status_code
+        == 201
+    )
+    assert one.caches.products.get("jannah") is None  # invalidated at commit
+    assert two.caches.generation.value == before
+    assert two.caches.products.get("jannah") is not None
+    # last-seen buffers are per app
+    one.last_seen.interval = two.last_seen.interval = 3600
+    _age_activations(first)
+    _validate(first.test_client(), keys[0])
+    assert len(one.last_seen) == 1 and len(two.last_seen) == 0
+    # limits count per app: the first app's validations do not limit the second
+    assert _validate(first.test_client(), keys[0])["code"] == "VALID"  # 3 of 3
+    assert _validate(second.test_client(), keys[1])["code"] == "VALID"  # 2 of 3
+    status, _ = public_call(
+        first.test_client(),
+        "validate",
+        license_key=keys[0],
+        domain="site.com",
+        product="jannah",
+    )
+    assert status == 429
+    for app in (first, second):
+        with app.app_context():
+            db.engine.dispose()

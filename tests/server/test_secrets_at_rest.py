@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 
 from license_server.extensions import db
 from license_server.models import IdempotencyKey, License
+from license_server.runtime import of as runtime_of
 from license_server.services import idempotency
 from tests.conftest import VendorFixture, create_license, create_product, new_vendor
 
@@ -51,7 +52,7 @@ def test_a_sealed_answer_moved_to_another_row_does_not_open(
     _post(client, vendor, "api-keys", {"name": "x", "scope": "read"}, "two")
     with app.app_context():
         rows = {row.key: row for row in db.session.scalars(select(IdempotencyKey))}
-        keyring = app.extensions["keyring"]
+        keyring = runtime_of(app).keyring
         moved = rows["two"].body_sealed
         assert moved is not None
         try:

@@ -26,6 +26,7 @@ from werkzeug.serving import make_server
 from license_server.extensions import db
 from license_server.keyring import decode_master_key
 from license_server.models import SigningKey
+from license_server.runtime import of as runtime_of
 from license_server.services import validation
 from tests.conftest import TEST_MASTER_KEY, make_app, new_vendor
 from tests.server.hardening_support import snapshot
@@ -214,7 +215,7 @@ def test_no_secret_leaves_the_server(
 
 
 def _private_key_forms(app: Flask) -> set[str]:
-    keyring = app.extensions["keyring"]
+    keyring = runtime_of(app).keyring
     forms: set[str] = set()
     with app.app_context():
         for key in db.session.scalars(select(SigningKey)):

@@ -1,4 +1,4 @@
-"""When each site was last seen, recorded in batches instead of one write per request.
+"""When each site (or API key) was last seen, recorded in batches, not per request.
 
 A validation that finds an activation not seen for ``LAST_SEEN_INTERVAL`` seconds
 adds ``(activation id, now)`` to this process's buffer; the buffer is written in one
@@ -24,34 +24,45 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, bindparam, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.sql import Update
 
-from license_server.models import Activation
+from license_server.models import Activation, ApiKey
 
 log = logging.getLogger(__name__)
-_ACTIVATIONS = cast(Table, Activation.__table__)
-_UPDATE = (
-    update(_ACTIVATIONS)
-    .where(
-        _ACTIVATIONS.c.id == bindparam("b_id"),
-        _ACTIVATIONS.c.last_seen_at < bindparam("b_seen"),
-    )
-    .values(last_seen_at=bindparam("b_seen"))
-)
 _MAX_KEPT = 100_000  # after failed writes, the most entries kept for a retry
 
 
+def _later_time(table: Table, column: str) -> Update:
+    """``UPDATE table SET column = :b_seen WHERE id = :b_id AND column < :b_seen``."""
+    target = table.c[column]
+    return (
+        update(table)
+        .where(
+            table.c.id == bindparam("b_id"),
+            or_(target.is_(None), target < bindparam("b_seen")),
+        )
+        .values({column: bindparam("b_seen")})
+    )
+
+
+ACTIVATION_LAST_SEEN = _later_time(cast(Table, Activation.__table__), "last_seen_at")
+API_KEY_LAST_USED = _later_time(cast(Table, ApiKey.__table__), "last_used_at")
+
+
 class LastSeenBuffer:
-    """Pending last-seen times of activations, written in batches."""
+    """Pending "last seen" times of rows (activations, API keys), written in batches."""
 
     def __init__(
         self,
         interval: float = 10.0,
         max_entries: int = 1000,
         clock: Callable[[], float] = time.monotonic,
+        statement: Update = ACTIVATION_LAST_SEEN,
     ) -> None:
+        self.statement = statement
         self.interval = interval
         self.max_entries = max_entries
         self.clock = clock
@@ -86,7 +97,7 @@ class LastSeenBuffer:
         rows = [{"b_id": key, "b_seen": seen} for key, seen in pending.items()]
         try:
             with engine.begin() as connection:
-                connection.execute(_UPDATE, rows)
+                connection.execute(self.statement, rows)
         except SQLAlchemyError:
             log.warning("last-seen times not written; kept for the next flush")
             self._keep(pending)

@@ -1,0 +1,205 @@
+"""Rate limits on the public endpoints (PROTOCOL §2): which counters a request uses.
+
+Three kinds of limit apply, each counted separately:
+
+- **per client address and endpoint** (``RATELIMIT_ACTIVATE``, ``_VALIDATE``,
+  ``_DEACTIVATE``, ``_JWKS``): every request counts;
+- **per license key** (``RATELIMIT_LICENSE_KEY``): requests naming the same
+  well-formed key count together, from any address;
+- **failed lookups per client address** (``RATELIMIT_FAILED_LOOKUPS``), shared by
+  activate, validate and deactivate: only answers that tell a key guesser "no" count
+  (an unknown key, a malformed key, an unknown product). Once an address is over
+  it, requests from there are refused **unless they name a key that this address
+  has used successfully in the last day**: hundreds of WordPress sites behind one
+  shared-hosting address keep validating while a guesser among them is stopped.
+  JWKS is never held back by failed lookups.
+
+Every counter is named by a keyed hash (of the address, or of the key's canonical
+body), never by the address or the key. IPv6 addresses count by their /64, since
+one host is given a whole /64. All the counters a request needs are read and
+bumped in **one** storage round (:mod:`license_server.runtime.limiter`); an answer
+that is a failed lookup, or a key's first success from an address that day, costs
+one more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
+
+from license_server import errors, keys
+from license_server.api.parsing import parse_body_once
+from license_server.keyring import Keyring
+from license_server.runtime import of
+from license_server.runtime.limiter import Limiter, Op, Rule, parse_rules, window
+
+# public endpoint -> setting holding its per-address limit
+ENDPOINT_LIMITS = {
+    "public.activate": "RATELIMIT_ACTIVATE",
+    "public.validate": "RATELIMIT_VALIDATE",
+    "public.deactivate": "RATELIMIT_DEACTIVATE",
+    "public.jwks": "RATELIMIT_JWKS",
+}
+# endpoints whose answers are lookups of a key (failed-lookup rules apply)
+LOOKUP_ENDPOINTS = frozenset(
+    {"public.activate", "public.validate", "public.deactivate"}
+)
+LIMIT_SETTINGS = (
+    *ENDPOINT_LIMITS.values(),
+    "RATELIMIT_LICENSE_KEY",
+    "RATELIMIT_FAILED_LOOKUPS",
+)
+# answer codes that tell a key guesser "no such key" (or "this is no key at all")
+FAILED_LOOKUP_CODES = frozenset(
+    {"NOT_FOUND", "INVALID_KEY_FORMAT", "PRODUCT_NOT_FOUND"}
+)
+KNOWN_FOR = 86_400  # a key used successfully from an address stays known this long
+
+
+@dataclass
+class Plan:
+    """The counters one request touched, kept for the after-answer step."""
+
+    address: str
+    key: str | None
+    known: bool
+
+
+def check_settings(config: Any) -> dict[str, tuple[Rule, ...]]:
+    """Parse every limit setting; refuse one that does not parse, naming it."""
+    from license_server.config import PREFIX, ConfigError
+
+    parsed: dict[str, tuple[Rule, ...]] = {}
+    for name in LIMIT_SETTINGS:
+        value = str(config[name] or "")
+        try:
+            parsed[name] = parse_rules(value)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{PREFIX}{name}={value!r} is not a rate limit such as "
+                "'60/minute' or '10/second;1000/day'"
+            ) from exc
+    return parsed
+
+
+def address_bucket(keyring: Keyring, address: str | None) -> str:
+    """Name an address's counters: a keyed hash of the address (IPv6: its /64)."""
+    text = address or "unknown"
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        ip = None
+    if isinstance(ip, ipaddress.IPv6Address):
+        mapped = ip.ipv4_mapped
+        if mapped is not None:
+            text = str(mapped)
+        else:
+            text = str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return "addr:" + keyring.client_address(text)
+
+
+def key_bucket(keyring: Keyring) -> str | None:
+    """Name the counters of the license key in the body (None when there is none).
+
+    The body is read leniently here: a body that does not parse, or a key that is
+    malformed, has no key bucket (the endpoint answers 400 on its own).
+    """
+    if request.method != "POST":
+        return None
+    try:
+        body = parse_body_once()
+        key = keys.parse_key(body.get("license_key"))
+    except (errors.APIError, keys.InvalidKeyFormat, Exception):  # noqa: BLE001
+        return None
+    digest = keyring.license_lookup(key.body)
+    # one more hash, so the counter's name is not the database's lookup hash
+    return "key:" + hashlib.sha256(b"ratelimit/v1:" + digest).hexdigest()[:32]
+
+
+def _refuse(rule: Rule, counted_by: str, retry_after: int) -> errors.RateLimited:
+    return errors.RateLimited(
+        detail={
+            "limit": rule.text,
+            "counted_by": counted_by,
+            "retry_after": retry_after,
+        },
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def _counter(
+    limiter: Limiter, bucket: str, rule: Rule, now: float, add: int
+) -> tuple[Op, int]:
+    current = window(limiter.prefix, bucket, rule, now)
+    return Op(current.key, add, rule.seconds + 1 if add else 0), current.retry_after
+
+
+def before_request() -> None:
+    """Count this request against its limits; answer 429 when one is exceeded."""
+    endpoint = request.endpoint or ""
+    setting = ENDPOINT_LIMITS.get(endpoint)
+    runtime = of(current_app)
+    limiter = runtime.limiter
+    if setting is None or not limiter.enabled:
+        return
+    now = limiter.clock()
+    address = address_bucket(runtime.keyring, request.remote_addr)
+    lookup = endpoint in LOOKUP_ENDPOINTS
+    key = key_bucket(runtime.keyring) if lookup else None
+    checks: list[tuple[Rule, str, Op, int]] = []
+    for rule in limiter.rules[setting]:
+        op, retry = _counter(limiter, f"{address}:{endpoint}", rule, now, 1)
+        checks.append((rule, "client_address", op, retry))
+    if key is not None:
+        for rule in limiter.rules["RATELIMIT_LICENSE_KEY"]:
+            op, retry = _counter(limiter, key, rule, now, 1)
+            checks.append((rule, "license_key", op, retry))
+    if lookup:
+        for rule in limiter.rules["RATELIMIT_FAILED_LOOKUPS"]:
+            op, retry = _counter(limiter, f"{address}:failed", rule, now, 0)
+            checks.append((rule, "failed_lookups", op, retry))
+    ops = [op for _, _, op, _ in checks]
+    if key is not None:
+        ops.append(Op(_known(limiter, address, key), 0, 0))
+    counts = limiter.apply(ops)
+    known = key is not None and counts[-1] > 0
+    g._throttle = Plan(address, key, known)
+    for (rule, counted_by, op, retry), count in zip(checks, counts, strict=False):
+        over = count > rule.amount if op.add else count >= rule.amount and not known
+        if over:
+            raise _refuse(rule, counted_by, retry)
+
+
+def _known(limiter: Limiter, address: str, key: str) -> str:
+    return f"{limiter.prefix}:known:{address}:{key}"
+
+
+def after_request(response: Response) -> Response:
+    """Count a failed lookup, or remember a key that succeeded from this address."""
+    plan: Plan | None = g.pop("_throttle", None)
+    if plan is None or response.status_code >= 500 or response.status_code == 429:
+        return response
+    limiter = of(current_app).limiter
+    if g.get("answer_code") in FAILED_LOOKUP_CODES:
+        now = limiter.clock()
+        limiter.apply(
+            [
+                _counter(limiter, f"{plan.address}:failed", rule, now, 1)[0]
+                for rule in limiter.rules["RATELIMIT_FAILED_LOOKUPS"]
+            ]
+        )
+    elif plan.key is not None and not plan.known:
+        limiter.apply([Op(_known(limiter, plan.address, plan.key), 1, KNOWN_FOR)])
+    return response
+
+
+def init_app(app: Flask, blueprints: tuple[Any, ...]) -> None:
+    """Limit ``blueprints``' routes of ``app`` with the app's runtime limiter."""
+    for blueprint in blueprints:
+        name = blueprint.name
+        app.before_request_funcs.setdefault(name, []).insert(0, before_request)
+        app.after_request_funcs.setdefault(name, []).append(after_request)

@@ -1,0 +1,157 @@
+"""The per-app runtime: everything one app keeps in its process, typed, in one place.
+
+:func:`build` makes it in :func:`license_server.create_app`; the API layer reaches it
+one way, :func:`of` (``app.extensions["license_server"]``), and hands its parts to the
+services as arguments. No service reads it from Flask. It holds:
+
+- ``keyring``: the master-derived keys (sealing, lookups);
+- ``signer``: the vendors' private keys, opened once per process, with their JWT
+  headers precomputed;
+- ``caches``: product settings and signers, at most ``CACHE_TTL`` seconds stale,
+  cleared at once by a commit on this app's engine;
+- ``last_seen``, ``key_use`` and ``usage``: the write buffers of the hot path
+  (activations' last-seen times, API keys' last use, validation counts), written in
+  batches on their own connections and once more at exit;
+- ``limiter``: the rate-limit counters (Redis or memory);
+- ``reader``: the hot path's reads (cached product and signer, prepared state);
+- ``clock``: the time, aware UTC (tests move it).
+
+Nothing here is the truth: every buffer is advisory and bounded in time, every
+cache bounded in staleness, and the limits' counters live in Redis when several
+processes serve.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import Flask
+from sqlalchemy.engine import Engine
+
+from license_server.keyring import Keyring
+from license_server.runtime.caches import Caches
+from license_server.runtime.lastseen import API_KEY_LAST_USED, LastSeenBuffer
+from license_server.runtime.limiter import Limiter, Rule
+from license_server.runtime.usage import UsageBuffer
+from license_server.signing import SignerCache
+from license_server.validation.reader import Reader
+
+log = logging.getLogger(__name__)
+EXTENSION = "license_server"
+
+
+def utc_now() -> datetime:
+    """Return the current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(eq=False)
+class Runtime:
+    """One app's process-local state and its settings for the hot path."""
+
+    keyring: Keyring
+    signer: SignerCache
+    caches: Caches
+    last_seen: LastSeenBuffer
+    key_use: LastSeenBuffer
+    usage: UsageBuffer
+    limiter: Limiter
+    engine: Engine
+    reader: Reader
+    last_seen_interval: int = 3600
+    clock: Callable[[], datetime] = utc_now
+
+    def now(self) -> datetime:
+        """Return the runtime's current time."""
+        return self.clock()
+
+    def flush_due(self) -> None:
+        """Write whichever buffer is due (called after answers, off the decision)."""
+        if self.last_seen.due():
+            self.last_seen.flush(self.engine)
+        if self.key_use.due():
+            self.key_use.flush(self.engine)
+        if self.usage.due():
+            self.usage.flush(self.engine)
+
+    def flush_all(self) -> None:
+        """Write every buffer now (at exit, and in tests)."""
+        self.last_seen.flush(self.engine)
+        self.key_use.flush(self.engine)
+        self.usage.flush(self.engine)
+
+
+def build(
+    app: Flask,
+    keyring: Keyring,
+    engine: Engine,
+    limits: dict[str, tuple[Rule, ...]],
+) -> Runtime:
+    """Build ``app``'s runtime from its settings and attach it; return it."""
+    config = app.config
+    flush = float(config["LAST_SEEN_FLUSH_INTERVAL"])
+    caches = Caches(float(config["CACHE_TTL"]))
+    runtime = Runtime(
+        keyring=keyring,
+        signer=SignerCache(keyring),
+        caches=caches,
+        last_seen=LastSeenBuffer(flush),
+        key_use=LastSeenBuffer(flush, statement=API_KEY_LAST_USED),
+        usage=UsageBuffer(float(config["USAGE_FLUSH_INTERVAL"])),
+        limiter=Limiter(
+            str(config["RATELIMIT_STORAGE_URI"] or "memory://"),
+            str(config["RATELIMIT_KEY_PREFIX"] or "license-server"),
+            enabled=bool(config["RATELIMIT_ENABLED"]),
+            rules=limits,
+        ),
+        engine=engine,
+        reader=Reader(engine, caches),
+        last_seen_interval=int(config["LAST_SEEN_INTERVAL"]),
+    )
+    runtime.caches.watch(engine)
+    app.extensions[EXTENSION] = runtime
+    _flush_at_exit(runtime)
+    return runtime
+
+
+def of(app: Flask) -> Runtime:
+    """Return ``app``'s runtime."""
+    runtime: Runtime = app.extensions[EXTENSION]
+    return runtime
+
+
+# Runtimes whose buffers are written at process exit; weak, so a dropped app (as in
+# the tests, which build many) is neither kept alive nor flushed into a dropped
+# database.
+_AT_EXIT: weakref.WeakSet[Runtime] = weakref.WeakSet()
+_registered = False
+
+
+def _flush_at_exit(runtime: Runtime) -> None:
+    global _registered
+    _AT_EXIT.add(runtime)
+    if not _registered:
+        atexit.register(flush_all_at_exit)
+        _registered = True
+
+
+def flush_all_at_exit() -> None:
+    """Write every live runtime's buffers (registered once per process)."""
+    for runtime in list(_AT_EXIT):
+        try:
+            runtime.flush_all()
+        except Exception:  # noqa: BLE001 - exit must not fail on one database
+            log.warning("buffers not written at exit", exc_info=True)
+
+
+def forget_at_exit(runtime: Runtime) -> None:
+    """Stop flushing ``runtime`` at exit (its database is about to be dropped)."""
+    _AT_EXIT.discard(runtime)
+
+
+__all__ = ["Runtime", "build", "flush_all_at_exit", "forget_at_exit", "of", "utc_now"]

@@ -1,0 +1,235 @@
+"""Fixed-window rate-limit counters: one storage round per request, Redis or memory.
+
+A request's limits are a list of :class:`Op`: a counter name, how much to add (0 to
+only read it) and how long the counter lives. :meth:`Limiter.apply` performs them all
+in **one** round: one ``EVALSHA`` of a small Lua script on Redis, or one locked pass
+over a dict in memory. Which limit was breached, and what the caller answers, is the
+caller's business (:mod:`license_server.api.throttle`); this module only counts.
+
+Windows are fixed: a counter for ``60/minute`` is named with the minute it counts
+(``…:60:29581234``), so it needs no reset and its retry time is the window's end.
+
+Storage is ``RATELIMIT_STORAGE_URI``: ``memory://`` (each process counts alone) or a
+Redis URL (every process shares the counters). When Redis cannot be reached the
+limiter **fails open to memory**: it counts in the process until Redis answers again
+(retried with a back-off up to 30 s), logs the outage once and the recovery once, and
+reports ``license_server_ratelimit_fallback`` = 1 meanwhile. A request never fails
+because the rate-limit storage is down.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from limits import parse_many
+from prometheus_client import Counter, Gauge
+
+log = logging.getLogger(__name__)
+
+FALLBACK = Gauge(
+    "license_server_ratelimit_fallback",
+    "1 while this process counts rate limits in memory because Redis is down.",
+    multiprocess_mode="max",
+)
+STORAGE_ERRORS = Counter(
+    "license_server_ratelimit_storage_errors_total",
+    "Rate-limit storage calls that failed (answered from memory instead).",
+)
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://", "unix://")
+
+# KEYS: counters; ARGV: increment and lifetime (s) of each, in pairs. Returns counts.
+_SCRIPT = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+  local add = tonumber(ARGV[2 * i - 1])
+  local n
+  if add > 0 then
+    n = redis.call('INCRBY', key, add)
+    if n == add then redis.call('EXPIRE', key, tonumber(ARGV[2 * i])) end
+  else
+    n = tonumber(redis.call('GET', key) or '0')
+  end
+  counts[i] = n
+end
+return counts
+"""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``amount`` requests per ``seconds`` (one part of ``10/second;1000/day``)."""
+
+    amount: int
+    seconds: int
+    text: str
+
+
+def parse_rules(text: str) -> tuple[Rule, ...]:
+    """Parse ``'60/minute'`` or ``'10/second;1000/day'``; raise ValueError if bad."""
+    if not text:
+        return ()
+    return tuple(
+        Rule(item.amount, item.get_expiry(), str(item)) for item in parse_many(text)
+    )
+
+
+@dataclass(frozen=True)
+class Op:
+    """Add ``add`` (0: only read) to counter ``key``, which lives ``ttl`` seconds."""
+
+    key: str
+    add: int
+    ttl: int
+
+
+@dataclass(frozen=True)
+class Window:
+    """The counter of one rule for one bucket, in the current window."""
+
+    rule: Rule
+    key: str
+    retry_after: int
+
+
+def window(prefix: str, bucket: str, rule: Rule, now: float) -> Window:
+    """Name the current fixed window of ``rule`` for ``bucket``."""
+    index = int(now // rule.seconds)
+    ends = (index + 1) * rule.seconds
+    key = f"{prefix}:{bucket}:{rule.seconds}:{index}"
+    return Window(rule, key, max(1, math.ceil(ends - now)))
+
+
+class MemoryCounters:
+    """Counters in this process's memory; expired ones are swept as it goes."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._counts: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+        self._swept_at = clock()
+
+    def apply(self, ops: Sequence[Op]) -> list[int]:
+        """Perform ``ops`` and return each counter's value after them."""
+        now = self.clock()
+        counts = []
+        with self._lock:
+            if now - self._swept_at > 60:
+                self._sweep(now)
+            for op in ops:
+                value, expires = self._counts.get(op.key, (0, 0.0))
+                if expires <= now:
+                    value, expires = 0, now + op.ttl
+                if op.add:
+                    value += op.add
+                    self._counts[op.key] = (value, expires)
+                counts.append(value)
+        return counts
+
+    def _sweep(self, now: float) -> None:
+        self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+        self._swept_at = now
+
+    def clear(self) -> None:
+        """Forget every counter."""
+        with self._lock:
+            self._counts.clear()
+
+
+class RedisCounters:
+    """Counters in Redis, every request's ops in one ``EVALSHA``."""
+
+    def __init__(self, uri: str) -> None:
+        import redis
+
+        # a stalled Redis must not stall requests: give up quickly, then fail open
+        self.client = redis.Redis.from_url(
+            uri, socket_connect_timeout=0.5, socket_timeout=0.5
+        )
+        self.script = self.client.register_script(_SCRIPT)
+
+    def apply(self, ops: Sequence[Op]) -> list[int]:
+        """Perform ``ops`` in one round and return the counters' values."""
+        args: list[Any] = []
+        for op in ops:
+            args += [op.add, op.ttl]
+        result = self.script(keys=[op.key for op in ops], args=args)
+        return [int(value) for value in result]
+
+
+class Limiter:
+    """Counters for one app: shared storage with a fail-open memory fallback."""
+
+    def __init__(
+        self,
+        storage_uri: str,
+        prefix: str,
+        *,
+        enabled: bool = True,
+        rules: dict[str, tuple[Rule, ...]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.prefix = prefix
+        self.enabled = enabled
+        self.rules = rules or {}
+        self.clock = clock
+        self.memory = MemoryCounters(clock)
+        self.shared: RedisCounters | None = None
+        if storage_uri.startswith(REDIS_SCHEMES):
+            self.shared = RedisCounters(storage_uri)
+        self.storage_uri = storage_uri
+        self._down_since: float | None = None
+        self._retry_at = 0.0
+        self._backoff = 1.0
+
+    @property
+    def falling_back(self) -> bool:
+        """Return whether counts go to memory because the shared storage is down."""
+        return self._down_since is not None
+
+    def apply(self, ops: Sequence[Op]) -> list[int]:
+        """Perform ``ops`` in one round: in the shared storage, or in memory."""
+        if not ops:
+            return []
+        shared = self.shared
+        if shared is None:
+            return self.memory.apply(ops)
+        now = time.monotonic()
+        if self._down_since is not None and now < self._retry_at:
+            return self.memory.apply(ops)
+        try:
+            counts = shared.apply(ops)
+        except Exception as exc:  # noqa: BLE001 - any storage failure fails open
+            self._storage_failed(now, exc)
+            return self.memory.apply(ops)
+        if self._down_since is not None:
+            log.warning(
+                "rate-limit storage is back after %.0f s; counting there again",
+                now - self._down_since,
+            )
+            self._down_since = None
+            self._backoff = 1.0
+            FALLBACK.set(0)
+        return counts
+
+    def _storage_failed(self, now: float, exc: Exception) -> None:
+        STORAGE_ERRORS.inc()
+        if self._down_since is None:
+            self._down_since = now
+            FALLBACK.set(1)
+            log.warning(
+                "rate-limit storage unreachable (%s); counting in this process's "
+                "memory until it answers",
+                type(exc).__name__,
+            )
+        else:
+            self._backoff = min(self._backoff * 2, 30.0)
+        self._retry_at = now + self._backoff
+
+
+__all__ = ["Limiter", "MemoryCounters", "Op", "Rule", "Window", "parse_rules", "window"]

@@ -1,0 +1,44 @@
+"""One visible transaction per use case.
+
+A use case runs its whole body inside :func:`transaction` (or under the
+:func:`transactional` decorator): it commits once at the end, and rolls back on any
+error, so a use case's changes and its events are stored together or not at all.
+Helpers never commit.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+from sqlalchemy.orm import Session
+
+from license_server.extensions import db
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@contextmanager
+def transaction() -> Iterator[Session]:
+    """Run a block in the session's transaction; commit at its end, else roll back."""
+    session: Session = db.session()
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    session.commit()
+
+
+def transactional(function: Callable[P, R]) -> Callable[P, R]:
+    """Run a use case in one transaction (see :func:`transaction`)."""
+
+    @functools.wraps(function)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with transaction():
+            return function(*args, **kwargs)
+
+    return run
