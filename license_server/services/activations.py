@@ -6,9 +6,19 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import Boolean, String, Uuid, insert, literal, select
+from sqlalchemy import (
+    Boolean,
+    Select,
+    String,
+    Uuid,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from license_server import errors
@@ -278,40 +288,56 @@ def deactivate(
         # request names no product, so another answer would tell anyone that a key
         # exists, of any vendor (validate says so only for the product's vendor).
         raise NoSuchActivation()
-    check_deactivation_allowed(license, now=now)
-    end_activation(
-        activation,
-        keyring=keyring,
-        actor=common.public_actor(keyring, client_address),
-        now=now,
+    end_within_limit(license, activation, now=now)
+    _record_deactivation(
+        activation, keyring, common.public_actor(keyring, client_address), now
     )
     return activation
 
 
-def check_deactivation_allowed(license: License, *, now: datetime) -> None:
-    """Refuse a deactivation past the product's limit per 24 hours (429).
+def _recent_deactivations(license_id: uuid.UUID, now: datetime) -> Select[Any]:
+    return select(Activation.deactivated_at).where(
+        Activation.license_id == license_id,
+        Activation.deactivated_at > now - DEACTIVATION_WINDOW,
+        Activation.deactivated_by_owner.is_(True),
+    )
+
+
+def end_within_limit(
+    license: License, activation: Activation, *, now: datetime
+) -> None:
+    """End an activation unless the license is past its deactivation limit (429).
 
     Without a limit one seat serves many sites: activate, validate, deactivate,
     activate the next, and every site keeps a token valid until it expires. The
     public endpoint and the portal's "move" share this count; the vendor's own
-    admin deactivations do not count. The caller holds the license row lock.
+    admin deactivations do not count. The count and the update are one statement
+    (SQLite's writer lock covers both) under the license row lock (PostgreSQL), so
+    concurrent deactivations cannot both take the last one.
     """
     product = db.session.get(Product, license.product_id)
     limit = product.max_deactivations if product is not None else 3
-    recent: list[datetime] = list(
+    recent = _recent_deactivations(license.id, now).subquery()
+    taken = select(func.count()).select_from(recent).scalar_subquery()
+    ended = db.session.execute(
+        update(Activation)
+        .where(
+            Activation.id == activation.id,
+            Activation.deactivated_at.is_(None),
+            taken < limit,
+        )
+        .values(deactivated_at=now, deactivated_by_owner=True)
+        .returning(Activation.id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if ended is not None:
+        return
+    times = list(
         db.session.scalars(
-            select(Activation.deactivated_at)
-            .where(
-                Activation.license_id == license.id,
-                Activation.deactivated_at > now - DEACTIVATION_WINDOW,
-                Activation.deactivated_by_owner.is_(True),
-            )
-            .order_by(Activation.deactivated_at)
+            _recent_deactivations(license.id, now).order_by(Activation.deactivated_at)
         )
     )
-    if len(recent) < limit:
-        return
-    oldest: datetime = recent[len(recent) - limit] if limit else now
+    oldest = times[-limit] if limit and len(times) >= limit else now
     wait = max(1, math.ceil((oldest + DEACTIVATION_WINDOW - now).total_seconds()))
     raise DeactivationLimitReached(
         detail={"limit": limit, "window_seconds": 86400, "retry_after": wait},
@@ -352,6 +378,12 @@ def end_activation(
     """
     activation.deactivated_at = now
     activation.deactivated_by_owner = not by_vendor
+    _record_deactivation(activation, keyring, actor, now)
+
+
+def _record_deactivation(
+    activation: Activation, keyring: Keyring, actor: str, now: datetime
+) -> None:
     common.record_event(
         keyring=keyring,
         vendor_id=activation.vendor_id,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import VendorFixture, public_call
+from tests.conftest import VendorFixture, create_license, create_product, public_call
 
 A = "/v1/admin"
 
@@ -103,3 +107,30 @@ def test_a_key_lookup_goes_in_the_body_and_a_read_key_may_search(
         f"{A}/products", json={"slug": "x", "name": "X"}, headers=read
     )
     assert refused.status_code == 403
+
+
+def test_concurrent_deactivations_cannot_pass_the_limit(
+    app: Flask, client: FlaskClient, vendor: VendorFixture
+) -> None:
+    """Ten sites deactivate at once against a limit of two: exactly two succeed.
+
+    The guards are the count inside the ending UPDATE (one statement under SQLite's
+    writer lock) and the license row lock before it (PostgreSQL). Removing the
+    count from the UPDATE lets all ten pass on both backends; removing the lock lets
+    all ten pass on PostgreSQL (both checked by hand).
+    """
+    create_product(client, vendor, max_domains=10, max_deactivations=2)
+    key = create_license(client, vendor)["key"]
+    for n in range(10):
+        assert _activate(client, key, f"site{n}.com")[0] == 201
+    barrier = threading.Barrier(10)
+
+    def call(n: int) -> int:
+        own = app.test_client()
+        barrier.wait()
+        body = {"license_key": key, "domain": f"site{n}.com"}
+        return own.post("/v1/deactivate", json=body).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = Counter(pool.map(call, range(10)))
+    assert statuses == Counter({200: 2, 429: 8})
