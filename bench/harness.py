@@ -177,6 +177,39 @@ def serve(
         _reap(workers)
 
 
+@contextmanager
+def serve_ideal(
+    env: Mapping[str, str], scratch: Path, server: str, workers: int, threads: int
+) -> Iterator[Server]:
+    """Serve bench/ideal.py with the WSGI server and flags ``serve`` would use."""
+    from license_server.cli import DEFAULT_SERVER, _server_argv
+
+    port = free_port()
+    log = scratch / f"ideal-{port}.log"
+    argv = _server_argv(server or DEFAULT_SERVER, "127.0.0.1", port, workers, threads)
+    argv[-1] = "ideal:app"
+    child_env = {**env, "PYTHONPATH": str(Path(__file__).resolve().parent)}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            argv, env=child_env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    database = env.get("LICENSE_SERVER_DATABASE_URL", "")
+    name = database.rpartition("/")[2] if database.startswith("postgres") else ""
+    ideal = Server(process, port, log, name or "-")
+    try:
+        _wait_ready(ideal)
+        yield ideal
+    finally:
+        workers_seen = ideal.worker_pids()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        _reap(workers_seen)
+
+
 def _reap(pids: list[int], timeout: float = 10) -> None:
     """Make sure the server's own workers (these pids) are gone; kill stragglers."""
     deadline = time.monotonic() + timeout

@@ -135,6 +135,46 @@ def _cpu_per_call(label: str, count: int, call: Callable[[int], None]) -> float:
     return micros
 
 
+def _components(runtime: Any, bodies: list[dict[str, Any]], requests: int) -> None:
+    """CPU per call of the validate path's parts, each alone."""
+    from license_server import keys
+    from license_server.runtime.limiter import Op
+    from license_server.validation.answers import key_hash_claim
+
+    parsed = [keys.parse_key(b["license_key"]) for b in bodies]
+    hashes = [runtime.keyring.license_lookup(k.body) for k in parsed]
+    domains = [b["domain"] for b in bodies]
+    n = len(bodies)
+    _cpu_per_call(
+        "  the state read (prepared on PostgreSQL)",
+        requests,
+        lambda i: runtime.reader.state(hashes[i % n], domains[i % n]) and None,
+    )
+    signer = runtime.reader.signer(next(iter(runtime.caches.signers._entries)))
+    key = runtime.signer.open(signer.kid, signer.sealed)
+    claims = {"iss": "x", "aud": "y", "dom": "z", "valid": True, "code": "VALID"}
+    _cpu_per_call("  signing one token", requests, lambda i: key.token(claims) and None)
+    _cpu_per_call(
+        "  parsing a key + its lookup hash + kh",
+        requests,
+        lambda i: (
+            (
+                runtime.keyring.license_lookup(
+                    keys.parse_key(bodies[i % n]["license_key"]).body
+                ),
+                key_hash_claim(parsed[i % n].body),
+            )
+            and None
+        ),
+    )
+    ops = [Op(f"bench:{name}", 1, 60) for name in ("a", "b")] + [Op("bench:c", 0, 0)]
+    _cpu_per_call(
+        "  one limiter round (3 counters)",
+        requests,
+        lambda i: runtime.limiter.apply(ops) and None,
+    )
+
+
 def _by_package(call: Callable[[int], None], count: int) -> None:
     """Print where the served request's own time goes, by package."""
     import cProfile
@@ -233,12 +273,13 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
     quiet = _make_app(url, scratch, limiter=False)
     _cpu_per_call("POST /v1/validate (rate limiter off)", args.requests, served(quiet))
 
+    runtime = runtime_of(app)
+
     def service(i: int) -> None:
         body = bodies[i % len(bodies)]
         with app.app_context():
             validation.validate(
-                keyring=keyring,
-                signer=signer,
+                runtime=runtime,
                 license_key=body["license_key"],
                 domain=body["domain"],
                 product=body["product"],
@@ -246,10 +287,8 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
                 now=datetime.now(UTC),
             )
 
-    from license_server.signing import SignerCache
-
-    signer = SignerCache(keyring)
     _cpu_per_call("validation.validate() alone", args.requests, service)
+    _components(runtime, bodies, args.requests)
     if args.pyinstrument:
         from pyinstrument import Profiler
 

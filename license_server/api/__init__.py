@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
 from license_server import errors, logredact, metrics
+from license_server import runtime as runtimes
 from license_server.schemas.errors import ErrorOut
 
 
@@ -42,6 +43,13 @@ def init_app(app: Flask) -> None:
     headers.init_app(app)
     logredact.install()
     metrics.init_app(app)
+    app.after_request(_flush_due_buffers)
+
+
+def _flush_due_buffers(response: Response) -> Response:
+    """Write the runtime's buffers that are due (a cheap check on most requests)."""
+    runtimes.of(current_app).flush_due()
+    return response
 
 
 def _spec_kwargs() -> dict[str, Any]:

@@ -47,10 +47,12 @@ writes = documented(blp, *ADMIN_WRITE_ERRORS)
 @blp.before_request
 def authenticate() -> Response | None:
     """Authenticate the Bearer key, refuse writes of read keys, claim idempotency."""
+    runtime = context.runtime()
     key = vendors.authenticate(
-        keyring=context.keyring(),
+        keyring=runtime.keyring,
+        key_use=runtime.key_use,
         authorization=request.headers.get("Authorization"),
-        now=context.now(),
+        now=runtime.now(),
     )
     reading = request.method in READ_METHODS or request.endpoint in READ_POSTS
     if not reading and key.scope != ApiKeyScope.WRITE:

@@ -195,13 +195,22 @@ DEFAULT_THREADS = 1
     type=click.IntRange(min=1),
     help="Threads per worker (gunicorn: the gthread worker when above 1).",
 )
-def serve(host: str, port: int, workers: int, server: str, threads: int) -> None:
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    help="Log every request (costs CPU on the hot path; the proxy usually logs).",
+)
+def serve(
+    host: str, port: int, workers: int, server: str, threads: int, access_log: bool
+) -> None:
     """Run the server under gunicorn or granian."""
     app = _app()  # fail here, with a clear message, on a bad configuration
     _require_migrated(app)
+    _refuse_per_process_limits(app, workers)
     if importlib.util.find_spec(server) is None:
         raise click.ClickException(f"{server} is not installed: pip install {server}")
-    argv = _server_argv(server, host, port, workers, threads)
+    argv = _server_argv(server, host, port, workers, threads, access_log)
     click.echo(
         f"serving on http://{host}:{port} ({_safe_url(app)}) with {server}, "
         f"{workers} workers x {threads} threads",
@@ -219,25 +228,52 @@ def serve(host: str, port: int, workers: int, server: str, threads: int) -> None
     os.execv(argv[0], argv)  # noqa: S606 - replaces this process with the server
 
 
+def _refuse_per_process_limits(app: Flask, workers: int) -> None:
+    """Refuse rate limits counted per process when several processes serve.
+
+    With ``memory://`` storage each worker counts alone, so every limit would be
+    ``workers`` times what it says; only the embedded default may do that.
+    """
+    config = app.config
+    memory = str(config["RATELIMIT_STORAGE_URI"] or "memory://").startswith("memory")
+    if config["EMBEDDED"] or not config["RATELIMIT_ENABLED"] or not memory:
+        return
+    if workers > 1:
+        raise click.ClickException(
+            f"rate limits in memory:// are counted per process, and {workers} workers "
+            "would multiply them: set LICENSE_SERVER_RATELIMIT_STORAGE_URI to a "
+            "Redis URL (or serve with --workers 1)"
+        )
+
+
 def _server_argv(
-    server: str, host: str, port: int, workers: int, threads: int
+    server: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    access_log: bool = False,
 ) -> list[str]:
     found = shutil.which(server)
     argv = [found] if found else [sys.executable, "-m", server]
     if server == "granian":
         argv += ["--interface", "wsgi", "--host", host, "--port", str(port)]
         argv += ["--workers", str(workers), "--blocking-threads", str(threads)]
-        argv += ["--no-ws", "--access-log", "--respawn-failed-workers"]
+        argv += ["--no-ws", "--respawn-failed-workers"]
+        argv += ["--access-log"] if access_log else []
     else:
         argv += ["--bind", f"{host}:{port}", "--workers", str(workers)]
         if threads > 1:
             argv += ["--worker-class", "gthread", "--threads", str(threads)]
-        argv += ["--access-logfile", "-", "--forwarded-allow-ips", "127.0.0.1"]
+        argv += ["--forwarded-allow-ips", "127.0.0.1"]
+        # no control socket: nothing uses it, and two servers would share its path
+        argv += ["--no-control-socket"]
+        argv += ["--access-logfile", "-"] if access_log else []
         # larger than the app's own header limit, so it answers 431 in JSON first
         argv += ["--limit-request-line", "8190"]
         argv += ["--limit-request-field_size", "32768"]
-        # no control socket; gunicorn's own refusals answered as JSON (§5)
-        argv += ["--no-control-socket", "--config", "python:license_server.serving"]
+        # gunicorn's own refusals answered in the protocol's JSON (§5)
+        argv += ["--config", "python:license_server.serving"]
     return [*argv, "license_server.wsgi:app"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -81,9 +82,15 @@ def parse_license_key(raw: str) -> keys.LicenseKey:
 def canonical_domain(raw: str) -> str:
     """Canonicalise a domain, answering 400 ``INVALID_DOMAIN`` when it is not one."""
     try:
-        return domains.canonical_domain(raw)
+        return _canonical(raw)
     except domains.InvalidDomain as exc:
         raise errors.InvalidDomain(str(exc)) from exc
+
+
+# The same sites check in again and again, and canonicalising (IDNA) is the costly
+# part of a validation after the query: remember the answers (a pure function; a
+# refusal is not remembered). 65,536 entries are a few MB per process.
+_canonical = functools.lru_cache(maxsize=65_536)(domains.canonical_domain)
 
 
 def license_by_key(keyring: Keyring, key: keys.LicenseKey) -> License | None:

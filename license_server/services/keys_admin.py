@@ -12,6 +12,7 @@ from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import ApiKey, SigningKey, SigningKeyStatus
 from license_server.services import common
+from license_server.services.unit import transactional
 from license_server.services.vendors import add_api_key, add_signing_key
 
 
@@ -31,6 +32,7 @@ class SigningKeyInUse(errors.APIError):
     )
 
 
+@transactional
 def create_api_key(
     *,
     keyring: Keyring,
@@ -55,7 +57,6 @@ def create_api_key(
         data={"name": name, "scope": scope, "prefix": key.prefix},
         now=now,
     )
-    db.session.commit()
     return key, token
 
 
@@ -65,6 +66,7 @@ def list_api_keys(*, vendor_id: uuid.UUID) -> list[ApiKey]:
     return list(db.session.scalars(query.order_by(ApiKey.created_at.desc())))
 
 
+@transactional
 def revoke_api_key(
     *,
     keyring: Keyring,
@@ -91,7 +93,6 @@ def revoke_api_key(
             data={"prefix": key.prefix},
             now=now,
         )
-        db.session.commit()
     return key
 
 
@@ -125,9 +126,9 @@ def _record_key(
         data={"kid": key.kid, "status": key.status},
         now=now,
     )
-    db.session.commit()
 
 
+@transactional
 def prepare_signing_key(
     *, keyring: Keyring, vendor_id: uuid.UUID, actor: str, now: datetime
 ) -> SigningKey:
@@ -139,6 +140,7 @@ def prepare_signing_key(
     return key
 
 
+@transactional
 def activate_signing_key(
     *,
     keyring: Keyring,
@@ -159,6 +161,7 @@ def activate_signing_key(
     return key
 
 
+@transactional
 def rotate_signing_key(
     *, keyring: Keyring, vendor_id: uuid.UUID, actor: str, now: datetime
 ) -> SigningKey:
@@ -171,6 +174,7 @@ def rotate_signing_key(
     )
 
 
+@transactional
 def retire_signing_key(
     *,
     keyring: Keyring,

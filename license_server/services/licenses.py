@@ -16,6 +16,7 @@ from license_server.keyring import Keyring
 from license_server.models import Activation, License, LicenseStatus, Product
 from license_server.services import common, events, pages
 from license_server.services.products import product_for_vendor
+from license_server.services.unit import transactional
 
 MAX_BATCH = 1000
 # status change -> (states it may start from, resulting state)
@@ -101,6 +102,7 @@ def _new_license(
     return license, str(key)
 
 
+@transactional
 def create_licenses(
     *,
     keyring: Keyring,
@@ -139,7 +141,6 @@ def create_licenses(
         ],
         now=now,
     )
-    db.session.commit()
     return issued
 
 
@@ -245,9 +246,9 @@ def _record_change(
         after=snapshot(license, tuple(before)),
         now=now,
     )
-    db.session.commit()
 
 
+@transactional
 def update_license(
     *,
     keyring: Keyring,
@@ -274,6 +275,7 @@ def update_license(
     return license
 
 
+@transactional
 def renew_license(
     *,
     keyring: Keyring,
@@ -302,6 +304,7 @@ def renew_license(
     return license
 
 
+@transactional
 def regenerate_key(
     *,
     keyring: Keyring,
@@ -330,6 +333,7 @@ def regenerate_key(
     return license, str(key)
 
 
+@transactional
 def change_status(
     *,
     keyring: Keyring,

@@ -15,6 +15,7 @@ from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Product, Vendor
 from license_server.services import common
+from license_server.services.unit import transactional
 
 DEFAULT_TOKEN_TTL = 7 * 24 * 3600
 DEFAULT_GRACE_PERIOD = 14 * 24 * 3600
@@ -61,6 +62,7 @@ def canonical_patterns(patterns: list[str]) -> list[str]:
     return sorted(set(result))
 
 
+@transactional
 def create_product(
     *,
     keyring: Keyring,
@@ -115,7 +117,6 @@ def create_product(
         data={"after": _snapshot(product)},
         now=now,
     )
-    db.session.commit()
     return product
 
 
@@ -172,6 +173,7 @@ def public_product_query(identifier: str, columns: Sequence[Any]) -> Select[Any]
     return query.order_by(Product.created_at, Product.id).limit(1)
 
 
+@transactional
 def update_product(
     *,
     keyring: Keyring,
@@ -199,6 +201,7 @@ def update_product(
     return product
 
 
+@transactional
 def set_archived(
     *,
     keyring: Keyring,
@@ -238,4 +241,3 @@ def _record(
         after=after,
         now=now,
     )
-    db.session.commit()

@@ -9,7 +9,7 @@ indexed query and no write (see :mod:`license_server.validation` for the parts):
 - the product's settings and which key signs for the vendor come from the app's
   caches, at most ``CACHE_TTL`` seconds stale in other processes;
 - last-seen times and validation counts go to the runtime's buffers, written in
-  batches after the answer is decided.
+  batches after an answer, when due (:func:`license_server.api.init_app`).
 """
 
 from __future__ import annotations
@@ -60,7 +60,6 @@ def validate(
         if last is None or now - last >= timedelta(seconds=runtime.last_seen_interval):
             runtime.last_seen.add(state.activation_id, now)
     runtime.usage.add(item.vendor_id, item.id, now.date())
-    runtime.flush_due()
     return answer
 
 

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from license_server import errors
@@ -21,7 +21,9 @@ from license_server.models import (
     SigningKeyStatus,
     Vendor,
 )
+from license_server.runtime.lastseen import LastSeenBuffer
 from license_server.services import common
+from license_server.services.unit import transactional
 from license_server.signing import generate_signing_key, public_jwk
 
 API_KEY_PREFIX = "lsk_"
@@ -53,6 +55,7 @@ def slugify(name: str) -> str:
     return slug
 
 
+@transactional
 def create_vendor(
     *,
     keyring: Keyring,
@@ -91,7 +94,6 @@ def create_vendor(
         data={"slug": vendor.slug, "kid": signing.kid},
         now=now,
     )
-    db.session.commit()
     return NewVendor(vendor, token, [public_jwk(signing.kid, signing.public_key)])
 
 
@@ -132,7 +134,11 @@ def add_api_key(
 
 
 def authenticate(
-    *, keyring: Keyring, authorization: str | None, now: datetime
+    *,
+    keyring: Keyring,
+    key_use: LastSeenBuffer,
+    authorization: str | None,
+    now: datetime,
 ) -> ApiKey:
     """Return the live API key named by a ``Bearer`` header, or answer 401."""
     scheme, _, token = (authorization or "").partition(" ")
@@ -148,10 +154,7 @@ def authenticate(
     if key is None:
         raise errors.Unauthorized(headers={"WWW-Authenticate": "Bearer"})
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_INTERVAL:
-        db.session.execute(
-            update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now)
-        )
-        db.session.commit()
+        key_use.add(key.id, now)  # written in a batch, like last-seen times
     return key
 
 

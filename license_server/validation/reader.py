@@ -18,6 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -32,7 +33,6 @@ from license_server.validation.state import (
     SignerRef,
     read_product,
     read_signer,
-    read_state,
     state_from_row,
 )
 
@@ -44,7 +44,9 @@ class Reader:
         self.engine = engine
         self.caches = caches
         self.postgres = engine.dialect.name == "postgresql"
-        self._state_sql = str(STATE_QUERY.compile(dialect=engine.dialect))
+        compiled = STATE_QUERY.compile(dialect=engine.dialect)
+        self._state_sql = str(compiled)
+        self._positions = list(compiled.positiontup or ())
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -87,8 +89,7 @@ class Reader:
     def state(self, key_hash: bytes, domain: str) -> LicenseState | None:
         """Read a license's state for ``domain``: one statement, never cached."""
         if not self.postgres:
-            with self.engine.connect() as connection:
-                return read_state(connection, key_hash, domain)
+            return self._sqlite_state(key_hash, domain)
         params = {"key_hash": key_hash, "domain": domain}
         for attempt in (1, 2):
             row, alive = self._prepared(params)
@@ -99,6 +100,25 @@ class Reader:
                     "The database is not reachable.", headers={"Retry-After": "5"}
                 )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _sqlite_state(self, key_hash: bytes, domain: str) -> LicenseState | None:
+        """SQLite: the driver's statement cache, the stored text turned into types."""
+        params = {"key_hash": key_hash, "domain": domain}
+        pooled = self.engine.raw_connection()
+        try:
+            if self.engine.dispatch.before_cursor_execute:
+                self.engine.dispatch.before_cursor_execute(
+                    None, None, self._state_sql, params, None, False
+                )
+            cursor = pooled.cursor()
+            try:
+                cursor.execute(self._state_sql, [params[n] for n in self._positions])
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            pooled.close()
+        return None if row is None else state_from_row(_sqlite_types(row))
 
     def _prepared(self, params: dict[str, Any]) -> tuple[Any, bool]:
         """Run the state query prepared; return (row, False) on a dead connection."""
@@ -122,3 +142,27 @@ class Reader:
             return row, True
         finally:
             pooled.close()
+
+
+def _uuid(text: Any) -> uuid.UUID | None:
+    return None if text is None else uuid.UUID(hex=str(text))
+
+
+def _moment(text: Any) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(str(text))
+
+
+def _sqlite_types(row: Any) -> tuple[Any, ...]:
+    """Turn a SQLite row of the state query into the types PostgreSQL gives."""
+    return (
+        _uuid(row[0]),
+        _uuid(row[1]),
+        _uuid(row[2]),
+        row[3],
+        row[4],
+        _moment(row[5]),
+        _moment(row[6]),
+        row[7],
+        _uuid(row[8]),
+        _moment(row[9]),
+    )

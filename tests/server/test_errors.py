@@ -69,6 +69,11 @@ VALID = {
                 "data": "license_key=x",
                 "content_type": "application/x-www-form-urlencoded",
             },
+            422,
+            "VALIDATION_ERROR",
+        ),
+        (
+            {"data": "license_key=x", "content_type": "text/plain"},
             415,
             "UNSUPPORTED_MEDIA_TYPE",
         ),

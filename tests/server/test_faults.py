@@ -148,6 +148,8 @@ def test_a_killed_worker_is_replaced(sqlite_template: Path, tmp_path: Path) -> N
     env = {
         "LICENSE_SERVER_DATABASE_URL": url,
         "LICENSE_SERVER_MASTER_KEY": TEST_MASTER_KEY,
+        # limits in memory would be per worker, which serve refuses; not tested here
+        "LICENSE_SERVER_RATELIMIT_ENABLED": "0",
     }
     server = ServerProcess(tmp_path, env, workers=2)
     body = {"license_key": key, "domain": "a.com", "product": "jannah"}

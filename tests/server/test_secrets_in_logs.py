@@ -183,7 +183,7 @@ def test_no_secret_leaves_the_server(
     def explode(*_: Any, **__: Any) -> None:
         raise RuntimeError("signing failed")
 
-    monkeypatch.setattr(validation, "sign", explode)
+    monkeypatch.setattr(validation, "signed_answer", explode)
     assert call("POST", "/v1/validate", json=site).status_code == 500
     monkeypatch.undo()
     while call("POST", "/v1/validate", json=site).status_code != 429:
