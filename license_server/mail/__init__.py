@@ -90,7 +90,9 @@ def enqueue(
     sealed = None
     if secrets_:
         payload = json.dumps(secrets_).encode()
-        sealed = keyring_of(session).seal_mail_secret(payload, str(mail_id))
+        sealed = keyring_of(session).seal_mail_secret(
+            payload, vendor_id=vendor_id, mail_id=mail_id
+        )
     now = datetime.now(UTC)
     session.add(
         MailMessage(

@@ -9,18 +9,18 @@ outbox) and the ``domain_moved`` mail into the mail outbox. Any refusal rolls al
 of it back: the old site keeps its seat.
 
 The limit is the one the public ``/v1/deactivate`` endpoint applies (see
-:func:`end_counted`): a move spends one deactivation, so no licence is cycled
-across many sites a day by mixing the two.
+:func:`end_counted`): a move spends one deactivation of the product's
+``max_deactivations`` a day, so no licence is cycled across many sites by mixing
+the two.
 """
 
 from __future__ import annotations
 
-import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from license_server import errors, mail
 from license_server.extensions import db
@@ -31,16 +31,7 @@ from license_server.services.unit import transactional
 from license_server.services.validation import is_development
 from license_server.validation.state import read_product, read_state
 
-WINDOW = timedelta(hours=24)
-DEFAULT_LIMIT = 3
-
-
-class DeactivationLimitReached(errors.APIError):
-    status_code, code, message = (
-        429,
-        "DEACTIVATION_LIMIT_REACHED",
-        "This licence has moved between domains too often; try again later.",
-    )
+DeactivationLimitReached = activations.DeactivationLimitReached
 
 
 class MoveRefused(errors.APIError):
@@ -60,52 +51,14 @@ class SameDomain(errors.APIError):
 
 
 def end_counted(license: License, activation: Activation, *, now: datetime) -> None:
-    """End an owner's activation unless the licence is past its deactivation limit.
+    """End an owner's activation within the licence's deactivation limit.
 
-    Until the hardening branch's shared limit lands, the count is every
-    deactivation of the licence in the last 24 hours, inside the ending UPDATE
-    (atomic on SQLite) under the licence row lock the caller holds (PostgreSQL).
+    The one limit ``/v1/deactivate`` applies (the product's ``max_deactivations``
+    in 24 hours, default 3): :func:`activations.end_within_limit` counts and ends in
+    one statement under the licence row lock the caller holds.
     """
-    recent = (
-        select(func.count())
-        .select_from(Activation)
-        .where(
-            Activation.license_id == license.id,
-            Activation.deactivated_at > now - WINDOW,
-        )
-        .scalar_subquery()
-    )
-    ended = db.session.execute(
-        update(Activation)
-        .where(
-            Activation.id == activation.id,
-            Activation.deactivated_at.is_(None),
-            recent < DEFAULT_LIMIT,
-        )
-        .values(deactivated_at=now)
-        .returning(Activation.id)
-        .execution_options(synchronize_session=False)
-    ).scalar()
-    if ended is not None:
-        db.session.refresh(activation)
-        return
-    times = list(
-        db.session.scalars(
-            select(Activation.deactivated_at)
-            .where(
-                Activation.license_id == license.id,
-                Activation.deactivated_at > now - WINDOW,
-            )
-            .order_by(Activation.deactivated_at.desc())
-        )
-    )
-    oldest = times[DEFAULT_LIMIT - 1] if len(times) >= DEFAULT_LIMIT else now
-    assert oldest is not None  # noqa: S101 - selected on it
-    wait = max(1, math.ceil((oldest + WINDOW - now).total_seconds()))
-    raise DeactivationLimitReached(
-        detail={"limit": DEFAULT_LIMIT, "window_seconds": 86400, "retry_after": wait},
-        headers={"Retry-After": str(wait)},
-    )
+    activations.end_within_limit(license, activation, now=now)
+    db.session.refresh(activation)
 
 
 def _lock(license_id: uuid.UUID) -> None:
@@ -144,6 +97,7 @@ def _owned(
 @transactional
 def deactivate(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     email: str,
     license_id: uuid.UUID,
@@ -155,6 +109,7 @@ def deactivate(
     license, activation = _owned(vendor_id, email, license_id, activation_id)
     end_counted(license, activation, now=now)
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="activation.deactivated",
@@ -193,7 +148,9 @@ def move(
     if site == old.domain:
         raise SameDomain()
     connection = db.session.connection()
-    item = read_product(connection, license.product.slug)
+    product = license.product
+    # the vendor-scoped identifier: a bare slug may name another vendor's product
+    item = read_product(connection, f"{product.vendor.slug}/{product.slug}")
     state = read_state(connection, license.key_hash, site)
     if item is None or state is None:
         raise errors.NotFound("No such licence.")
@@ -214,6 +171,7 @@ def move(
     if new_id is None:
         raise MoveRefused()
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="activation.moved",

@@ -23,6 +23,7 @@ from license_server.models import (
     ProductUpdateSettings,
 )
 from license_server.runtime import Runtime
+from license_server.services import licenses
 from license_server.services.portal import licences_of, normalise_email
 from license_server.updates import UpdateRuntime, catalog, downloads, rules
 from license_server.updates import settings as update_settings
@@ -144,7 +145,7 @@ def sites(license_id: uuid.UUID) -> list[Activation]:
 
 def key_of(keyring: Keyring, license: License) -> str:
     """Return a licence's key in clear (for a freshly signed-in owner only)."""
-    return keyring.open_license_key(license.key_sealed)
+    return licenses.reveal_key(keyring=keyring, license=license)
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,8 @@ def download(
     and the URL is the signed, short-lived package URL of the update check. No
     last-seen or stats are recorded: the portal is not the site.
     """
-    product = runtime.reader.product(license.product.slug)
+    item = license.product
+    product = runtime.reader.product(f"{item.vendor.slug}/{item.slug}")
     state = runtime.reader.state(license.key_hash, activation.domain)
     code = decide(state, product, now)
     found = catalog.load(updates.catalogs, product.id)

@@ -102,7 +102,9 @@ def mailed(app: Flask, template: str | None = None) -> list[dict[str, Any]]:
         ):
             values = dict(row.context)
             if row.secret_sealed is not None:
-                opened = keyring.open_mail_secret(row.secret_sealed, str(row.id))
+                opened = keyring.open_mail_secret(
+                    row.secret_sealed, vendor_id=row.vendor_id, mail_id=row.id
+                )
                 values.update(json.loads(opened))
             if template is None or row.template == template:
                 found.append({"to": row.to_addr, "template": row.template, **values})

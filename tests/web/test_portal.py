@@ -124,7 +124,9 @@ def test_expired_links_and_links_from_another_browser_are_refused(
     try:
         assert client.get(path).status_code == 404
         with app.app_context():  # the worker's jobs purge it
-            jobs.run(now=clock.now(), expiring_soon_days=0)
+            jobs.run(
+                keyring=runtime.of(app).keyring, now=clock.now(), expiring_soon_days=0
+            )
             assert db.session.scalar(select(func.count()).select_from(PortalLink)) == 0
     finally:
         clock.clock = real
@@ -221,15 +223,19 @@ def test_move_is_one_step_with_event_webhook_and_mail(
 def test_a_refused_move_changes_nothing(
     app: Flask, client: FlaskClient, shop: Shop
 ) -> None:
-    client.patch(
-        "/v1/admin/products/jannah", json={"max_dev_domains": 0},
+    capped = client.patch(
+        f"/v1/admin/products/{shop.product_id}", json={"max_dev_domains": 0},
         headers=shop.vendor.headers,
     )  # fmt: skip
+    assert capped.status_code == 200, capped.get_json()
     sign_in(app, client, shop.slug, "ann@example.com")
     old = _site(app, shop.ann["id"], "old-site.com")
     detail = f"/portal/{shop.slug}/licences/{shop.ann['id']}"
     taken = post(client, f"{detail}/sites/{old}/move", detail, domain="second-site.com")
-    assert taken.status_code == 409
+    assert taken.status_code == 409  # already active there
+    no_seat = post(client, f"{detail}/sites/{old}/move", detail, domain="shop.test")
+    assert no_seat.status_code == 409  # a development host, none allowed
+    assert "seat" in no_seat.get_data(as_text=True)
     bad = post(client, f"{detail}/sites/{old}/move", detail, domain="not a domain")
     assert bad.status_code == 400
     assert _site(app, shop.ann["id"], "old-site.com") == old
@@ -250,9 +256,36 @@ def test_the_limit_refuses_cycling_a_licence(
         answers.append(answer.status_code)
         if answer.status_code == 302:
             domain = target
-    assert answers == [302, 302, 302, 429]
+    assert answers == [302, 302, 302, 429]  # the product's default: 3 a day
     assert "try again later" in answer.get_data(as_text=True)
     assert _site(app, shop.ann["id"], domain)  # the refused move kept its seat
+    # the public endpoint shares the count: it is spent
+    status, body = public_call(
+        client, "deactivate", license_key=shop.ann["key"], domain="second-site.com"
+    )
+    assert (status, body["code"]) == (429, "DEACTIVATION_LIMIT_REACHED")
+
+
+def test_public_deactivations_spend_the_moves_limit(
+    app: Flask, client: FlaskClient, shop: Shop
+) -> None:
+    limited = client.patch(
+        f"/v1/admin/products/{shop.product_id}", json={"max_deactivations": 1},
+        headers=shop.vendor.headers,
+    )  # fmt: skip
+    assert limited.status_code == 200, limited.get_json()
+    status, _ = public_call(
+        client, "deactivate", license_key=shop.ann["key"], domain="second-site.com"
+    )
+    assert status == 200
+    sign_in(app, client, shop.slug, "ann@example.com")
+    old = _site(app, shop.ann["id"], "old-site.com")
+    detail = f"/portal/{shop.slug}/licences/{shop.ann['id']}"
+    moved = post(client, f"{detail}/sites/{old}/move", detail, domain="new-site.com")
+    assert moved.status_code == 429
+    ended = post(client, f"{detail}/sites/{old}/deactivate", detail)
+    assert ended.status_code == 429
+    assert _site(app, shop.ann["id"], "old-site.com") == old
 
 
 PORTAL_PATHS = [

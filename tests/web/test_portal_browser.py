@@ -102,9 +102,11 @@ def test_owner_signs_in_by_mail_moves_a_site_and_downloads(
     smtp: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from license_server.services import moves
-
-    monkeypatch.setattr(moves, "DEFAULT_LIMIT", 1)  # one move a day
+    once = app.test_client().patch(  # one move a day
+        f"/v1/admin/products/{shop.product_id}", json={"max_deactivations": 1},
+        headers=shop.vendor.headers,
+    )  # fmt: skip
+    assert once.status_code == 200, once.get_json()
     worker = Worker(app)
     visit = Visit(browser, live_server.url, "portal")
     page = visit.page

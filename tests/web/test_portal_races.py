@@ -149,7 +149,11 @@ def test_two_workers_never_send_one_mail_twice(
 def test_two_moves_at_once_cannot_both_pass_a_limit_of_one(
     app: Flask, shop: Shop, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(moves, "DEFAULT_LIMIT", 1)
+    once = app.test_client().patch(
+        f"/v1/admin/products/{shop.product_id}", json={"max_deactivations": 1},
+        headers=shop.vendor.headers,
+    )  # fmt: skip
+    assert once.status_code == 200, once.get_json()
     ended = moves.end_counted
 
     def slow_end(*args: Any, **kwargs: Any) -> None:

@@ -64,6 +64,7 @@ def site_deactivate(license_id: uuid.UUID, site_id: uuid.UUID) -> Response:
     """Free the seat one site holds."""
     who = access.customer()
     ended = moves.deactivate(
+        keyring=sessions.keyring(),
         vendor_id=who.vendor_id,
         email=who.email,
         license_id=license_id,
