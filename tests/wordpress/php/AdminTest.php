@@ -87,4 +87,62 @@ final class AdminTest extends TestCase {
 		$this->assertSame( 'Not validated: no license key has been activated on this site.', $admin->state_words( array( 'state' => 'UNKNOWN', 'code' => 'NO_LICENSE' ) ) );
 		$this->assertSame( 'The license server answered <NEW_CODE>.', $admin->message( '<NEW_CODE>' ) ); // escaped where printed
 	}
+
+	private function page( Lcwp_Admin $admin ) {
+		return $this->printed( array( $admin, 'render_page' ) );
+	}
+
+	public function test_a_valid_licence_offers_check_and_deactivate_but_no_key_field() {
+		list( $admin, $client ) = $this->admin( 'https://shop-one.com/' );
+		$client->activate( TEST_KEY );
+		$page = $this->page( $admin );
+		$this->assertStringContainsString( 'value="deactivate">Deactivate<', $page );
+		$this->assertStringNotContainsString( 'name="lcwp_key"', $page );
+		$this->assertStringContainsString( 'Last confirmed by the license server:', $page );
+		$this->assertTrue( $admin->holds_seat( $client->status() ) );
+	}
+
+	/** @return array[] Refusals for this domain: the key holds no seat here. */
+	public function refusals_holding_no_seat() {
+		return array(
+			'unknown key'        => array( 'NOT_FOUND' ),
+			'another product'    => array( 'PRODUCT_MISMATCH' ),
+			'every seat taken'   => array( 'ACTIVATION_LIMIT_REACHED' ),
+			'domain not active'  => array( 'DOMAIN_NOT_ACTIVATED' ),
+		);
+	}
+
+	/** @dataProvider refusals_holding_no_seat */
+	public function test_a_refused_key_can_be_removed_or_replaced_at_once( $code ) {
+		list( $admin, $client ) = $this->admin( 'https://shop-one.com/' );
+		$server                 = $this->server_of( $client );
+		$server->code           = $code;
+		$client->activate( TEST_KEY );
+		$page = $this->page( $admin );
+		$this->assertFalse( $admin->holds_seat( $client->status() ) );
+		$this->assertStringContainsString( 'value="deactivate">Remove this key<', $page );
+		$this->assertStringNotContainsString( '>Deactivate<', $page );
+		$this->assertStringContainsString( 'Use another license key', $page );
+		$this->assertStringContainsString( 'name="lcwp_key"', $page );
+		$this->assertStringContainsString( 'Last answer of the license server:', $page );
+		$this->assertStringNotContainsString( 'Last confirmed', $page ); // nothing was confirmed
+	}
+
+	public function test_a_revoked_licence_still_deactivates_and_takes_another_key() {
+		list( $admin, $client ) = $this->admin( 'https://shop-one.com/' );
+		$client->activate( TEST_KEY );
+		$this->server_of( $client )->code = 'REVOKED';
+		$client->refresh();
+		$page = $this->page( $admin );
+		$this->assertTrue( $admin->holds_seat( $client->status() ) );
+		$this->assertStringContainsString( 'value="deactivate">Deactivate<', $page );
+		$this->assertStringContainsString( 'Use another license key', $page );
+		$this->assertSame( 'The license key was removed from this site; you can enter another one.', $admin->message( 'KEY_REMOVED' ) );
+	}
+
+	private function server_of( Lcwp_Client $client ) {
+		$transport = ( new ReflectionProperty( Lcwp_Client::class, 'transport' ) );
+		$transport->setAccessible( true );
+		return $transport->getValue( $client );
+	}
 }
