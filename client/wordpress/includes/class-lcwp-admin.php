@@ -134,7 +134,11 @@ class Lcwp_Admin {
 			$outcome = array( 'code' => 'BAD_REQUEST' );
 		}
 		do_action( 'lcwp_license_changed', $outcome );
-		wp_safe_redirect( add_query_arg( 'lcwp_result', rawurlencode( $outcome['code'] ), $this->page_url() ) );
+		$url = add_query_arg( 'lcwp_result', rawurlencode( $outcome['code'] ), $this->page_url() );
+		if ( isset( $outcome['why'] ) ) {
+			$url = add_query_arg( 'lcwp_why', rawurlencode( $outcome['why'] ), $url );
+		}
+		wp_safe_redirect( $url );
 		exit;
 	}
 
@@ -149,7 +153,9 @@ class Lcwp_Admin {
 		if ( isset( $_GET['lcwp_result'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- display only
 			$code = sanitize_key( wp_unslash( $_GET['lcwp_result'] ) ); // phpcs:ignore WordPress.Security.NonceVerification
 			$ok   = in_array( strtoupper( $code ), array( 'VALID', 'DEACTIVATED', 'KEY_REMOVED' ), true );
-			echo '<div class="notice ' . ( $ok ? 'notice-success' : 'notice-error' ) . ' lcwp-result"><p>' . esc_html( $this->message( strtoupper( $code ) ) ) . '</p></div>';
+			$why  = isset( $_GET['lcwp_why'] ) ? sanitize_key( wp_unslash( $_GET['lcwp_why'] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification
+			$hint = 'UNTRUSTED_ANSWER' === strtoupper( $code ) ? $this->untrusted_hint( $why, $status['domain'] ) : '';
+			echo '<div class="notice ' . ( $ok ? 'notice-success' : 'notice-error' ) . ' lcwp-result"><p>' . esc_html( trim( $this->message( strtoupper( $code ) ) . ' ' . $hint ) ) . '</p></div>';
 		}
 		echo '<p class="lcwp-state"><strong>' . esc_html__( 'Status:', 'lcwp-license' ) . '</strong> ' . esc_html( $this->state_words( $status ) ) . '</p>';
 		foreach ( $this->details( $status ) as $line ) {
@@ -293,6 +299,30 @@ class Lcwp_Admin {
 		}
 		/* translators: %s: a result code. */
 		return sprintf( __( 'The license server answered %s.', 'lcwp-license' ), $code );
+	}
+
+	/**
+	 * Return what to check when an answer failed verification, by the check that failed.
+	 *
+	 * A theme built for another vendor or product, or one that does not pin the key the
+	 * server signs with now, fails every answer: the owner can only tell the vendor.
+	 *
+	 * @param string $why    Lcwp_Token_Error::$reason (lower case).
+	 * @param string $domain This site's canonical domain.
+	 * @return string
+	 */
+	public function untrusted_hint( $why, $domain ) {
+		if ( 'key_unknown' === $why || 'signature' === $why ) {
+			return __( 'It is signed with a key this theme does not know: update the theme, or ask its vendor for a version that pins their current key.', 'lcwp-license' );
+		}
+		if ( 'claim_iss' === $why || 'claim_aud' === $why ) {
+			return __( "It is for another vendor or product than this theme's license client was built for: ask the theme's vendor (the client is rebuilt with license-server wp-client).", 'lcwp-license' );
+		}
+		if ( 'claim_dom' === $why ) {
+			/* translators: %s: the site's canonical domain. */
+			return sprintf( __( "It is for another domain than this site's (%s): check the site's address under Settings, General.", 'lcwp-license' ), $domain );
+		}
+		return '';
 	}
 
 	/**

@@ -145,4 +145,39 @@ final class AdminTest extends TestCase {
 		$transport->setAccessible( true );
 		return $transport->getValue( $client );
 	}
+
+	/** @return array[] A server answer that fails one check, and the words the owner sees. */
+	public function untrusted_answers() {
+		return array(
+			'another vendor'  => array( array( 'iss' => 'other-vendor' ), 'claim_iss', 'another vendor or product' ),
+			'another product' => array( array( 'aud' => 'other-theme' ), 'claim_aud', 'another vendor or product' ),
+			'another domain'  => array( array( 'dom' => 'other.com' ), 'claim_dom', "another domain than this site&#039;s (shop-one.com)" ),
+		);
+	}
+
+	/** @dataProvider untrusted_answers */
+	public function test_an_unverifiable_answer_says_what_to_check( array $changes, $why, $words ) {
+		list( $admin, $client ) = $this->admin( 'https://shop-one.com/' );
+		$this->server_of( $client )->handler = function ( Fake_Server $server, array $body ) use ( $changes ) {
+			return $server->answer( $body, Fake_Server::sign( $server->claims( $body, $changes ) ) );
+		};
+		$outcome = $client->activate( TEST_KEY );
+		$this->assertSame( array( 'UNTRUSTED_ANSWER', $why ), array( $outcome['code'], $outcome['why'] ) );
+		$_GET = array(
+			'lcwp_result' => 'UNTRUSTED_ANSWER',
+			'lcwp_why'    => $why,
+		);
+		try {
+			$page = $this->page( $admin );
+		} finally {
+			$_GET = array();
+		}
+		$this->assertStringContainsString( "The license server&#039;s answer could not be verified. It is for " . $words, $page );
+	}
+
+	public function test_an_answer_under_an_unpinned_key_says_to_update_the_theme() {
+		list( $admin ) = $this->admin( 'https://shop-one.com/' );
+		$this->assertStringStartsWith( 'It is signed with a key this theme does not know', $admin->untrusted_hint( 'key_unknown', 'shop-one.com' ) );
+		$this->assertSame( '', $admin->untrusted_hint( 'malformed', 'shop-one.com' ) );
+	}
 }
