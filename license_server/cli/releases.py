@@ -53,18 +53,18 @@ def publish(
     Prints the release as JSON (with or without ``--json``; ``--json`` makes a failure
     JSON too).
     """
-    from sqlalchemy import select
-
     from license_server import errors
     from license_server.extensions import db
     from license_server.models import Product
     from license_server.runtime import of as runtime_of
+    from license_server.services.products import public_product_query
     from license_server.updates import of as updates_of
     from license_server.updates import releases as service
 
     actor = "cli"
     with _app_context() as app:
-        found = db.session.scalar(select(Product).where(Product.slug == product))
+        # vendor/product, or a bare slug (the first product that took it)
+        found = db.session.scalar(public_product_query(product, [Product]))
         if found is None:
             fail(
                 f"PRODUCT_NOT_FOUND: no product with slug {product!r} "
@@ -73,7 +73,9 @@ def publish(
             )
         vendor_id, product_id = found.vendor_id, found.id
         notes = changelog.read_text(encoding="utf-8") if changelog else ""
+        keyring = runtime_of(app).keyring
         release = service.create_release(
+            keyring=keyring,
             vendor_id=vendor_id,
             product_id=product_id,
             version=version,
@@ -89,7 +91,7 @@ def publish(
         try:
             with file.open("rb") as stream:
                 release = service.attach_package(
-                    keyring=runtime_of(app).keyring,
+                    keyring=keyring,
                     storage=storage,
                     vendor_id=vendor_id,
                     release_id=release.id,
@@ -103,6 +105,7 @@ def publish(
             # the right file, works again instead of answering RELEASE_EXISTS
             db.session.rollback()
             service.delete_release(
+                keyring=keyring,
                 storage=storage,
                 vendor_id=vendor_id,
                 release_id=release.id,
@@ -112,6 +115,7 @@ def publish(
             raise
         if not draft:
             release = service.publish(
+                keyring=keyring,
                 vendor_id=vendor_id,
                 release_id=release.id,
                 actor=actor,
