@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from license_server.runtime import of as runtime_of
 from license_server.services import staff
 from tests.client.conftest import LiveServer, serve
 from tests.conftest import VendorFixture, new_vendor
@@ -57,6 +58,7 @@ def add_staff(app: Flask, vendor: VendorFixture, email: str, role: str) -> None:
             password=PASSWORD,
             actor="test",
             now=datetime.now(UTC),
+            hasher=runtime_of(app).password_hasher,
         )
 
 
