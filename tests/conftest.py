@@ -64,8 +64,16 @@ APP_FIXTURES = {
     "world",
     "embedded",
 }
-# fixtures that start something outside the test process
-SYSTEM_FIXTURES = {"chromium", "live_server", "example_site"}
+# fixtures that start something outside the test process (the WordPress suite's
+# real WordPress, PHP and Chromium among them)
+SYSTEM_FIXTURES = {
+    "chromium",
+    "live_server",
+    "example_site",
+    "browser",
+    "wordpress",
+    "wordpress_prerequisites",
+}
 # modules that run real servers or long generated suites (their tests are system)
 SYSTEM_MODULES = {
     "test_serve",
@@ -75,6 +83,8 @@ SYSTEM_MODULES = {
     "test_properties",
     "test_faults",
     "test_browser",
+    # worker processes started, killed with SIGKILL and restarted
+    "test_webhook_workers",
 }
 
 
