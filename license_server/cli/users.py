@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from license_server.cli import _app_context, main
+from license_server.cli import _app_context, keyring_of, main
 from license_server.models.users import StaffRole
 
 ROLES = [str(role) for role in StaffRole]
@@ -35,6 +35,7 @@ def users_create(vendor: str, email: str, role: str, name: str, password: str) -
         try:
             found = vendor_by_slug(vendor)
             user = staff.create_user(
+                keyring=keyring_of(app),
                 vendor_id=found.id,
                 email=email,
                 role=role,

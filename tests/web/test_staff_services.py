@@ -153,6 +153,7 @@ def test_a_password_keeps_the_cost_it_was_hashed_with(
 
     with app.app_context():
         user = staff.create_user(  # no hasher passed: argon2-cffi's defaults
+            keyring=runtime.of(app).keyring,
             vendor_id=vendor.new.vendor.id,
             email="costly@example.com",
             role="owner",
