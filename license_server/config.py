@@ -71,6 +71,9 @@ DEFAULTS: dict[str, Any] = {
     "DOWNLOAD_TTL": 1800,
     "X_ACCEL_PREFIX": None,
     "UPDATE_STATS_FLUSH_INTERVAL": 10,
+    # sales channels (docs/CHANNELS.md): Envato's API, for purchase codes
+    "ENVATO_API_URL": "https://api.envato.com",
+    "ENVATO_TIMEOUT": 10,
 }
 
 _INT_KEYS = {
@@ -93,6 +96,7 @@ _INT_KEYS = {
     "RELEASE_MAX_BYTES",
     "DOWNLOAD_TTL",
     "UPDATE_STATS_FLUSH_INTERVAL",
+    "ENVATO_TIMEOUT",
 }
 # Settings that may hold a secret (a password in a URL): each may instead be read from
 # a file named by ``LICENSE_SERVER_<NAME>_FILE`` (Docker and Kubernetes secrets). The

@@ -15,6 +15,9 @@ derives independent subkeys for each purpose, so no two uses share a key:
 - ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets.
 - ``release-key-encryption``: AES-256-GCM over vendors' package-signing keys;
 - ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs.
+- ``channel-secret-encryption``: AES-256-GCM over store connections' signing
+  secrets, Envato personal tokens and Envato purchase codes, each bound to its row;
+- ``purchase-code-lookup``: HMAC-SHA256 key for the lookup hashes of purchase codes.
 """
 
 from __future__ import annotations
@@ -101,6 +104,8 @@ class Keyring:
         self._webhook = AESGCM(self._derive(master, "webhook-secret-encryption"))
         self._release = AESGCM(self._derive(master, "release-key-encryption"))
         self._download = self._derive(master, "download-url")
+        self._channel = AESGCM(self._derive(master, "channel-secret-encryption"))
+        self._purchase_lookup = self._derive(master, "purchase-code-lookup")
 
     @staticmethod
     def _derive(master: bytes, purpose: str) -> bytes:
@@ -182,3 +187,17 @@ class Keyring:
     def download_mac(self, data: bytes) -> bytes:
         """Keyed hash (HMAC-SHA256) authenticating a package download URL."""
         return hmac.new(self._download, data, hashlib.sha256).digest()
+
+    def seal_channel_secret(self, secret: str, *, purpose: str, row_id: str) -> bytes:
+        """Encrypt a sales-channel secret, bound to its purpose and row."""
+        context = f"{purpose}\0{row_id}".encode()
+        return self._seal(self._channel, secret.encode(), context)
+
+    def open_channel_secret(self, sealed: bytes, *, purpose: str, row_id: str) -> str:
+        """Decrypt a secret sealed by :meth:`seal_channel_secret` for this row."""
+        context = f"{purpose}\0{row_id}".encode()
+        return self._open(self._channel, sealed, context).decode()
+
+    def purchase_code_lookup(self, code: str) -> bytes:
+        """Keyed hash of an Envato purchase code's canonical text, for lookups."""
+        return hmac.new(self._purchase_lookup, code.encode(), hashlib.sha256).digest()

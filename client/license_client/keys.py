@@ -8,7 +8,9 @@ any case folding. The shared vectors in ``tests/vectors/keys.json`` pin it.
 
 A legacy key imported from Easy Digital Downloads is exactly 32 hexadecimal digits
 (surrounding whitespace aside, nothing between them); it is checked first and its
-canonical form is the 32 digits in lower case.
+canonical form is the 32 digits in lower case. An Envato purchase code (a UUID as
+Envato shows it, 8-4-4-4-12 hexadecimal digits with dashes) is accepted as it is,
+in lower case, for products that take ThemeForest purchase codes.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ _PREFIX = re.compile(r"[A-Z0-9]{2,8}")
 _DROP = str.maketrans("", "", " \t-")
 _ALIASES = str.maketrans("ILO", "110")
 _LEGACY = re.compile(r"[0-9A-Fa-f]{32}")
+_PURCHASE_CODE = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+)
 
 
 def check_symbol(payload: str) -> str:
@@ -44,7 +49,7 @@ def parse_key(raw: str) -> str:
     """Return the canonical form of a typed license key; raise KeyFormatInvalid."""
     if not isinstance(raw, str) or len(raw) > _MAX_INPUT:
         raise KeyFormatInvalid("that is not a license key")
-    if _LEGACY.fullmatch(raw.strip()):
+    if _LEGACY.fullmatch(raw.strip()) or _PURCHASE_CODE.fullmatch(raw.strip()):
         return raw.strip().lower()
     compact = raw.strip().translate(_DROP)
     if not compact.isascii():

@@ -6,18 +6,29 @@ events in the vendor's chain (so their webhooks go through the outbox like any
 other) and a :class:`LicenseNotice` row per (license, kind, expiry date) makes them
 once-only: a renewed license gets new notices for its new date. On PostgreSQL an
 advisory lock lets one worker at a time run the jobs.
+
+:func:`recheck_purchase_codes` re-asks Envato, at most daily per code, about the
+purchase codes accepted as licences and revokes those of refunded sales
+(:mod:`license_server.channels.envato`); it holds no transaction while it waits for
+Envato, and a worker that Envato rate-limits waits as long as Envato asks.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, delete, exists, select, text
 
+from license_server.channels import envato
+from license_server.channels.envato import RecheckReport
+from license_server.channels.envato_api import EnvatoApi
 from license_server.extensions import db
+from license_server.keyring import Keyring
 from license_server.models import IdempotencyKey, License, LicenseStatus
 from license_server.models.webhooks import LicenseNotice
 from license_server.services import events
@@ -133,4 +144,13 @@ def purge(now: datetime) -> int:
     return count
 
 
-__all__ = ["JobReport", "purge", "run"]
+def recheck_purchase_codes(
+    *, keyring: Keyring, config: Mapping[str, Any], now: datetime
+) -> RecheckReport:
+    """Re-check the purchase codes due (a day since their last check)."""
+    return envato.recheck_due(
+        keyring=keyring, api=EnvatoApi.from_config(config), now=now
+    )
+
+
+__all__ = ["JobReport", "purge", "recheck_purchase_codes", "run"]
