@@ -74,6 +74,15 @@ DEFAULTS: dict[str, Any] = {
     # sales channels (docs/CHANNELS.md): Envato's API, for purchase codes
     "ENVATO_API_URL": "https://api.envato.com",
     "ENVATO_TIMEOUT": 10,
+    # mail and the customer portal (docs/PORTAL.md)
+    "PUBLIC_URL": None,
+    "SMTP_HOST": None,
+    "SMTP_PORT": None,
+    "SMTP_SECURITY": "starttls",
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_FROM": None,
+    "SMTP_TIMEOUT": 15,
 }
 
 _INT_KEYS = {
@@ -97,11 +106,13 @@ _INT_KEYS = {
     "DOWNLOAD_TTL",
     "UPDATE_STATS_FLUSH_INTERVAL",
     "ENVATO_TIMEOUT",
+    "SMTP_PORT",
+    "SMTP_TIMEOUT",
 }
 # Settings that may hold a secret (a password in a URL): each may instead be read from
 # a file named by ``LICENSE_SERVER_<NAME>_FILE`` (Docker and Kubernetes secrets). The
 # master key has its own ``MASTER_KEY_FILE`` setting, which also checks the mode.
-FILE_KEYS = ("DATABASE_URL", "RATELIMIT_STORAGE_URI")
+FILE_KEYS = ("DATABASE_URL", "RATELIMIT_STORAGE_URI", "SMTP_PASSWORD")
 DB_FILE_NAME = "license_server.sqlite3"
 KEY_FILE_NAME = "master.key"
 

@@ -14,7 +14,9 @@ derives independent subkeys for each purpose, so no two uses share a key:
 - ``web-secret-encryption``: AES-256-GCM over staff TOTP secrets.
 - ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets.
 - ``release-key-encryption``: AES-256-GCM over vendors' package-signing keys;
-- ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs.
+- ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs;
+- ``mail-secret-encryption``: AES-256-GCM over the secrets of queued mails (a
+  sign-in link, a licence key) until they are sent;
 - ``channel-secret-encryption``: AES-256-GCM over store connections' signing
   secrets, Envato personal tokens and Envato purchase codes, each bound to its row;
 - ``purchase-code-lookup``: HMAC-SHA256 key for the lookup hashes of purchase codes.
@@ -106,6 +108,7 @@ class Keyring:
         self._download = self._derive(master, "download-url")
         self._channel = AESGCM(self._derive(master, "channel-secret-encryption"))
         self._purchase_lookup = self._derive(master, "purchase-code-lookup")
+        self._mail = AESGCM(self._derive(master, "mail-secret-encryption"))
 
     @staticmethod
     def _derive(master: bytes, purpose: str) -> bytes:
@@ -201,3 +204,11 @@ class Keyring:
     def purchase_code_lookup(self, code: str) -> bytes:
         """Keyed hash of an Envato purchase code's canonical text, for lookups."""
         return hmac.new(self._purchase_lookup, code.encode(), hashlib.sha256).digest()
+
+    def seal_mail_secret(self, secret: bytes, mail_id: str) -> bytes:
+        """Encrypt a queued mail's secrets, bound to the mail's id."""
+        return self._seal(self._mail, secret, mail_id.encode())
+
+    def open_mail_secret(self, sealed: bytes, mail_id: str) -> bytes:
+        """Decrypt secrets sealed by :meth:`seal_mail_secret`."""
+        return self._open(self._mail, sealed, mail_id.encode())

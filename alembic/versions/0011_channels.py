@@ -1,7 +1,7 @@
 """Sales channels: store connections, mappings, receipts, links, log; Envato.
 
 Revision ID: 0011_channels
-Revises: 0005_releases
+Revises: 0010_portal
 Create Date: 2026-12-01 12:45:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_channels"
-down_revision: str | None = "0005_releases"
+down_revision: str | None = "0010_portal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

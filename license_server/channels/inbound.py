@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from license_server import errors
+from license_server import errors, mail
 from license_server.channels import signatures, stores
 from license_server.channels.errors import (
     ConnectionNotFound,
@@ -97,20 +97,24 @@ def deliver_key(
     if to is None:
         return False
     context: dict[str, Any] = {
-        "key": key,
-        "product": product.name,
-        "license_id": str(license.id),
+        "license_key": key,
+        "product_name": product.name,
         "customer_name": license.customer_name,
+        "expires_at": license.expires_at.date().isoformat()
+        if license.expires_at
+        else None,
     }
-    _enqueue_mail(session, vendor_id=vendor_id, to=to, context=context)
+    try:
+        mail.enqueue(
+            session,
+            vendor_id=vendor_id,
+            to=to,
+            template="license_delivered",
+            context=context,
+        )
+    except ValueError:  # not a plain address: the licence stands, the vendor sends it
+        return False
     return True
-
-
-def _enqueue_mail(
-    session: Session, *, vendor_id: uuid.UUID, to: str, context: dict[str, Any]
-) -> None:
-    # the portal's mail outbox (issue 14) arrives with its merge
-    return None
 
 
 def _log(

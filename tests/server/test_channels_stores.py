@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import pytest
@@ -22,7 +23,9 @@ from sqlalchemy import select
 
 from license_server.extensions import db
 from license_server.models import License
-from tests.conftest import VendorFixture, create_product
+from license_server.models.portal import MailMessage
+from license_server.webhooks.runner import Runner
+from tests.conftest import VendorFixture, create_product, public_call
 from tests.server.channel_support import (
     ADMIN,
     connect,
@@ -81,6 +84,12 @@ def test_a_signed_purchase_issues_one_licence_and_a_replay_none(
     assert issued.customer_email == "buyer@example.com"
     assert issued.max_domains == 3 and issued.expires_at is not None
     assert issued.meta["channel"] == kind
+    with app.app_context():  # the key's mail is queued with the licence
+        (mail,) = db.session.scalars(select(MailMessage)).all()
+        assert (mail.to_addr, mail.template) == (
+            "buyer@example.com",
+            "license_delivered",
+        )
     # the same event again (the store's redelivery): nothing more
     status, again = send_event(client, connection, purchase, msg_id="msg_same")
     assert (status, again["outcome"]) == (200, "duplicate")
@@ -312,3 +321,37 @@ def test_a_redelivery_racing_itself_issues_one_licence(
     results = race(app, [stripe_checkout()] * 8, send)
     assert Counter(results) == Counter({(200, "issued"): 1, (200, "duplicate"): 7})
     assert license_count(app) == 1
+
+
+class Inbox:
+    """A mail sender that keeps what it is given (the worker's ``mail_sender``)."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.from_addr = "licenses@acme.example"
+
+    def send(self, message: EmailMessage) -> str:
+        self.messages.append(message)
+        return "kept"
+
+
+def test_the_buyer_receives_a_working_key_by_mail(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, shop: None
+) -> None:
+    connection = connect(client, vendor, "woocommerce")
+    map_product(client, vendor, connection, "77")
+    assert send_event(client, connection, woo_order("completed"))[1]["outcome"] == (
+        "issued"
+    )
+    inbox = Inbox()
+    Runner(app, mail_sender=inbox).tick()
+    (message,) = inbox.messages
+    assert message["To"] == "buyer@example.com"
+    body = message.get_body(("plain",))
+    assert body is not None
+    text = body.get_content()
+    key = next(word for word in text.split() if word.startswith("JAN-"))
+    status, answer = public_call(
+        client, "activate", license_key=key, domain="buyer-site.com", product="jannah"
+    )
+    assert (status, answer["code"]) == (201, "VALID")
