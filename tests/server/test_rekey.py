@@ -99,6 +99,9 @@ def test_rotation_reseals_everything_under_the_new_key(
         "totp_secrets": 0,
         "webhook_secrets": 0,
         "webhook_keys": 0,
+        "store_connection_secrets": 0,
+        "envato_tokens": 0,
+        "purchase_codes": 0,
         "api_keys_reissued": 1,
     }
     # no old ciphertext or old keyed hash is left
