@@ -212,20 +212,22 @@ def admit(
     item = reader.product(product)
     digest = keyring.purchase_code_lookup(code)
     try:
-        settings = db.session.get(EnvatoProduct, item.id)
         seen = db.session.scalar(
             select(PurchaseCode.id).where(PurchaseCode.code_hash == digest)
         )
+        if seen is not None:
+            return  # a later use: the stored licence answers (one indexed read)
+        settings = db.session.get(EnvatoProduct, item.id)
+        if settings is None:
+            return  # the product takes no codes: an unknown key
         account = db.session.get(EnvatoAccount, item.vendor_id)
         token = None
-        if settings is not None and seen is None and account is not None:
+        if account is not None:
             token = keyring.open_channel_secret(
                 account.token_sealed, purpose=TOKEN_PURPOSE, row_id=str(item.vendor_id)
             )
     finally:
         db.session.rollback()  # no transaction stays open across Envato's answer
-    if settings is None or seen is not None:
-        return
     if token is None:
         raise EnvatoUnavailable(
             "The vendor has not connected its Envato account yet; try again later.",
