@@ -181,7 +181,8 @@ class EnvatoIn(Schema):
         validate=validate.Length(min=8, max=256),
         metadata={
             "description": "An Envato personal token (build.envato.com) with the "
-            'permission "View your items\' sales history".'
+            'permission "View your items\' sales history".',
+            "example": "yKp2Vd0qTnR7hWc4ZsXe9LmB3gAfJu6N",
         },
     )
 
