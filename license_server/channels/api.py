@@ -106,7 +106,9 @@ def update_connection(changes: dict[str, Any], connection_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def delete_connection(connection_id: uuid.UUID) -> None:
     """Delete a connection, its mappings and its log (the licences stay)."""
-    connections.delete_connection(connection_id=connection_id, **_scoped())
+    connections.delete_connection(
+        keyring=context.keyring(), connection_id=connection_id, **_scoped()
+    )
 
 
 @blp.post("/connections/<uuid:connection_id>/mappings")
@@ -115,7 +117,9 @@ def delete_connection(connection_id: uuid.UUID) -> None:
 @raises(errors.NotFound, errors.ProductNotFound, channel_errors.MappingExists)
 def create_mapping(args: dict[str, Any], connection_id: uuid.UUID) -> Any:
     """Map a store product/price id to a product and a licence template."""
-    return connections.create_mapping(connection_id=connection_id, **_scoped(), **args)
+    return connections.create_mapping(
+        keyring=context.keyring(), connection_id=connection_id, **_scoped(), **args
+    )
 
 
 @blp.get("/connections/<uuid:connection_id>/mappings")
@@ -137,7 +141,7 @@ def list_mappings(connection_id: uuid.UUID) -> Any:
 def update_mapping(changes: dict[str, Any], mapping_id: uuid.UUID) -> Any:
     """Change a mapping's licence template (for licences issued from now on)."""
     return connections.update_mapping(
-        mapping_id=mapping_id, changes=changes, **_scoped()
+        keyring=context.keyring(), mapping_id=mapping_id, changes=changes, **_scoped()
     )
 
 
@@ -146,7 +150,9 @@ def update_mapping(changes: dict[str, Any], mapping_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def delete_mapping(mapping_id: uuid.UUID) -> None:
     """Delete a mapping (its store product then issues nothing)."""
-    connections.delete_mapping(mapping_id=mapping_id, **_scoped())
+    connections.delete_mapping(
+        keyring=context.keyring(), mapping_id=mapping_id, **_scoped()
+    )
 
 
 @blp.get("/events")
@@ -187,7 +193,7 @@ def get_envato() -> Any:
 @raises(errors.NotFound)
 def delete_envato() -> None:
     """Forget the vendor's Envato token."""
-    envato.delete_token(**_scoped())
+    envato.delete_token(keyring=context.keyring(), **_scoped())
 
 
 @blp.get("/envato/products")
@@ -203,7 +209,9 @@ def list_envato_products() -> Any:
 @raises(errors.NotFound)
 def put_envato_product(args: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Make a product accept purchase codes of one Envato item."""
-    return envato.set_product(product_id=product_id, **_scoped(), **args)
+    return envato.set_product(
+        keyring=context.keyring(), product_id=product_id, **_scoped(), **args
+    )
 
 
 @blp.delete("/envato/products/<uuid:product_id>")
@@ -211,7 +219,7 @@ def put_envato_product(args: dict[str, Any], product_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def delete_envato_product(product_id: uuid.UUID) -> None:
     """Stop accepting new purchase codes on a product."""
-    envato.delete_product(product_id=product_id, **_scoped())
+    envato.delete_product(keyring=context.keyring(), product_id=product_id, **_scoped())
 
 
 # --- inbound ------------------------------------------------------------------------

@@ -57,6 +57,7 @@ def _seal(keyring: Keyring, connection: StoreConnection, secret: str) -> None:
 
 
 def _record(
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     actor: str,
     action: str,
@@ -65,6 +66,7 @@ def _record(
     now: datetime,
 ) -> None:
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action=action,
@@ -105,6 +107,7 @@ def create_connection(
     db.session.add(connection)
     db.session.flush()
     _record(
+        keyring,
         vendor_id,
         actor,
         "store_connection.created",
@@ -163,6 +166,7 @@ def update_connection(
         changed["secret"] = "replaced"  # noqa: S105 - a note, not the secret
     connection.updated_at = now
     _record(
+        keyring,
         vendor_id,
         actor,
         "store_connection.updated",
@@ -175,13 +179,19 @@ def update_connection(
 
 @transactional
 def delete_connection(
-    *, vendor_id: uuid.UUID, connection_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    connection_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> None:
     """Delete a connection with its mappings and log (licences stay)."""
     connection = get_connection(vendor_id=vendor_id, connection_id=connection_id)
     db.session.delete(connection)
     db.session.flush()
     _record(
+        keyring,
         vendor_id,
         actor,
         "store_connection.deleted",
@@ -197,6 +207,7 @@ def delete_connection(
 @transactional
 def create_mapping(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     connection_id: uuid.UUID,
     actor: str,
@@ -230,6 +241,7 @@ def create_mapping(
     db.session.add(mapping)
     db.session.flush()
     _record(
+        keyring,
         vendor_id,
         actor,
         "store_mapping.created",
@@ -269,6 +281,7 @@ def get_mapping(*, vendor_id: uuid.UUID, mapping_id: uuid.UUID) -> StoreMapping:
 @transactional
 def update_mapping(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     mapping_id: uuid.UUID,
     changes: dict[str, Any],
@@ -284,6 +297,7 @@ def update_mapping(
         setattr(mapping, name, changes[name])
     mapping.updated_at = now
     _record(
+        keyring,
         vendor_id,
         actor,
         "store_mapping.updated",
@@ -296,13 +310,19 @@ def update_mapping(
 
 @transactional
 def delete_mapping(
-    *, vendor_id: uuid.UUID, mapping_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    mapping_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> None:
     """Delete a mapping (its licences stay; a refund of them then revokes)."""
     mapping = get_mapping(vendor_id=vendor_id, mapping_id=mapping_id)
     db.session.delete(mapping)
     db.session.flush()
     _record(
+        keyring,
         vendor_id,
         actor,
         "store_mapping.deleted",

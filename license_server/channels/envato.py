@@ -66,6 +66,7 @@ def set_token(
     account.token_hint = token[-4:]
     account.updated_at = now
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="envato.token_saved",
@@ -86,10 +87,13 @@ def get_account(*, vendor_id: uuid.UUID) -> EnvatoAccount:
 
 
 @transactional
-def delete_token(*, vendor_id: uuid.UUID, actor: str, now: datetime) -> None:
+def delete_token(
+    *, keyring: Keyring, vendor_id: uuid.UUID, actor: str, now: datetime
+) -> None:
     """Forget the vendor's token (first uses of new codes then answer 503)."""
     db.session.delete(get_account(vendor_id=vendor_id))
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="envato.token_deleted",
@@ -111,6 +115,7 @@ def _own_product(vendor_id: uuid.UUID, product_id: uuid.UUID) -> Product:
 @transactional
 def set_product(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     product_id: uuid.UUID,
     item_id: int,
@@ -132,6 +137,7 @@ def set_product(
     settings.extended_seats = extended_seats
     settings.updated_at = now
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="envato.product_set",
@@ -172,11 +178,17 @@ def list_products(*, vendor_id: uuid.UUID) -> list[EnvatoProduct]:
 
 @transactional
 def delete_product(
-    *, vendor_id: uuid.UUID, product_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    product_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> None:
     """Stop accepting new purchase codes (licences made from codes stay)."""
     db.session.delete(get_product(vendor_id=vendor_id, product_id=product_id))
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="envato.product_unset",
@@ -267,12 +279,15 @@ def _create(
         with transaction():
             product = db.session.get_one(Product, settings.product_id)
             seats = settings.extended_seats if sale.extended else settings.regular_seats
+            license_id = uuid.uuid4()
             license = License(
-                id=uuid.uuid4(),
+                id=license_id,
                 vendor_id=settings.vendor_id,
                 product_id=product.id,
                 key_hash=keyring.license_lookup(code),
-                key_sealed=keyring.seal_license_key(code),
+                key_sealed=keyring.seal_license_key(
+                    code, vendor_id=settings.vendor_id, license_id=license_id
+                ),
                 key_hint=code[-4:],
                 status=LicenseStatus.ACTIVE,
                 max_domains=seats,
@@ -309,6 +324,7 @@ def _create(
             db.session.add(purchase)
             db.session.flush()
             common.record_event(
+                keyring=keyring,
                 vendor_id=settings.vendor_id,
                 actor=ACTOR,
                 action="license.created",
@@ -402,7 +418,9 @@ def _give_back(due: list[_Due]) -> None:
                 row.checked_at = item.checked_at
 
 
-def _record_answer(item: _Due, sale: EnvatoSale | None, now: datetime) -> bool:
+def _record_answer(
+    keyring: Keyring, item: _Due, sale: EnvatoSale | None, now: datetime
+) -> bool:
     """Store what Envato said of one code; return whether its licence was revoked."""
     with transaction():
         row = db.session.get(PurchaseCode, item.id)
@@ -413,6 +431,7 @@ def _record_answer(item: _Due, sale: EnvatoSale | None, now: datetime) -> bool:
             row.supported_until = sale.supported_until
             if sale.supported_until and sale.supported_until != license.updates_until:
                 licenses.update_license(
+                    keyring=keyring,
                     vendor_id=item.vendor_id,
                     license_id=license.id,
                     changes={"updates_until": sale.supported_until},
@@ -424,6 +443,7 @@ def _record_answer(item: _Due, sale: EnvatoSale | None, now: datetime) -> bool:
         if license.status == LicenseStatus.REVOKED:
             return False
         licenses.change_status(
+            keyring=keyring,
             vendor_id=item.vendor_id,
             license_id=license.id,
             change="revoke",
@@ -448,5 +468,5 @@ def recheck_due(
             _give_back(due[index:])
             return RecheckReport(checked, revoked, failure.retry_after)
         checked += 1
-        revoked += _record_answer(item, sale, now)
+        revoked += _record_answer(keyring, item, sale, now)
     return RecheckReport(checked, revoked)

@@ -265,10 +265,10 @@ def _apply(
     if not linked:
         raise _Unmapped("no licence of ours is tied to this order")
     if sale.action is Action.RENEWAL:
-        return _renew(connection, sale, linked, now)
+        return _renew(keyring, connection, sale, linked, now)
     if sale.action is Action.LINK:
         return _link(connection, sale, linked, now)
-    return _end(connection, sale, linked, now)
+    return _end(keyring, connection, sale, linked, now)
 
 
 def _done(
@@ -350,7 +350,11 @@ def _mapping(link: StoreLink) -> StoreMapping | None:
 
 
 def _renew(
-    connection: StoreConnection, sale: Sale, links: list[StoreLink], now: datetime
+    keyring: Keyring,
+    connection: StoreConnection,
+    sale: Sale,
+    links: list[StoreLink],
+    now: datetime,
 ) -> Received:
     if sale.initial:
         return _done(
@@ -362,6 +366,7 @@ def _renew(
         days = mapping.duration_days or mapping.updates_days if mapping else None
         if days:
             licenses.renew_license(
+                keyring=keyring,
                 vendor_id=connection.vendor_id,
                 license_id=link.license_id,
                 days=days,
@@ -395,7 +400,11 @@ def _link(
 
 
 def _end(
-    connection: StoreConnection, sale: Sale, links: list[StoreLink], now: datetime
+    keyring: Keyring,
+    connection: StoreConnection,
+    sale: Sale,
+    links: list[StoreLink],
+    now: datetime,
 ) -> Received:
     """A refund (now) or a subscription's end (at its end): revoke or lapse."""
     at = now if sale.action is Action.REFUND else min(sale.ends_at or now, now)
@@ -408,6 +417,7 @@ def _end(
         policy = mapping.refund_policy if mapping else RefundPolicy.REVOKE
         if policy == RefundPolicy.REVOKE:
             licenses.change_status(
+                keyring=keyring,
                 vendor_id=connection.vendor_id,
                 license_id=license.id,
                 change="revoke",
@@ -417,6 +427,7 @@ def _end(
             outcomes.add(Outcome.REVOKED)
         elif license.expires_at is None or license.expires_at > at:
             licenses.update_license(
+                keyring=keyring,
                 vendor_id=connection.vendor_id,
                 license_id=license.id,
                 changes={"expires_at": at},

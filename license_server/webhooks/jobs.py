@@ -87,7 +87,9 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def _emit(kind: str, action: str, licenses: list[License], now: datetime) -> int:
+def _emit(
+    keyring: Keyring, kind: str, action: str, licenses: list[License], now: datetime
+) -> int:
     by_vendor: dict[uuid.UUID, list[events.NewEvent]] = defaultdict(list)
     for license in licenses:
         expires_at = license.expires_at
@@ -106,7 +108,7 @@ def _emit(kind: str, action: str, licenses: list[License], now: datetime) -> int
             events.NewEvent(ACTOR, action, "license", str(license.id), data)
         )
     for vendor_id, found in by_vendor.items():
-        events.append(vendor_id=vendor_id, events=found, now=now)
+        events.append(keyring=keyring, vendor_id=vendor_id, events=found, now=now)
     if kind == "expiring_soon":
         for license in licenses:
             _expiring_mail(license)
@@ -150,7 +152,7 @@ def _locked() -> bool:
     return bool(taken)
 
 
-def run(*, now: datetime, expiring_soon_days: int) -> JobReport:
+def run(*, keyring: Keyring, now: datetime, expiring_soon_days: int) -> JobReport:
     """Emit due expiry events and purge expired rows, in one transaction."""
     if not _locked():
         db.session.rollback()
@@ -166,8 +168,8 @@ def run(*, now: datetime, expiring_soon_days: int) -> JobReport:
         db.session.rollback()
         return JobReport()
     report = JobReport(
-        _emit("expired", "license.expired", expired, now),
-        _emit("expiring_soon", "license.expiring_soon", soon, now),
+        _emit(keyring, "expired", "license.expired", expired, now),
+        _emit(keyring, "expiring_soon", "license.expiring_soon", soon, now),
         purge(now) if stale else 0,
     )
     db.session.commit()

@@ -69,7 +69,11 @@ class Runner:
         with self.app.app_context():
             now = self.clock()
             if self._jobs_at is None or now >= self._jobs_at:
-                jobs.run(now=now, expiring_soon_days=self.soon_days)
+                jobs.run(
+                    keyring=self.keyring,
+                    now=now,
+                    expiring_soon_days=self.soon_days,
+                )
                 self._jobs_at = now + self.jobs_every
             if self._envato_at is None or now >= self._envato_at:
                 report = jobs.recheck_purchase_codes(

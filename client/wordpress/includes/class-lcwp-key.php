@@ -4,9 +4,10 @@
  *
  * PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX: an optional prefix (2-8 of A-Z0-9) and 25
  * symbols of Crockford's base32, the last a Luhn mod 32 check symbol. Parsing
- * ignores case, spaces, tabs and dashes and reads I/L as 1 and O as 0 in the body.
- * An Envato purchase code (a UUID as Envato shows it, 8-4-4-4-12 hexadecimal digits
- * with dashes) is accepted as it is, in lower case, for products that take them.
+ * ignores case, dashes and the pinned whitespace set (keys.json "whitespace") and
+ * reads I/L as 1 and O as 0 in the body. An Envato purchase code (a UUID as Envato
+ * shows it, 8-4-4-4-12 hexadecimal digits with dashes) is accepted as it is, in
+ * lower case, for products that take them.
  *
  * @package Lcwp
  */
@@ -24,6 +25,15 @@ final class Lcwp_Key {
 	const ALPHABET      = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 	const BODY          = 25;
 	const PURCHASE_CODE = '/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i';
+
+	/**
+	 * The pinned whitespace (keys.json "whitespace") but line breaks: dropped around
+	 * a key and between its groups (a PCRE class body).
+	 */
+	const INSIDE = '\x{20}\x{9}\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}\x{200b}\x{feff}';
+
+	/** The pinned line breaks (keys.json "line_breaks"): dropped around a key only. */
+	const LINE_BREAKS = '\x{a}\x{d}\x{b}\x{c}\x{2028}\x{2029}';
 
 	/**
 	 * Return the Luhn mod 32 check symbol of 24 canonical symbols.
@@ -57,10 +67,14 @@ final class Lcwp_Key {
 		if ( ! is_string( $raw ) || strlen( $raw ) > 200 ) {
 			throw new Lcwp_Key_Error( 'that is not a license key' );
 		}
-		if ( 1 === preg_match( self::PURCHASE_CODE, self::strip( $raw ) ) ) {
-			return strtolower( self::strip( $raw ) );
+		$stripped = self::strip( $raw );
+		if ( 1 === preg_match( self::PURCHASE_CODE, $stripped ) ) {
+			return strtolower( $stripped );
 		}
-		$compact = str_replace( array( ' ', "\t", '-' ), '', self::strip( $raw ) );
+		$compact = preg_replace( '/[' . self::INSIDE . '-]/u', '', $stripped );
+		if ( null === $compact ) { // not UTF-8: refused below as non-ASCII
+			$compact = str_replace( array( ' ', "\t", '-' ), '', $stripped );
+		}
 		if ( 1 === preg_match( '/[^\x00-\x7f]/', $compact ) ) {
 			throw new Lcwp_Key_Error( 'a license key is plain ASCII' );
 		}
@@ -115,13 +129,16 @@ final class Lcwp_Key {
 	}
 
 	/**
-	 * Python's str.strip(): the ASCII whitespace and the Unicode spaces it drops.
+	 * Strip the pinned whitespace set around a key (PROTOCOL §1, keys.json
+	 * "whitespace"): more than PHP's trim(), so a key pasted with no-break spaces,
+	 * a BOM or a zero-width space reads as on the server.
 	 *
 	 * @param string $raw Text.
 	 * @return string
 	 */
 	private static function strip( $raw ) {
-		$stripped = preg_replace( '/^[\s\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{1c}-\x{1f}]+|[\s\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{1c}-\x{1f}]+$/u', '', $raw );
+		$set      = self::INSIDE . self::LINE_BREAKS;
+		$stripped = preg_replace( '/^[' . $set . ']+|[' . $set . ']+$/u', '', $raw );
 		return null === $stripped ? trim( $raw ) : $stripped;
 	}
 }
