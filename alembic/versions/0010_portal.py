@@ -1,7 +1,7 @@
 """Customer portal and mail: the mail outbox, mail templates, customers, links.
 
 Revision ID: 0010_portal
-Revises: 0005_releases
+Revises: 0009_hardening
 Create Date: 2026-12-01 12:40:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_portal"
-down_revision: str | None = "0005_releases"
+down_revision: str | None = "0009_hardening"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
