@@ -26,6 +26,7 @@ from typing import Any
 DEFAULT_URL = "https://api.envato.com"
 USER_AGENT = "license-server (Envato purchase code verification)"
 MAX_BODY = 256 * 1024
+MAX_ITEM_ID = 2**53  # item ids are JSON numbers; larger ones are no Envato item
 DOWN_RETRY = 60  # seconds a caller is told to wait when Envato gives no answer
 
 
@@ -97,7 +98,14 @@ def _moment(value: Any) -> datetime | None:
 def parse_sale(data: Any) -> EnvatoSale:
     """Read a 200 answer of the author sale API."""
     item = data.get("item") if isinstance(data, dict) else None
-    if not isinstance(item, dict) or not isinstance(item.get("id"), int):
+    if not isinstance(item, dict):
+        raise EnvatoDown("Envato's answer has no item")
+    item_id = item.get("id")
+    if (
+        not isinstance(item_id, int)
+        or isinstance(item_id, bool)
+        or not 0 < item_id < MAX_ITEM_ID
+    ):
         raise EnvatoDown("Envato's answer has no item id")
     license = data.get("license")
     if not isinstance(license, str):
@@ -105,7 +113,7 @@ def parse_sale(data: Any) -> EnvatoSale:
     buyer = data.get("buyer")
     name = item.get("name")
     return EnvatoSale(
-        item_id=item["id"],
+        item_id=item_id,
         item_name=name[:200] if isinstance(name, str) else "",
         buyer=buyer[:200] if isinstance(buyer, str) and buyer else None,
         license=license[:64],

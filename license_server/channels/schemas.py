@@ -197,7 +197,7 @@ class EnvatoProductIn(Schema):
     item_id = fields.Integer(
         required=True,
         strict=True,
-        validate=validate.Range(min=1),
+        validate=validate.Range(min=1, max=2**53),
         metadata={"description": "The item's id on ThemeForest.", "example": 2819356},
     )
     regular_seats = fields.Integer(

@@ -176,7 +176,7 @@ def test_rate_limited_at_first_use_is_a_429_with_envatos_retry_after(
     assert _activate(client).status_code == 201  # the retry succeeds
 
 
-@pytest.mark.parametrize("down", ["refused", "500", "bad token"])
+@pytest.mark.parametrize("down", ["refused", "500", "bad token", "odd answer"])
 def test_envato_unreachable_at_first_use_is_a_retryable_503(
     setup: tuple[Flask, FlaskClient, VendorFixture],
     envato_server: FakeEnvato,
@@ -187,6 +187,8 @@ def test_envato_unreachable_at_first_use_is_a_retryable_503(
         envato_server.stop()
     elif down == "500":
         envato_server.answers[CODE] = (500, {"error": 500}, {})
+    elif down == "odd answer":  # 200, but not a sale's shape
+        envato_server.answers[CODE] = (200, {"item": {"id": 2**60}, "license": 1}, {})
     else:
         envato_server.token = "another-token"  # noqa: S105 - Envato refuses ours: 403
     answer = _activate(client)

@@ -228,6 +228,12 @@ def test_stripe_subscription_checkout_and_first_invoice_issue_once_then_renew(
     (license,) = _licenses(app)
     assert license.expires_at is not None
     assert license.expires_at - first_expiry == timedelta(days=365)
+    absurd = {
+        "id": "evt_odd",
+        "type": "customer.subscription.deleted",
+        "data": {"object": {"id": "sub_other", "ended_at": 10**20}},
+    }
+    assert send_event(client, connection, absurd)[1]["outcome"] == "unmapped"
     ended = {
         "id": "evt_del",
         "type": "customer.subscription.deleted",
