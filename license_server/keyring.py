@@ -15,15 +15,15 @@ derives independent subkeys for each purpose, so no two uses share a key:
 - ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets;
 - ``release-key-encryption``: AES-256-GCM over vendors' package-signing keys;
 - ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs;
-- ``mail-secret-encryption``: AES-256-GCM over the secrets of queued mails (a
-  sign-in link, a licence key) until they are sent;
 - ``channel-secret-encryption``: AES-256-GCM over store connections' signing
   secrets, Envato personal tokens and Envato purchase codes, each bound to its row;
-- ``purchase-code-lookup``: HMAC-SHA256 key for the lookup hashes of purchase codes.
+- ``purchase-code-lookup``: HMAC-SHA256 key for the lookup hashes of purchase codes;
 - ``idempotency-replay``: AES-256-GCM over stored answers replayed for an
   ``Idempotency-Key`` (they may hold a new license key or API key);
 - ``event-chain``: HMAC-SHA256 key of the events' chain MACs, so a database writer
-  who deletes or edits an event cannot rebuild a chain that verifies.
+  who deletes or edits an event cannot rebuild a chain that verifies;
+- ``mail-secret-encryption``: AES-256-GCM over the secrets of queued mails (a
+  sign-in link, a licence key) until they are sent.
 
 Every sealed value is bound to its row: the associated data of AES-GCM names the
 purpose, the vendor and the row id, so a ciphertext moved to another row (another
@@ -248,10 +248,16 @@ class Keyring:
         """Keyed hash of an Envato purchase code's canonical text, for lookups."""
         return hmac.new(self._purchase_lookup, code.encode(), hashlib.sha256).digest()
 
-    def seal_mail_secret(self, secret: bytes, mail_id: str) -> bytes:
-        """Encrypt a queued mail's secrets, bound to the mail's id."""
-        return self._seal(self._mail, secret, mail_id.encode())
+    def seal_mail_secret(
+        self, secret: bytes, *, vendor_id: uuid.UUID, mail_id: uuid.UUID
+    ) -> bytes:
+        """Encrypt a queued mail's secrets, bound to its outbox row."""
+        context = self._row(b"mail-secret", vendor_id, mail_id)
+        return self._seal(self._mail, secret, context)
 
-    def open_mail_secret(self, sealed: bytes, mail_id: str) -> bytes:
-        """Decrypt secrets sealed by :meth:`seal_mail_secret`."""
-        return self._open(self._mail, sealed, mail_id.encode())
+    def open_mail_secret(
+        self, sealed: bytes, *, vendor_id: uuid.UUID, mail_id: uuid.UUID
+    ) -> bytes:
+        """Decrypt secrets sealed by :meth:`seal_mail_secret` for this very row."""
+        context = self._row(b"mail-secret", vendor_id, mail_id)
+        return self._open(self._mail, sealed, context)

@@ -7,7 +7,7 @@ committed change always has its mail, a rolled-back one never does). The worker
 that fails is tried again with backoff until the mail server takes it.
 
 The secret values of a mail's context (``link``, ``license_key``) are sealed with a
-master-derived key bound to the mail's id, and dropped once the mail is sent.
+master-derived key bound to the vendor and the mail's row, and dropped once sent.
 Templates (:mod:`license_server.mail.templates`) are the shipped defaults unless the
 vendor set its own.
 """
@@ -90,7 +90,9 @@ def enqueue(
     sealed = None
     if secrets_:
         payload = json.dumps(secrets_).encode()
-        sealed = keyring_of(session).seal_mail_secret(payload, str(mail_id))
+        sealed = keyring_of(session).seal_mail_secret(
+            payload, vendor_id=vendor_id, mail_id=mail_id
+        )
     now = datetime.now(UTC)
     session.add(
         MailMessage(

@@ -78,7 +78,9 @@ def _claim(now: datetime) -> MailMessage | None:
 def _values(keyring: Keyring, mail: MailMessage, vendor: Vendor) -> dict[str, Any]:
     values: dict[str, Any] = dict(mail.context or {})
     if mail.secret_sealed is not None:
-        opened = keyring.open_mail_secret(mail.secret_sealed, str(mail.id))
+        opened = keyring.open_mail_secret(
+            mail.secret_sealed, vendor_id=mail.vendor_id, mail_id=mail.id
+        )
         values.update(json.loads(opened))
     values["vendor"] = {"name": vendor.name, "slug": vendor.slug}
     return values

@@ -1,8 +1,9 @@
 """The customer portal and its mail: the mail outbox, templates, customers, links.
 
 Secrets in a queued mail (a sign-in link, a licence key) are sealed
-(``Keyring.seal_mail_secret``, bound to the row's id) and dropped once the mail is
-sent or given up. One-time sign-in links are stored as keyed hashes, never in clear.
+(``Keyring.seal_mail_secret``, bound to the vendor and the row) and dropped once
+the mail is sent or given up. One-time sign-in links are stored as keyed hashes,
+never in clear.
 """
 
 from __future__ import annotations

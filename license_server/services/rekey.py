@@ -39,6 +39,7 @@ from license_server.models import (
     SigningKey,
     Vendor,
 )
+from license_server.models.portal import MailMessage
 from license_server.models.users import StaffUser
 from license_server.models.webhooks import WebhookEndpoint, WebhookKey
 from license_server.services import events
@@ -238,6 +239,20 @@ register("webhook_keys", _webhook_keys, ("webhook_keys.private_key_sealed",))
 register("idempotent_answers", _replays, ("idempotency_keys.body_sealed",))
 # last: the MACs re-keyed here are checked under the old key first
 register("event_macs", _event_macs, ("events.mac", "vendors.event_mac_head"))
+
+
+def _mail_secrets(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for message in _in_batches(MailMessage):
+        if message.secret_sealed is not None:
+            row = {"vendor_id": message.vendor_id, "mail_id": message.id}
+            opened = old.open_mail_secret(message.secret_sealed, **row)
+            message.secret_sealed = new.seal_mail_secret(opened, **row)
+            done[message.vendor_id] += 1
+    return done
+
+
+register("mail_secrets", _mail_secrets, ("mail_outbox.secret_sealed",))
 
 
 def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationReport:

@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select, text
 
-from license_server import mail
+from license_server import mail, runtime
 from license_server.extensions import db
 from license_server.mail import templates
 from license_server.mail.transport import FolderSender, sender_from_config
@@ -253,12 +253,55 @@ def test_smtp_settings_are_read_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_mail_ids_bind_the_sealed_secret(app: Flask, vendor: VendorFixture) -> None:
-    """A sealed secret moved to another row does not open."""
+    """A sealed secret moved to another row (or vendor) does not open."""
     from cryptography.exceptions import InvalidTag
 
-    from license_server import runtime
-
     keyring = runtime.of(app).keyring
-    sealed = keyring.seal_mail_secret(b'{"license_key": "x"}', str(uuid.uuid4()))
-    with pytest.raises(InvalidTag):
-        keyring.open_mail_secret(sealed, str(uuid.uuid4()))
+    vendor_id, mail_id = vendor.new.vendor.id, uuid.uuid4()
+    sealed = keyring.seal_mail_secret(b"{}", vendor_id=vendor_id, mail_id=mail_id)
+    assert keyring.open_mail_secret(sealed, vendor_id=vendor_id, mail_id=mail_id)
+    for other in ({"vendor_id": uuid.uuid4(), "mail_id": mail_id},
+                  {"vendor_id": vendor_id, "mail_id": uuid.uuid4()}):  # fmt: skip
+        with pytest.raises(InvalidTag):
+            keyring.open_mail_secret(sealed, **other)
+
+
+def test_expiring_soon_queues_the_expiry_mail_once_and_old_mail_is_purged(
+    app: Flask, vendor: VendorFixture
+) -> None:
+    from tests.conftest import create_license, create_product
+
+    client = app.test_client()
+    create_product(client, vendor)
+    soon = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    create_license(client, vendor, customer_email="ann@example.com", expires_at=soon)
+    create_license(client, vendor, expires_at=soon)  # no e-mail: no mail
+    from license_server.webhooks import jobs
+
+    with app.app_context():
+        now = datetime.now(UTC)
+        jobs.run(keyring=runtime.of(app).keyring, now=now, expiring_soon_days=7)
+        jobs.run(
+            keyring=runtime.of(app).keyring,
+            now=now + timedelta(hours=1),
+            expiring_soon_days=7,
+        )  # once only
+    (queued,) = _mails(app)
+    assert (queued.template, queued.to_addr) == ("license_expiring", "ann@example.com")
+    assert queued.context["product_name"] == "Jannah"
+    with app.app_context():
+        row = db.session.get_one(MailMessage, queued.id)
+        row.state, row.finished_at = MailState.SENT, datetime.now(UTC)
+        db.session.commit()
+        jobs.run(
+            keyring=runtime.of(app).keyring,
+            now=datetime.now(UTC) + timedelta(days=29),
+            expiring_soon_days=0,
+        )
+        assert db.session.scalars(select(MailMessage)).all() != []
+        jobs.run(
+            keyring=runtime.of(app).keyring,
+            now=datetime.now(UTC) + timedelta(days=31),
+            expiring_soon_days=0,
+        )
+        assert db.session.scalars(select(MailMessage)).all() == []
