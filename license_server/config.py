@@ -75,6 +75,9 @@ DEFAULTS: dict[str, Any] = {
     "DOWNLOAD_TTL": 1800,
     "X_ACCEL_PREFIX": None,
     "UPDATE_STATS_FLUSH_INTERVAL": 10,
+    # sales channels (docs/CHANNELS.md): Envato's API, for purchase codes
+    "ENVATO_API_URL": "https://api.envato.com",
+    "ENVATO_TIMEOUT": 10,
     # mail and the customer portal (docs/PORTAL.md)
     "PUBLIC_URL": None,
     "SMTP_HOST": None,
@@ -106,6 +109,7 @@ _INT_KEYS = {
     "RELEASE_MAX_BYTES",
     "DOWNLOAD_TTL",
     "UPDATE_STATS_FLUSH_INTERVAL",
+    "ENVATO_TIMEOUT",
     "SMTP_PORT",
     "SMTP_TIMEOUT",
 }

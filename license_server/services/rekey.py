@@ -290,3 +290,7 @@ def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationR
         )
     db.session.commit()
     return report
+
+
+# the sales channels' secrets register their own re-sealers
+from license_server.channels import resealing  # noqa: E402,F401

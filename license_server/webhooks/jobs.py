@@ -9,12 +9,18 @@ also queues the ``license_expiring`` mail to the licence's customer, in the same
 transaction. The purges delete expired idempotency rows, portal sign-in links past
 their expiry, and sent or failed mails a month old. On PostgreSQL an advisory lock
 lets one worker at a time run the jobs.
+
+:func:`recheck_purchase_codes` re-asks Envato, at most daily per code, about the
+purchase codes accepted as licences and revokes those of refunded sales
+(:mod:`license_server.channels.envato`); it holds no transaction while it waits for
+Envato, and a worker that Envato rate-limits waits as long as Envato asks.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +28,9 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, or_, select, text
 
 from license_server import mail
+from license_server.channels import envato
+from license_server.channels.envato import RecheckReport
+from license_server.channels.envato_api import EnvatoApi
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import (
@@ -203,4 +212,13 @@ def purge(now: datetime) -> int:
     return count
 
 
-__all__ = ["JobReport", "purge", "run"]
+def recheck_purchase_codes(
+    *, keyring: Keyring, config: Mapping[str, Any], now: datetime
+) -> RecheckReport:
+    """Re-check the purchase codes due (a day since their last check)."""
+    return envato.recheck_due(
+        keyring=keyring, api=EnvatoApi.from_config(config), now=now
+    )
+
+
+__all__ = ["JobReport", "purge", "recheck_purchase_codes", "run"]

@@ -61,6 +61,7 @@ class Runner:
         )
         self.soon_days = int(app.config.get("WEBHOOK_EXPIRING_SOON_DAYS", 7))
         self._jobs_at: datetime | None = None
+        self._envato_at: datetime | None = None
         self.mail_sender = mail_sender or sender_from_config(app.config)
 
     def tick(self, stop: threading.Event | None = None) -> int:
@@ -74,6 +75,12 @@ class Runner:
                     expiring_soon_days=self.soon_days,
                 )
                 self._jobs_at = now + self.jobs_every
+            if self._envato_at is None or now >= self._envato_at:
+                report = jobs.recheck_purchase_codes(
+                    keyring=self.keyring, config=self.app.config, now=now
+                )
+                wait = report.retry_after or self.jobs_every.total_seconds()
+                self._envato_at = now + timedelta(seconds=wait)
             attempts = 0
             while not (stop and stop.is_set()) and deliver_one(
                 keyring=self.keyring, settings=self.settings, clock=self.clock

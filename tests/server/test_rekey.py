@@ -120,6 +120,9 @@ def test_rotation_reseals_everything_under_the_new_key(
         "totp_secrets": 0,
         "webhook_secrets": 0,
         "webhook_keys": 0,
+        "store_connection_secrets": 0,
+        "envato_tokens": 0,
+        "purchase_codes": 0,
         "mail_secrets": 1,
         "api_keys_reissued": 1,
     }
