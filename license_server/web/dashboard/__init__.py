@@ -20,8 +20,10 @@ from license_server.web.dashboard import (  # noqa: E402
     licenses,
     overview,
     products,
+    releases,
     staff,
     timeline,
+    webhooks,
 )
 
 bp.before_request(access.before_request)
@@ -36,6 +38,8 @@ __all__ = [
     "licenses",
     "overview",
     "products",
+    "releases",
     "staff",
     "timeline",
+    "webhooks",
 ]
