@@ -315,3 +315,24 @@ def test_overview_shows_validations_by_code_and_update_stats(
     assert "by result code" in page and "PHP versions" in page
     assert "Package downloads per release" in page
     assert release["version"] in page
+
+
+def test_only_a_signed_in_owner_may_send_a_package_sized_body(
+    app: Flask, vendor: VendorFixture, product: dict[str, Any], owner: Staff
+) -> None:
+    body, content_type = _multipart({"version": "7.0.0"}, theme_zip(filler=200_000))
+    path = f"/dashboard/products/{product['id']}/releases"
+    stranger = app.test_client()
+    refused = stranger.post(path, data=body, content_type=content_type)
+    assert refused.status_code == 413
+    support = signed_in(app, vendor, "support")
+    fields = {"csrf_token": support.csrf(), "version": "7.0.0"}
+    body, content_type = _multipart(fields, theme_zip(filler=200_000))
+    refused = support.client.post(path, data=body, content_type=content_type)
+    assert refused.status_code == 413
+    assert _release(app, "7.0.0") is None
+    fields = {"csrf_token": owner.csrf(), "version": "7.0.0"}
+    body, content_type = _multipart(fields, theme_zip(filler=200_000))
+    accepted = owner.client.post(path, data=body, content_type=content_type)
+    assert accepted.status_code == 302
+    assert _release(app, "7.0.0").size > 200_000  # type: ignore[union-attr]
