@@ -132,8 +132,13 @@ def stacked_bar_chart(
     labels: Sequence[str],
     series: Sequence[Series],
     unit: str,
+    colours: Sequence[int] = (),
 ) -> Markup:
-    """Return an SVG chart of one stacked bar per label, one segment per series."""
+    """Return an SVG chart of one stacked bar per label, one segment per series.
+
+    ``colours`` gives each series its ``bar-N`` class (by default, its position).
+    """
+    colours = list(colours) or list(range(len(series)))
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
@@ -159,7 +164,7 @@ def stacked_bar_chart(
             height = plot_height * value / top
             y = TOP + plot_height - plot_height * base / top - height
             parts.append(
-                f'<rect class="bar bar-{number % PALETTE}" '
+                f'<rect class="bar bar-{colours[number] % PALETTE}" '
                 f'x="{LEFT + slot * index + slot * 0.1:.1f}" y="{y:.1f}" '
                 f'width="{slot * 0.8:.1f}" height="{height:.1f}">'
                 f"<title>{escape(row.name)}, {escape(short_label(label))}: "

@@ -26,6 +26,17 @@ SHARES = {
     "wp": "WordPress versions",
     "php": "PHP versions",
 }
+# a result code keeps its colour whichever codes a chart shows (VALID green)
+CODE_COLOURS = {
+    "VALID": 2,
+    "DOMAIN_NOT_ACTIVATED": 0,
+    "EXPIRED": 4,
+    "SUSPENDED": 5,
+    "REVOKED": 1,
+    "PRODUCT_MISMATCH": 3,
+    "NOT_FOUND": 7,
+    "ACTIVATION_LIMIT_REACHED": 6,
+}
 TOP = 10  # bars in a share chart; the rest are summed as "other"
 Table = tuple[list[str], list[list[Any]]]
 
@@ -42,16 +53,27 @@ class Chart:
     series: list[Series]
     csv: str = ""
     stacked: bool = False
+    colours: list[int] = field(default_factory=list)
     svg: Markup = field(default_factory=Markup)
 
     def __post_init__(self) -> None:
-        draw = stacked_bar_chart if self.stacked else bar_chart
-        self.svg = draw(
+        if not self.stacked:
+            self.svg = bar_chart(
+                chart_id=self.id,
+                title=self.title,
+                labels=self.labels,
+                series=self.series,
+                unit=self.unit,
+            )
+            return
+        self.colours = self.colours or list(range(len(self.series)))
+        self.svg = stacked_bar_chart(
             chart_id=self.id,
             title=self.title,
             labels=self.labels,
             series=self.series,
             unit=self.unit,
+            colours=self.colours,
         )
 
 
@@ -178,6 +200,7 @@ def _charts(tables: dict[str, Table]) -> list[Chart]:
             or [Series("Validations", [0 for _ in by_code])],
             url_for("dashboard.overview_csv", table="validations_by_code"),
             stacked=True,
+            colours=[CODE_COLOURS.get(code, 7) for code in code_header[1:]],
         ),
         Chart(
             "status",
