@@ -1,7 +1,7 @@
 """Dashboard stats: validations per product, day and result code.
 
-Revision ID: 0009_dashboard_stats
-Revises: 0005_releases
+Revision ID: 0010_dashboard_stats
+Revises: 0009_hardening
 Create Date: 2026-12-01 12:40:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_dashboard_stats"
-down_revision: str | None = "0005_releases"
+revision: str = "0010_dashboard_stats"
+down_revision: str | None = "0009_hardening"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
