@@ -91,7 +91,6 @@ def _package() -> FileStorage:
 
 def _attach(release_id: uuid.UUID, package: FileStorage) -> Release:
     return releases.attach_package(
-        keyring=sessions.keyring(),
         storage=updates.of(current_app).storage,
         release_id=release_id,
         stream=package.stream,

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 
 from license_server import errors
 from license_server.schemas import webhooks as schemas
-from license_server.web.common import forms, sessions
+from license_server.web.common import forms
 from license_server.web.dashboard import access, bp
 from license_server.webhooks import endpoints, ssrf
 from license_server.webhooks.runner import settings_from_config
@@ -94,7 +94,7 @@ def webhook_create() -> Any:
         return _render_list(form_errors, 422)
     try:
         endpoint, secret = endpoints.create_endpoint(
-            keyring=sessions.keyring(), policy=_policy(), **access.scoped(), **values
+            policy=_policy(), **access.scoped(), **values
         )
     except errors.WebhookUrlRefused as exc:
         return _render_list({"url": [exc.text]}, 422)
