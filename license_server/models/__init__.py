@@ -32,6 +32,7 @@ from license_server.models.releases import (
     ReleaseKeyStatus,
     UpdateCheckCounter,
 )
+from license_server.models.usage import ValidationResultCounter
 
 __all__ = [
     "UTCDateTime",
@@ -48,6 +49,7 @@ __all__ = [
     "Event",
     "IdempotencyKey",
     "UsageCounter",
+    "ValidationResultCounter",
     "EddItem",
     "EddLicense",
     "EddStore",

@@ -1,4 +1,4 @@
-"""Validation counts per product per day, buffered in the process.
+"""Validation counts per product per day (and per result code), buffered in the process.
 
 The validate hot path never writes per request: it adds to this buffer, and the
 buffer is written (one upsert per product and day, on a connection of its own, in
@@ -22,10 +22,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from license_server.models import UsageCounter
+from license_server.models import UsageCounter, ValidationResultCounter
 
 log = logging.getLogger(__name__)
-Key = tuple[uuid.UUID, uuid.UUID, date]  # vendor, product, day
+Key = tuple[uuid.UUID, uuid.UUID, date, str]  # vendor, product, day, result code
 
 
 class UsageBuffer:
@@ -43,10 +43,12 @@ class UsageBuffer:
     def __len__(self) -> int:
         return len(self._counts)
 
-    def add(self, vendor_id: uuid.UUID, product_id: uuid.UUID, day: date) -> None:
-        """Count one validation."""
+    def add(
+        self, vendor_id: uuid.UUID, product_id: uuid.UUID, day: date, code: str
+    ) -> None:
+        """Count one validation and the result code it answered."""
         with self._lock:
-            self._counts[(vendor_id, product_id, day)] += 1
+            self._counts[(vendor_id, product_id, day, code)] += 1
 
     def due(self) -> bool:
         """Return whether a flush is due."""
@@ -60,9 +62,12 @@ class UsageBuffer:
         if not counts:
             return 0
         insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+        per_day: Counter[tuple[uuid.UUID, uuid.UUID, date]] = Counter()
+        for (vendor_id, product_id, day, _), count in counts.items():
+            per_day[(vendor_id, product_id, day)] += count
         try:
             with engine.begin() as connection:
-                for (vendor_id, product_id, day), count in counts.items():
+                for (vendor_id, product_id, day), count in per_day.items():
                     statement = insert(UsageCounter).values(
                         vendor_id=vendor_id,
                         product_id=product_id,
@@ -74,6 +79,27 @@ class UsageBuffer:
                         statement.on_conflict_do_update(
                             index_elements=[UsageCounter.product_id, UsageCounter.day],
                             set_={"validations": UsageCounter.validations + excluded},
+                        )
+                    )
+                for (vendor_id, product_id, day, code), count in counts.items():
+                    by_code = insert(ValidationResultCounter).values(
+                        vendor_id=vendor_id,
+                        product_id=product_id,
+                        day=day,
+                        code=code,
+                        validations=count,
+                    )
+                    connection.execute(
+                        by_code.on_conflict_do_update(
+                            index_elements=[
+                                ValidationResultCounter.product_id,
+                                ValidationResultCounter.day,
+                                ValidationResultCounter.code,
+                            ],
+                            set_={
+                                "validations": ValidationResultCounter.validations
+                                + by_code.excluded.validations
+                            },
                         )
                     )
         except SQLAlchemyError:

@@ -11,7 +11,13 @@ from sqlalchemy import Date, cast, func, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from license_server.extensions import db
-from license_server.models import Activation, License, Product, UsageCounter
+from license_server.models import (
+    Activation,
+    License,
+    Product,
+    UsageCounter,
+    ValidationResultCounter,
+)
 
 DAYS = 30
 
@@ -74,8 +80,13 @@ def _daily_validations(
 ) -> dict[uuid.UUID, dict[date, int]]:
     rows = db.session.execute(
         select(
-            UsageCounter.product_id, UsageCounter.day, UsageCounter.validations
-        ).where(UsageCounter.vendor_id == vendor_id, UsageCounter.day >= first)
+            UsageCounter.product_id,
+            UsageCounter.day,
+            UsageCounter.validations,
+        ).where(
+            UsageCounter.vendor_id == vendor_id,
+            UsageCounter.day >= first,
+        )
     )
     result: dict[uuid.UUID, dict[date, int]] = defaultdict(dict)
     for product_id, when, count in rows:
@@ -173,3 +184,35 @@ def overview(*, vendor_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     stats["daily"] = daily
     stats["expiring_30_days"] = {slugs[pid]: count for pid, count in expiring.items()}
     return stats
+
+
+def daily_validations_by_code(
+    *, vendor_id: uuid.UUID, now: datetime
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Return the codes seen and, per day of the last 30, validations by result code.
+
+    Counted from the batched per-code counters, so a day before they existed
+    (or a few seconds of the newest) may show fewer than the daily total.
+    """
+    days = [(now - timedelta(days=n)).date() for n in range(DAYS - 1, -1, -1)]
+    rows = db.session.execute(
+        select(
+            ValidationResultCounter.day,
+            ValidationResultCounter.code,
+            func.sum(ValidationResultCounter.validations),
+        )
+        .where(
+            ValidationResultCounter.vendor_id == vendor_id,
+            ValidationResultCounter.day >= days[0],
+        )
+        .group_by(ValidationResultCounter.day, ValidationResultCounter.code)
+    )
+    found: dict[date, dict[str, int]] = defaultdict(dict)
+    for when, code, count in rows:
+        found[_as_date(when)][code] = int(count)
+    codes = sorted({code for by_code in found.values() for code in by_code})
+    daily = [
+        {"date": day.isoformat(), **{c: found[day].get(c, 0) for c in codes}}
+        for day in days
+    ]
+    return codes, daily

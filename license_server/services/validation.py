@@ -59,7 +59,7 @@ def validate(
         last = state.last_seen_at
         if last is None or now - last >= timedelta(seconds=runtime.last_seen_interval):
             runtime.last_seen.add(state.activation_id, now)
-    runtime.usage.add(item.vendor_id, item.id, now.date())
+    runtime.usage.add(item.vendor_id, item.id, now.date(), code.value)
     return answer
 
 

@@ -11,12 +11,8 @@ unless ``REQUIRE_BROWSER=1`` (CI), where it fails.
 
 from __future__ import annotations
 
-import os
-import shutil
 import urllib.parse
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,100 +24,14 @@ from license_server.extensions import db
 from license_server.models.users import WebSession
 from tests.client.conftest import LiveServer
 from tests.conftest import VendorFixture, create_license, public_call
+from tests.web.browser_support import Visit, browser
 from tests.web.conftest import PASSWORD, add_staff
 
-ASSETS = Path(__file__).parent / "assets"
-ARTIFACTS = Path(__file__).parent / "artifacts"
-AXE = (ASSETS / "axe.min.js").read_text(encoding="utf-8")
-BAD_IMPACTS = {"serious", "critical"}
+__all__ = ["browser"]  # the fixture, imported for pytest to find
+
 # The pages read the same services on either backend, and the test-client suites
 # cover PostgreSQL: the slow browser runs once, on SQLite.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("REQUIRE_BROWSER") == "1":
-        pytest.fail(reason + "; REQUIRE_BROWSER=1 forbids skipping")
-    pytest.skip(reason)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    """Headless Chromium under Playwright (Debian's binary; nothing downloaded)."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        _skip_or_fail("headless Chromium not found (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _skip_or_fail("Playwright for Python is not installed (pip install playwright)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=found, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield launched
-        launched.close()
-
-
-class Visit:
-    """One browser context: checks hosts, runs axe and screenshots each page."""
-
-    def __init__(self, browser: Any, base: str, name: str) -> None:
-        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
-        self.page = self.context.new_page()
-        self.base = base
-        self.name = name
-        self.hosts: set[str] = set()
-        self.csp_errors: list[str] = []
-        self.page.on("request", self._note_host)
-        self.page.on("console", self._note_console)
-
-    def _note_host(self, request: Any) -> None:
-        self.hosts.add(urllib.parse.urlsplit(request.url).hostname or "")
-
-    def _note_console(self, message: Any) -> None:
-        if "Content Security Policy" in message.text:
-            self.csp_errors.append(message.text)
-
-    def go(self, path: str) -> Any:
-        """Open a dashboard path."""
-        return self.page.goto(self.base + path)
-
-    def check(self, label: str) -> None:
-        """Run axe on the page and keep a full-page screenshot of it."""
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.page.screenshot(
-            path=str(ARTIFACTS / f"{self.name}-{label}.png"), full_page=True
-        )
-        self.page.evaluate(AXE)
-        result = self.page.evaluate(
-            "async () => await axe.run(document, {resultTypes: ['violations']})"
-        )
-        bad = [
-            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"]
-            if v["impact"] in BAD_IMPACTS
-        ]
-        assert bad == [], (label, bad)
-
-    def sign_in(self, email: str) -> None:
-        """Sign in through the form."""
-        self.go("/dashboard/login")
-        self.check("login")
-        self.page.fill("#email", email)
-        self.page.fill("#password", PASSWORD)
-        self.page.click("button[type=submit]")
-
-    def csrf(self) -> str:
-        """Read this session's CSRF token from the page."""
-        token: str = self.page.locator("input[name=csrf_token]").first.input_value()
-        return token
-
-    def close(self) -> None:
-        """Close the context; every request went to 127.0.0.1, no CSP error."""
-        self.context.close()
-        assert self.hosts == {"127.0.0.1"}, self.hosts
-        assert self.csp_errors == []
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 from typing import Any
 
 from flask import Flask
@@ -27,6 +28,7 @@ from tests.conftest import (
     new_vendor,
     public_call,
 )
+from tests.server.updates_support import publish
 from tests.web.conftest import Staff, signed_in
 
 PREFIX = "/dashboard"
@@ -69,6 +71,15 @@ def _victim(app: Flask, client: FlaskClient) -> tuple[VendorFixture, dict[str, s
     url = f"/v1/admin/licenses/{license['id']}/activations"
     activation = client.get(url, headers=victim.headers).get_json()["data"][0]
     client.post("/v1/admin/signing-keys/rotate", headers=victim.headers)
+    release = publish(client, victim, product["id"], "1.0.0", slug="victim-theme")
+    endpoint = client.post(
+        "/v1/admin/webhooks/endpoints",
+        json={"url": "https://93.184.216.34/hooks", "event_types": ["*"]},
+        headers=victim.headers,
+    ).get_json()
+    delivery = client.post(
+        f"/v1/admin/webhooks/endpoints/{endpoint['id']}/test", headers=victim.headers
+    ).get_json()
     keys = client.get("/v1/admin/api-keys", headers=victim.headers).get_json()["data"]
     signed_in(app, victim, "support", "victim-support@example.com")
     with app.app_context():
@@ -88,6 +99,9 @@ def _victim(app: Flask, client: FlaskClient) -> tuple[VendorFixture, dict[str, s
         "api_key_id": keys[0]["id"],
         "signing_key_id": str(verifying.id),
         "user_id": str(user.id),
+        "release_id": release["id"],
+        "endpoint_id": endpoint["id"],
+        "delivery_id": delivery["id"],
         "token": secrets.token_urlsafe(32),
         "key": license["key"],
     }
@@ -156,9 +170,10 @@ def test_owner_of_a_cannot_reach_vendor_b_objects(
         body = response.get_data(as_text=True)
         assert (endpoint, method, response.status_code) == (endpoint, method, 404)
         assert ids["key"] not in body and "victim.com" not in body, endpoint
+        assert "93.184.216.34" not in body, endpoint
         assert _snapshot(app) == before, (endpoint, method)
         checked += 1
-    assert checked >= 18
+    assert checked >= 30
 
 
 def test_strangers_are_sent_to_sign_in(app: Flask, vendor: VendorFixture) -> None:
@@ -172,6 +187,9 @@ def test_strangers_are_sent_to_sign_in(app: Flask, vendor: VendorFixture) -> Non
             "api_key_id",
             "signing_key_id",
             "user_id",
+            "release_id",
+            "endpoint_id",
+            "delivery_id",
         )
     }
     ids["token"] = "x"
@@ -206,6 +224,9 @@ def test_viewer_gets_403_on_every_write(
         "api_key_id": license["id"],
         "signing_key_id": str(key.id) if key else "",
         "user_id": str(me.id),
+        "release_id": str(uuid.uuid4()),
+        "endpoint_id": str(uuid.uuid4()),
+        "delivery_id": str(uuid.uuid4()),
         "token": "x",
     }
     products = client.get("/v1/admin/products", headers=vendor.headers).get_json()
@@ -218,5 +239,5 @@ def test_viewer_gets_403_on_every_write(
         response = viewer.client.post(_path(rule, ids), data=_form(viewer))
         assert (endpoint, response.status_code) == (endpoint, 403)
         writes += 1
-    assert writes >= 15
+    assert writes >= 25
     assert _snapshot(app) == before

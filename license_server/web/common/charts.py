@@ -120,3 +120,61 @@ def bar_chart(
     parts += _x_labels(labels, slot, plot_height)
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every text above is escaped
+
+
+PALETTE = 8  # colour classes bar-0 ... bar-7 in the stylesheet
+
+
+def stacked_bar_chart(
+    *,
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    unit: str,
+    colours: Sequence[int] = (),
+) -> Markup:
+    """Return an SVG chart of one stacked bar per label, one segment per series.
+
+    ``colours`` gives each series its ``bar-N`` class (by default, its position).
+    """
+    colours = list(colours) or list(range(len(series)))
+    plot_width = WIDTH - LEFT - RIGHT
+    plot_height = HEIGHT - TOP - BOTTOM
+    totals = [sum(s.values[i] for s in series) for i in range(len(labels))]
+    highest = max(totals, default=0)
+    step = nice_step(highest)
+    top = max(step, step * math.ceil(highest / step))
+    slot = plot_width / max(1, len(labels))
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc" '
+        f'xmlns="http://www.w3.org/2000/svg">',
+        f'<title id="{chart_id}-title">{escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">Stacked bar chart; the table that follows '
+        f"gives the same numbers.</desc>",
+        *_y_axis(top, step, plot_height, unit),
+    ]
+    for index, label in enumerate(labels):
+        base = 0
+        for number, row in enumerate(series):
+            value = row.values[index]
+            if not value:
+                continue
+            height = plot_height * value / top
+            y = TOP + plot_height - plot_height * base / top - height
+            parts.append(
+                f'<rect class="bar bar-{colours[number] % PALETTE}" '
+                f'x="{LEFT + slot * index + slot * 0.1:.1f}" y="{y:.1f}" '
+                f'width="{slot * 0.8:.1f}" height="{height:.1f}">'
+                f"<title>{escape(row.name)}, {escape(short_label(label))}: "
+                f"{value:,}</title></rect>"
+            )
+            base += value
+    parts.append(
+        f'<line class="axis" x1="{LEFT}" x2="{WIDTH - RIGHT}" '
+        f'y1="{TOP + plot_height}" y2="{TOP + plot_height}"/>'
+    )
+    parts += _x_labels(labels, slot, plot_height)
+    parts.append("</svg>")
+    return Markup("".join(parts))  # noqa: S704 - every text above is escaped

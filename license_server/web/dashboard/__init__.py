@@ -20,9 +20,11 @@ from license_server.web.dashboard import (  # noqa: E402
     licenses,
     overview,
     products,
+    releases,
     sales,
     staff,
     timeline,
+    webhooks,
 )
 
 bp.before_request(access.before_request)
@@ -37,7 +39,9 @@ __all__ = [
     "licenses",
     "overview",
     "products",
+    "releases",
     "sales",
     "staff",
     "timeline",
+    "webhooks",
 ]

@@ -31,6 +31,8 @@ PUBLIC = {
     "dashboard.reset_password",
 }
 SECOND_FACTOR = {"dashboard.second_factor", "dashboard.logout"}
+# forms that carry a release package: their body may be as large as one
+UPLOADS = {"dashboard.release_create", "dashboard.release_package"}
 View = TypeVar("View", bound=Callable[..., Any])
 
 
@@ -44,12 +46,18 @@ class RoleForbidden(errors.APIError):
 
 def before_request() -> Response | None:
     """Check CSRF on writes, load the session, send strangers to sign in."""
-    forms.protect()
     found = sessions.current(KIND)
     user = db.session.get(StaffUser, found.subject_id) if found else None
     if user is not None and user.disabled_at is not None:
         user = None
     g.staff_session, g.staff_user = (found, user) if user else (None, None)
+    if request.endpoint in UPLOADS and found and not found.pending_second_factor:
+        # only a signed-in owner may send a body as large as a package
+        if can("owner"):
+            from license_server.web.dashboard import releases
+
+            releases.allow_upload()
+    forms.protect()
     if request.endpoint in PUBLIC:
         return None
     if user is None or found is None:

@@ -9,6 +9,8 @@ from flask import flash, redirect, render_template, request, url_for
 from marshmallow import ValidationError
 
 from license_server import errors
+from license_server.compat import edd_items
+from license_server.compat.edd_admin import EddItemsIn
 from license_server.schemas import admin as schemas
 from license_server.services import products
 from license_server.web.common import forms
@@ -54,12 +56,24 @@ def _form_values(form_errors: dict[str, list[str]], creating: bool) -> dict[str,
     return loaded
 
 
-def _render_form(product: Any, form_errors: dict[str, list[str]], status: int) -> Any:
+def _render_form(
+    product: Any,
+    form_errors: dict[str, list[str]],
+    status: int,
+    edd_form: dict[str, str] | None = None,
+) -> Any:
+    mapping = None
+    if product is not None:
+        mapping = edd_items.get_mapping(
+            vendor_id=access.vendor_id(), product_id=product.id
+        )
     page = render_template(
         "dashboard/product_form.html",
         product=product,
         errors=form_errors,
-        form=request.form if request.method == "POST" else None,
+        form=request.form if request.method == "POST" and edd_form is None else None,
+        edd=mapping,
+        edd_form=edd_form,
     )
     return page, status
 
@@ -113,3 +127,58 @@ def product_archive(product_id: uuid.UUID) -> Any:
     products.set_archived(product_id=product_id, archived=archived, **access.scoped())
     flash("Product archived." if archived else "Product restored.", "ok")
     return redirect(url_for("dashboard.product_page", product_id=product_id))
+
+
+def _flatten(found: Any) -> list[str]:
+    """Return marshmallow's nested messages (per list item) as one list."""
+    if isinstance(found, dict):
+        return [m for value in found.values() for m in _flatten(value)]
+    if isinstance(found, list):
+        return [m for value in found for m in _flatten(value)]
+    return [str(found)]
+
+
+def _edd_values(form_errors: dict[str, list[str]]) -> dict[str, Any]:
+    ids: list[Any] = []
+    for part in request.form.get("item_ids", "").replace(",", " ").split():
+        try:
+            ids.append(int(part))
+        except ValueError:
+            form_errors["item_ids"] = [f"{part!r} is not a number: give EDD post ids."]
+    names = [
+        line.strip()
+        for line in request.form.get("item_names", "").splitlines()
+        if line.strip()
+    ]
+    try:
+        loaded: dict[str, Any] = EddItemsIn().load(
+            {"item_ids": ids, "item_names": names}
+        )
+    except ValidationError as exc:
+        for name, messages in exc.messages.items():  # type: ignore[union-attr]
+            form_errors[name] = _flatten(messages)
+        return {}
+    return loaded
+
+
+@bp.post("/products/<uuid:product_id>/edd")
+@access.require("owner")
+def product_edd(product_id: uuid.UUID) -> Any:
+    """Set the EDD item ids and names this product answers for."""
+    product = products.get_product(vendor_id=access.vendor_id(), product_id=product_id)
+    form_errors: dict[str, list[str]] = {}
+    values = _edd_values(form_errors)
+    edd_form = {
+        "item_ids": request.form.get("item_ids", ""),
+        "item_names": request.form.get("item_names", ""),
+    }
+    if form_errors:
+        return _render_form(product, form_errors, 422, edd_form)
+    try:
+        edd_items.set_mapping(product_id=product.id, **access.scoped(), **values)
+    except errors.ValidationFailed as exc:
+        return _render_form(product, forms.field_errors(exc), 422, edd_form)
+    except edd_items.EddItemTaken as exc:
+        return _render_form(product, {"item_ids": [exc.text]}, 409, edd_form)
+    flash("EDD mapping saved.", "ok")
+    return redirect(url_for("dashboard.product_page", product_id=product.id))
