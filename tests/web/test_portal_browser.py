@@ -32,8 +32,8 @@ from tests.conftest import VendorFixture, make_app, public_call
 from tests.mail_support import Inbox, SmtpServer, smtp_server  # noqa: F401
 from tests.server.updates_support import publish
 from tests.server.webhook_support import WEBHOOK_CONFIG, Clock, add_endpoint
+from tests.web.browser_support import Visit, browser  # noqa: F401
 from tests.web.portal_support import Shop, build_shop
-from tests.web.test_browser import Visit, browser  # noqa: F401
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/portal/\S+/link/\S+")
