@@ -4,7 +4,7 @@ Requests come by GET or POST, form-encoded (PHP bracket names nest) or JSON, and
 are answered with HTTP 200 and EDD's JSON, whatever the outcome (a rate-limited
 request is the exception: see :mod:`license_server.compat.edd_limits`). On ``/``
 and ``EDD_PATH`` the licence key names the vendor; ``/edd/<vendor>/`` scopes every
-lookup (keys, item ids, item names) to one vendor. A GET with ``changelog=1`` and
+lookup (keys, item ids, item names) to one vendor. A request with ``changelog=1`` and
 ``download=<product slug>`` is EDD's changelog view (the ``url`` of a
 ``get_version`` answer). Any other request without ``edd_action`` is not for this
 endpoint: 404 in our error shape.
@@ -83,7 +83,7 @@ def answer(vendor: str | None = None) -> ResponseReturnValue:
     parsed = parse(request_data(), request.headers.get("User-Agent", ""))
     runtime = context.runtime()
     if parsed.action not in ACTIONS:
-        if request.method == "GET" and not php.is_empty(request.args.get("changelog")):
+        if not php.is_empty(request.args.get("changelog")):
             edd_limits.check(runtime, "changelog", "")
             return _changelog(vendor, request.args.get("download", ""))
         raise UnknownEddAction()

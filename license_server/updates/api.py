@@ -20,7 +20,7 @@ from flask import (
 from license_server import errors
 from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
-from license_server.api.raises import raises
+from license_server.api.raises import blueprint_raises, raises
 from license_server.schemas.errors import ErrorOut
 from license_server.updates import UpdateRuntime, catalog, check, downloads, entitlement
 from license_server.updates import of as updates_of
@@ -30,6 +30,9 @@ blp = Blueprint(
     "updates", __name__, url_prefix="/v1", description="Updates and downloads."
 )
 _ERRORS = (400, 404, 413, 415, 422, 429, 503)
+# every update route is rate limited (license_server.api.throttle)
+blueprint_raises("updates", errors.RateLimited)
+blueprint_raises("edd_downloads", errors.RateLimited)
 CHANGELOG_CSS = (
     "body{font:14px/1.5 -apple-system,BlinkMacSystemFont,'Segoe UI',sans-serif;"
     "margin:1.5em;color:#1d2327}h2{font-size:1.3em}h3{border-top:1px solid #ddd;"
