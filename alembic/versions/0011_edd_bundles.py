@@ -1,7 +1,7 @@
 """EDD bundles: a licence's parent licence (EDD id) and whether it is a bundle's own.
 
 Revision ID: 0011_edd_bundles
-Revises: 0005_releases
+Revises: 0009_hardening
 Create Date: 2026-12-01 12:45:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_edd_bundles"
-down_revision: str | None = "0005_releases"
+down_revision: str | None = "0009_hardening"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
