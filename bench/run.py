@@ -12,8 +12,11 @@ SQLite:
 3. for each size starts ``license-server serve`` the way production does (its default
    server and worker count unless ``--servers``/``--workers`` say otherwise) and drives,
    with wrk at 16 connections: ``POST /v1/validate`` rotating through a shuffled
-   sample of real (key, domain) pairs, ``POST /v1/activate`` of fresh domains, then
-   ``GET /healthz`` (touches nothing) as the bare baseline of the same server;
+   sample of real (key, domain) pairs, ``POST /v1/updates/check`` over the same
+   pairs (the ``update`` phase: the product has a published release, so every
+   check is entitled and answers a package URL; its ratio to validate is printed,
+   goal >= 0.8), ``POST /v1/activate`` of fresh domains, then ``GET /healthz``
+   (touches nothing) as the bare baseline of the same server;
 4. measures issuing licenses through the admin API, and the client's ``status()``
    when bench/client_status.py exists;
 5. prints the table and writes it as JSON under bench/results/.
@@ -56,10 +59,12 @@ POOL_SEATS = 1_000_000
 ISSUE_BATCH = 1000
 ISSUE_CALLS = 5
 RATE_LIMITS = ("ACTIVATE", "VALIDATE", "DEACTIVATE", "JWKS", "LICENSE_KEY")
-RATE_LIMITS += ("FAILED_LOOKUPS",)
+RATE_LIMITS += ("FAILED_LOOKUPS", "UPDATE_CHECK", "DOWNLOAD", "CHANGELOG")
 UNLIMITED = "1000000000/minute"
 DEFAULT_WORKERS = 2  # serve's default
-PHASES = ("validate", "activate", "healthz", "ideal", "bare")
+PHASES = ("validate", "update", "activate", "healthz", "ideal", "bare")
+UPDATE_GOAL = 0.8  # update check req/s >= 0.8x validate (issue 10)
+RELEASE_MB = 1  # the update phase's package (downloads are bench/updates.py's)
 # several processes serve, so the limiter's counters live in Redis (as in production)
 DEFAULT_STORAGE = "redis://127.0.0.1:6379/15"
 
@@ -86,7 +91,9 @@ def parse_args() -> argparse.Namespace:
         help=f"rate-limit counters ({DEFAULT_STORAGE})",
     )
     parser.add_argument(
-        "--phases", default="validate,activate,healthz,ideal", help="which to run"
+        "--phases",
+        default="validate,update,activate,healthz,ideal",
+        help="which to run",
     )
     parser.add_argument(
         "--set",
@@ -354,6 +361,10 @@ def bench_backend(
             )
             if status != 201:
                 sys.exit(f"cannot create the product: {status} {product}")
+            if "update" in args.phases:
+                import updates as update_bench  # bench/updates.py imports this module
+
+                update_bench.add_release(server, api_key, product["id"], RELEASE_MB)
         target = seed.Target(
             url=url,
             keyring=Keyring(decode_master_key(master)),
@@ -426,6 +437,13 @@ def bench_server(
                 PRODUCT["slug"],
                 profile_to=profile_to,
             )
+        if "update" in args.phases:
+            import updates as update_bench
+
+            update_bench.check_offers_package(server, pairs)
+            row["update"] = phase(
+                args, server, "updates.lua", pairs_file, PRODUCT["slug"]
+            )
         if "activate" in args.phases:
             tag = uuid.uuid4().hex[:8]
             row["activate"] = phase(
@@ -471,6 +489,13 @@ def print_row(row: dict[str, Any]) -> None:
             f" {cpu.get('database', 0):>6.0f}",
             flush=True,
         )
+        if name == "update" and "validate" in row:
+            ratio = r["rps"] / row["validate"]["rps"]
+            print(
+                f"  {'':<10} {'':>9} update check / validate = {ratio:.2f}"
+                f" (goal >= {UPDATE_GOAL})",
+                flush=True,
+            )
         if r.get("profile"):
             for kind in ("inclusive", "self"):
                 print(f"        profile, {kind}:")
@@ -537,6 +562,10 @@ def goals(report: dict[str, Any]) -> dict[str, bool]:
     if "bare" in largest:
         found["healthz >= 0.8x bare Flask"] = (
             largest["healthz"]["rps"] >= 0.8 * largest["bare"]["rps"]
+        )
+    if "update" in largest:
+        found[f"update check at {n} >= {UPDATE_GOAL}x validate"] = (
+            largest["update"]["rps"] >= UPDATE_GOAL * v["rps"]
         )
     if "activate" in largest:
         found["activate >= 0.5x validate"] = (

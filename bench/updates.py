@@ -41,7 +41,7 @@ import harness  # noqa: E402
 import run  # noqa: E402
 import seed  # noqa: E402
 
-from license_server.cli import _server_argv  # noqa: E402
+from license_server.cli.serve import _server_argv  # noqa: E402
 from license_server.keyring import Keyring, decode_master_key, new_master_key  # noqa: E402
 
 PRODUCT = run.PRODUCT
@@ -104,12 +104,22 @@ def publish_release(
     status, product = harness.http(server.url + "/v1/admin/products", PRODUCT, api_key)
     if status != 201:
         sys.exit(f"cannot create the product: {status} {product}")
+    release = add_release(server, api_key, product["id"], megabytes)
+    return {"product": product, "release": release}
+
+
+def add_release(
+    server: harness.Server, api_key: str, product_id: str, megabytes: int
+) -> dict[str, Any]:
+    """Create, upload and publish release 1.1.0 of the bench product; return it."""
     base = server.url + "/v1/admin"
     status, release = harness.http(
-        f"{base}/products/{product['id']}/releases",
+        f"{base}/products/{product_id}/releases",
         {"version": "1.1.0", "changelog": "* Faster"},
         api_key,
     )
+    if status != 201:
+        sys.exit(f"cannot create the release: {status} {release}")
     put_package(
         f"{base}/releases/{release['id']}/package",
         api_key,
@@ -120,7 +130,24 @@ def publish_release(
     )
     if status != 200:
         sys.exit(f"cannot publish: {status} {release}")
-    return {"product": product, "release": release}
+    return release
+
+
+def check_offers_package(server: harness.Server, pairs: list[tuple[str, str]]) -> str:
+    """Refuse to benchmark unless a sampled pair's update check has a package URL."""
+    key, domain = pairs[0]
+    status, answer = harness.http(
+        server.url + "/v1/updates/check",
+        {
+            "license_key": key,
+            "domain": domain,
+            "product": PRODUCT["slug"],
+            "version": "1.0.0",
+        },
+    )
+    if status != 200 or not answer.get("package"):
+        sys.exit(f"the update check offers no package: {status} {answer}")
+    return str(answer["package"])
 
 
 def wrk_run(args: argparse.Namespace, url: str, script: str, *script_args: str,
@@ -246,18 +273,7 @@ def main() -> None:
             )
             with harness.serve(env, scratch, options) as server:
                 run.check_pairs(server, pairs)
-                key, domain = pairs[0]
-                status, answer = harness.http(
-                    server.url + "/v1/updates/check",
-                    {
-                        "license_key": key,
-                        "domain": domain,
-                        "product": PRODUCT["slug"],
-                        "version": "1.0.0",
-                    },
-                )
-                if status != 200 or not answer.get("package"):
-                    sys.exit(f"the update check offers no package: {status} {answer}")
+                package_url = check_offers_package(server, pairs)
                 slug = PRODUCT["slug"]
                 checks = alternate(
                     args,
@@ -267,11 +283,9 @@ def main() -> None:
                     },
                     args.connections,
                 )
-                path = answer["package"].removeprefix(
-                    "http://127.0.0.1:" + str(server.port)
-                )
+                path = package_url.removeprefix("http://127.0.0.1:" + str(server.port))
                 file = scratch / "package.zip"
-                with urllib.request.urlopen(answer["package"], timeout=120) as got:  # noqa: S310
+                with urllib.request.urlopen(package_url, timeout=120) as got:  # noqa: S310
                     file.write_bytes(got.read())
                 if file.stat().st_size != made["release"]["size"]:
                     sys.exit("the download is not the package")

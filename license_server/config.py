@@ -49,6 +49,11 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_VALIDATE": "300/minute",
     "RATELIMIT_DEACTIVATE": "60/minute",
     "RATELIMIT_JWKS": "120/minute",
+    # the update routes (docs/UPDATES.md): the check and PUC's metadata, package
+    # downloads, the changelog page
+    "RATELIMIT_UPDATE_CHECK": "300/minute",
+    "RATELIMIT_DOWNLOAD": "60/minute",
+    "RATELIMIT_CHANGELOG": "120/minute",
     "RATELIMIT_LICENSE_KEY": "60/minute",
     "RATELIMIT_FAILED_LOOKUPS": "20/minute;200/hour",
     # a second path for the EDD endpoint (besides / and /edd/<vendor>/), e.g. the

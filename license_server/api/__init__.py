@@ -48,7 +48,9 @@ def init_app(app: Flask) -> None:
     updates.init_app(app, api)
     app.register_blueprint(docs.page)
     hooks.init_app(app)
-    throttle.init_app(app, (public.blp,))
+    from license_server.updates import api as updates_api
+
+    throttle.init_app(app, (public.blp, updates_api.blp, updates_api.edd_blp))
     web.init_app(app)
     logredact.install()
 

@@ -3,16 +3,20 @@
 Three kinds of limit apply, each counted separately:
 
 - **per client address and endpoint** (``RATELIMIT_ACTIVATE``, ``_VALIDATE``,
-  ``_DEACTIVATE``, ``_JWKS``): every request counts;
+  ``_DEACTIVATE``, ``_JWKS``; for the update routes ``_UPDATE_CHECK`` (the check
+  and the PUC metadata), ``_DOWNLOAD`` and ``_CHANGELOG``): every request counts;
 - **per license key** (``RATELIMIT_LICENSE_KEY``): requests naming the same
-  well-formed key count together, from any address;
+  well-formed key count together, from any address (the key is in the JSON or
+  form body, or, on the PUC metadata route, in the query);
 - **failed lookups per client address** (``RATELIMIT_FAILED_LOOKUPS``), shared by
-  activate, validate and deactivate: only answers that tell a key guesser "no" count
+  activate, validate, deactivate, the update check and the PUC metadata: only
+  answers that tell a key guesser "no" count
   (an unknown key, a malformed key, an unknown product). Once an address is over
   it, requests from there are refused **unless they name a key that this address
   has used successfully in the last day**: hundreds of WordPress sites behind one
   shared-hosting address keep validating while a guesser among them is stopped.
-  JWKS is never held back by failed lookups.
+  JWKS, downloads (their URLs carry no key) and the changelog page are never held
+  back by failed lookups.
 
 Every counter is named by a keyed hash (of the address, or of the key's canonical
 body), never by the address or the key. IPv6 addresses count by their /64, since
@@ -43,13 +47,24 @@ ENDPOINT_LIMITS = {
     "public.validate": "RATELIMIT_VALIDATE",
     "public.deactivate": "RATELIMIT_DEACTIVATE",
     "public.jwks": "RATELIMIT_JWKS",
+    "updates.update_check": "RATELIMIT_UPDATE_CHECK",
+    "updates.puc_metadata": "RATELIMIT_UPDATE_CHECK",
+    "updates.download": "RATELIMIT_DOWNLOAD",
+    "edd_downloads.package_download": "RATELIMIT_DOWNLOAD",
+    "updates.changelog": "RATELIMIT_CHANGELOG",
 }
 # endpoints whose answers are lookups of a key (failed-lookup rules apply)
 LOOKUP_ENDPOINTS = frozenset(
-    {"public.activate", "public.validate", "public.deactivate"}
+    {
+        "public.activate",
+        "public.validate",
+        "public.deactivate",
+        "updates.update_check",
+        "updates.puc_metadata",
+    }
 )
 LIMIT_SETTINGS = (
-    *ENDPOINT_LIMITS.values(),
+    *dict.fromkeys(ENDPOINT_LIMITS.values()),
     "RATELIMIT_LICENSE_KEY",
     "RATELIMIT_FAILED_LOOKUPS",
 )
@@ -106,13 +121,19 @@ def key_bucket(keyring: Keyring) -> str | None:
     """Name the counters of the license key in the body (None when there is none).
 
     The body is read leniently here: a body that does not parse, or a key that is
-    malformed, has no key bucket (the endpoint answers 400 on its own).
+    malformed, has no key bucket (the endpoint answers 400 on its own). A GET
+    (the PUC metadata route) names its key in the query.
     """
-    if request.method != "POST":
-        return None
     try:
-        body = parse_body_once()
-        key = keys.parse_key(body.get("license_key"))
+        if request.method == "GET":
+            text = request.args.get("license_key")
+        elif request.method == "POST":
+            text = parse_body_once().get("license_key")
+        else:
+            return None
+        if not text:
+            return None
+        key = keys.parse_key(text)
     except (errors.APIError, keys.InvalidKeyFormat, Exception):  # noqa: BLE001
         return None
     digest = keyring.license_lookup(key.body)

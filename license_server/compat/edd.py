@@ -89,7 +89,9 @@ def activate(ctx: Context, request: EddRequest) -> dict[str, Any]:
         site, found.dev_patterns
     )
     error: str | None = None
-    if site is None:
+    if found.bundle:  # EDD checks this after the URL, and it overrides missing_url
+        error = "license_not_activable"
+    elif site is None:
         error = "missing_url"
     elif decision.code in _DISABLED:
         error = "disabled"
@@ -168,6 +170,7 @@ def deactivate(ctx: Context, request: EddRequest) -> dict[str, Any]:
         decision = _decide(ctx, found.key, found.product, site)
         refused = (
             site is None
+            or found.bundle
             or decision.code in _DISABLED
             or decision.code == "EXPIRED"
             or key_mismatch(request.license)

@@ -4,15 +4,17 @@ Requests come by GET or POST, form-encoded (PHP bracket names nest) or JSON, and
 are answered with HTTP 200 and EDD's JSON, whatever the outcome (a rate-limited
 request is the exception: see :mod:`license_server.compat.edd_limits`). On ``/``
 and ``EDD_PATH`` the licence key names the vendor; ``/edd/<vendor>/`` scopes every
-lookup (keys, item ids, item names) to one vendor. A request without
-``edd_action`` is not for this endpoint: 404 in our error shape.
+lookup (keys, item ids, item names) to one vendor. A request with ``changelog=1`` and
+``download=<product slug>`` is EDD's changelog view (the ``url`` of a
+``get_version`` answer). Any other request without ``edd_action`` is not for this
+endpoint: 404 in our error shape.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from license_server import errors
@@ -70,7 +72,7 @@ def _context(vendor: str | None) -> edd.Context:
     )
 
 
-@raises(errors.NotFound)
+@raises(errors.NotFound, errors.ProductNotFound)
 def answer(vendor: str | None = None) -> ResponseReturnValue:
     """Answer one EDD request (a bare ``GET /`` is the pointer to the docs)."""
     if vendor is None and request.method == "GET" and not request.query_string:
@@ -79,9 +81,12 @@ def answer(vendor: str | None = None) -> ResponseReturnValue:
 
             return docs.root()  # type: ignore[no-any-return]
     parsed = parse(request_data(), request.headers.get("User-Agent", ""))
-    if parsed.action not in ACTIONS:
-        raise UnknownEddAction()
     runtime = context.runtime()
+    if parsed.action not in ACTIONS:
+        if not php.is_empty(request.args.get("changelog")):
+            edd_limits.check(runtime, "changelog", "")
+            return _changelog(vendor, request.args.get("download", ""))
+        raise UnknownEddAction()
     edd_limits.check(runtime, parsed.action, parsed.license)
     body = _dispatch(_context(vendor), parsed)
     if parsed.action in _HANDLERS and "expires" not in body:
@@ -94,9 +99,27 @@ def _dispatch(ctx: edd.Context, parsed: EddRequest) -> dict[str, Any]:
     handler = _HANDLERS.get(parsed.action)
     if handler is None:
         from license_server.compat import edd_versions
+        from license_server.updates import of as updates_of
 
-        return edd_versions.get_version(ctx, parsed)
+        root = f"{request.scheme}://{request.host}{request.script_root}/"
+        links = edd_versions.Links(
+            updates=updates_of(current_app),
+            root=root,
+            here=root + request.path.lstrip("/"),
+            fallback_url=parsed.url,
+        )
+        return edd_versions.get_version(ctx, parsed, links)
     return handler(ctx, parsed)
+
+
+def _changelog(vendor: str | None, slug: str) -> ResponseReturnValue:
+    """EDD's changelog view (``?changelog=1``): the product's release notes page."""
+    from license_server.updates import api as updates_api
+
+    item = context.runtime().reader.product(slug)
+    if vendor is not None and vendors.vendor_by_slug(vendor).id != item.vendor_id:
+        raise errors.ProductNotFound()
+    return updates_api.changelog_page(item)
 
 
 def make_blueprint(app: Flask) -> Blueprint:

@@ -59,6 +59,18 @@ def find_license(ctx: Context, text: str) -> License | None:
     return license
 
 
+def find_for_item(
+    ctx: Context, text: str, item_id: int | None, item_name: str | None
+) -> License | None:
+    """Find the licence with this key; a bundle's key names the item's child."""
+    from license_server.compat import edd_bundles
+
+    license = find_license(ctx, text)
+    if license is None:
+        return None
+    return edd_bundles.child_for(license, item_id, item_name) or license
+
+
 def canonical_site(url: str) -> str | None:
     """Return the canonical domain of an EDD ``url`` (path dropped), or None."""
     if not url.strip():
@@ -109,11 +121,12 @@ class Found:
     item_error: str | None
     name_error: str | None
     live_sites: int
+    bundle: bool = False  # a bundle's own licence, no item of it named
 
 
 def gather(ctx: Context, request: EddRequest) -> tuple[Found | None, dict[str, Any]]:
     """Read what the answer needs, then hand the session's connection back."""
-    license = find_license(ctx, request.license)
+    license = find_for_item(ctx, request.license, request.item_id, request.item_name)
     fields = _item_fields(request, license)
     if license is None:
         db.session.close()
@@ -141,6 +154,7 @@ def gather(ctx: Context, request: EddRequest) -> tuple[Found | None, dict[str, A
         item_error=_item_error(request, license, by_id=True),
         name_error=_item_error(request, license, by_id=False),
         live_sites=_live_sites(license),
+        bundle=facts is not None and facts.bundle,
     )
     db.session.close()
     return found, fields

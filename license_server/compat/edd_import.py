@@ -13,10 +13,19 @@ no seat; EDD's limit 0 ("unlimited") is our largest seat count, answered to EDD
 clients as ``unlimited``; ``disabled`` licences are suspended (a vendor can
 reinstate them, as EDD can re-enable them); ``private`` licences are skipped.
 Imported products expire like EDD (``expiry_policy = restrict``).
+
+Bundles, as EDD keeps them: a bundle's purchase has one licence for the bundle
+download and one child licence (its own key) per bundled download. Children are
+imported as licences of their own products with what EDD computes for them: the
+bundle licence's activation limit (unless they have their own) and expiry, and
+suspended when the bundle licence is disabled. The bundle licence is imported too,
+as a licence of the bundle's product, marked ``bundle`` (the EDD endpoint refuses
+to activate it, as EDD does, unless the request names one of its items).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -93,6 +102,21 @@ def _limit(row: LicenseRow, download: Download | None) -> int:
     if row.price_id is not None and row.price_id in download.price_limits:
         return download.price_limits[row.price_id]
     return download.limit
+
+
+def _inherit(
+    row: LicenseRow, parent: LicenseRow | None, bundle: Download | None
+) -> LicenseRow:
+    """A child licence as EDD sees it: its bundle licence's limit, expiry, state."""
+    if parent is None:
+        return row
+    status = "disabled" if parent.status == "disabled" else row.status
+    return dataclasses.replace(
+        row,
+        limit=row.limit if row.limit is not None else _limit(parent, bundle),
+        expiration=parent.expiration,
+        status=status,
+    )
 
 
 def _seats(limit: int) -> int:
@@ -221,6 +245,8 @@ class _Run:
                 payment_id=row.payment_id,
                 unlimited=limit == 0,
                 imported_at=self.now,
+                parent_edd_id=row.parent or None,
+                bundle=download is not None and download.bundle,
             )
         )
         db.session.flush()
@@ -292,12 +318,16 @@ def import_store(
         )
     by_id = {download.id: download for download in store.downloads if download.id}
     by_name = {download.title: download for download in store.downloads}
+    rows = {row.id: row for row in store.licenses}
     products_of: dict[str, Product] = {}
     for row in store.licenses:
         download = by_id.get(row.download_id) or by_name.get(row.product_name)
         if download is None:
             run.summary.licenses_skipped += 1
             continue
+        parent = rows.get(row.parent) if row.parent else None
+        if parent is not None:
+            row = _inherit(row, parent, by_id.get(parent.download_id))
         name = f"{download.id}:{download.title}"
         if name not in products_of:
             products_of[name] = run.product(download)

@@ -1,8 +1,9 @@
 """Rate limits on the EDD endpoint, with the public endpoints' settings and counters.
 
 An EDD request counts per client address and action (``RATELIMIT_ACTIVATE`` for
-activation, ``RATELIMIT_DEACTIVATE``, ``RATELIMIT_VALIDATE`` for checks and
-``get_version``), per licence key (``RATELIMIT_LICENSE_KEY``: the same counter as
+activation, ``RATELIMIT_DEACTIVATE``, ``RATELIMIT_VALIDATE`` for checks,
+``RATELIMIT_UPDATE_CHECK`` for ``get_version``, ``RATELIMIT_CHANGELOG`` for the
+changelog view), per licence key (``RATELIMIT_LICENSE_KEY``: the same counter as
 the key's requests to ``/v1/…``), and against the address's failed lookups
 (``RATELIMIT_FAILED_LOOKUPS``, the counter the public endpoints share; an answer
 that says the key is unknown adds to it). Counters are named by keyed hashes, all
@@ -29,7 +30,8 @@ _ACTION_SETTING = {
     "activate_license": "RATELIMIT_ACTIVATE",
     "deactivate_license": "RATELIMIT_DEACTIVATE",
     "check_license": "RATELIMIT_VALIDATE",
-    "get_version": "RATELIMIT_VALIDATE",
+    "get_version": "RATELIMIT_UPDATE_CHECK",
+    "changelog": "RATELIMIT_CHANGELOG",
 }
 
 

@@ -2,7 +2,8 @@
 
 The database holds what the import needs in these tables (``wp_`` is the table
 prefix, configurable): ``posts``/``postmeta`` (downloads, their default activation
-limit ``_edd_sl_limit`` and per-price limits in ``edd_variable_prices``),
+limit ``_edd_sl_limit``, per-price limits in ``edd_variable_prices``, and for
+bundles ``_edd_product_type = bundle`` with ``_edd_bundled_products``),
 ``edd_licenses``, ``edd_licensemeta`` (a licence's own ``_edd_sl_limit``),
 ``edd_license_activations`` (``activated = 1`` rows: the sites), ``edd_customers``
 and ``options`` (``timezone_string``, ``gmt_offset``). EDD's licence export CSV
@@ -34,6 +35,7 @@ class Download:
     slug: str
     limit: int = 0
     price_limits: dict[str, int] = field(default_factory=dict)
+    bundle: bool = False  # an EDD bundle: its licences have one child per item
 
 
 @dataclass
@@ -53,6 +55,7 @@ class LicenseRow:
     customer_name: str | None
     limit: int | None  # the licence's own limit; None: the download's
     sites: list[str] = field(default_factory=list)
+    parent: int = 0  # a bundle's child licence: its bundle licence's EDD id
 
 
 @dataclass
@@ -128,7 +131,8 @@ def _read(cursor: Any, p: str) -> Store:
     }
     cursor.execute(
         f"SELECT post_id, meta_key, meta_value FROM {p}postmeta "  # noqa: S608
-        "WHERE meta_key IN ('_edd_sl_limit', 'edd_variable_prices')"
+        "WHERE meta_key IN ('_edd_sl_limit', 'edd_variable_prices', "
+        "'_edd_product_type')"
     )
     for row in cursor.fetchall():
         download = downloads.get(int(row["post_id"]))
@@ -136,6 +140,8 @@ def _read(cursor: Any, p: str) -> Store:
             continue
         if row["meta_key"] == "_edd_sl_limit":
             download.limit = php.absint(row["meta_value"])
+        elif row["meta_key"] == "_edd_product_type":
+            download.bundle = row["meta_value"] == "bundle"
         else:
             download.price_limits = _price_limits(row["meta_value"])
     cursor.execute(
@@ -152,7 +158,7 @@ def _read(cursor: Any, p: str) -> Store:
         sites.setdefault(int(row["license_id"]), []).append(row["site_name"])
     cursor.execute(
         "SELECT l.id, l.license_key, l.status, l.download_id, l.price_id, "  # noqa: S608
-        "l.payment_id, l.date_created, l.expiration, c.email, c.name "
+        "l.payment_id, l.date_created, l.expiration, l.parent, c.email, c.name "
         f"FROM {p}edd_licenses l LEFT JOIN {p}edd_customers c "
         "ON c.id = l.customer_id ORDER BY l.id"
     )
@@ -174,6 +180,7 @@ def _read(cursor: Any, p: str) -> Store:
                 customer_name=row["name"],
                 limit=limits.get(int(row["id"])),
                 sites=sites.get(int(row["id"]), []),
+                parent=php.absint(row["parent"]),
             )
         )
     cursor.execute(

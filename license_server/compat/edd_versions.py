@@ -8,11 +8,12 @@ up in the vendor's scope: the key's vendor, or the ``/edd/<vendor>/`` path's (a
 keyless request on ``/`` cannot say which store's item it means, and is answered as
 an unknown item).
 
-Releases, their package URLs and the changelog page come from the updates work
-(docs/EDD.md §6): until it is merged, :func:`latest_release` knows none, so every
-answer offers no update (``new_version`` empty), which EDD's updaters read as
-"nothing to install". Error answers carry ``banners: []``, ``icons: []`` (not
-serialised) and ``sections: ''``, as EDD's do; the others carry them serialised.
+Releases come from the updates work through :mod:`license_server.compat.edd_offer`
+(the update check's entitlement rules, its short-lived package URLs served on
+``/edd-sl/package_download/<token>``); ``url`` is the changelog view
+(``?changelog=1&download=<slug>`` on the path the request came to). Error answers
+carry ``banners: []``, ``icons: []`` (not serialised) and ``sections: ''``, as
+EDD's do; the others carry them serialised, as EDD sends them.
 """
 
 from __future__ import annotations
@@ -22,26 +23,23 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from license_server.compat import edd_items, php
-from license_server.compat.edd import Context, find_license
+from license_server.compat import edd_items, edd_offer, php
+from license_server.compat.edd import Context
+from license_server.compat.edd_found import canonical_site, find_for_item, key_text
 from license_server.compat.edd_request import EddRequest
 from license_server.extensions import db
 from license_server.models import Product
+from license_server.updates import UpdateRuntime
 
 
 @dataclass(frozen=True)
-class Release:
-    """What EDD's answer says of a release (the updates work provides them)."""
+class Links:
+    """Where this request's answers point, and the update path's state."""
 
-    version: str
-    changelog_html: str
-    last_updated: str
-    package: str
-
-
-def latest_release(product: Product, *, beta: bool) -> Release | None:
-    """Return the newest release the site may see (none until releases land)."""
-    return None
+    updates: UpdateRuntime
+    root: str  # this server's root URL, ending in /
+    here: str  # the EDD path the request came to, ending in /
+    fallback_url: str  # the request's url (or the User-Agent's site)
 
 
 def _empty(msg: str) -> dict[str, Any]:
@@ -65,7 +63,7 @@ def _text(data: dict[str, Any], name: str, *, raw: bool = False) -> str:
     return (unquote if raw else unquote_plus)(str(value)).strip()
 
 
-def _single(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
+def _single(ctx: Context, data: dict[str, Any], links: Links) -> dict[str, Any]:
     license_text = _text(data, "license")
     item_id = php.absint(data.get("item_id")) if "item_id" in data else 0
     item_name = _text(data, "item_name", raw=True)
@@ -73,7 +71,11 @@ def _single(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         item_name = _text(data, "name", raw=True)
     if not item_id and not item_name:
         return _empty("No item provided")
-    license = find_license(ctx, license_text) if license_text else None
+    license = (
+        find_for_item(ctx, license_text, item_id or None, item_name or None)
+        if license_text
+        else None
+    )
     vendor_id: uuid.UUID | None = license.vendor_id if license else ctx.vendor_id
     product = _product(
         vendor_id, item_id, item_name, license, by_key=bool(license_text)
@@ -90,10 +92,25 @@ def _single(ctx: Context, data: dict[str, Any]) -> dict[str, Any]:
         or (item_name and not edd_items.name_matches(product, item_name))
     ):
         return _empty(f"License key is not valid for {item_name or product.name}")
-    beta = not php.is_empty(data.get("beta"))
-    answer = _answer(product, latest_release(product, beta=beta), data)
-    if message:
-        answer["msg"] = message
+    slug, name = product.slug, product.name
+    key = key_text(ctx, license) if license is not None else None  # a child's, too
+    url = _text(data, "url") or links.fallback_url
+    db.session.close()  # the decision reads on the runtime's own connections
+    offer = edd_offer.offer(
+        ctx,
+        links.updates,
+        product=slug,
+        license_key=key,
+        site=canonical_site(url),
+        installed=_text(data, "version"),
+        beta=not php.is_empty(data.get("beta")),
+        wp_version=_text(data, "wp_version"),
+        php_version=_text(data, "php_version"),
+        package_base=links.root,
+    )
+    answer = _answer(slug, name, offer, data, links)
+    if message or offer.msg:
+        answer["msg"] = message or offer.msg
     return answer
 
 
@@ -115,42 +132,52 @@ def _product(
 
 
 def _answer(
-    product: Product, release: Release | None, data: dict[str, Any]
+    slug: str,
+    name: str,
+    offer: edd_offer.Offer,
+    data: dict[str, Any],
+    links: Links,
 ) -> dict[str, Any]:
-    version = release.version if release else ""
-    slug = _text(data, "slug") or product.slug
+    icons: dict[str, str] | list[str] = {
+        size: offer.icons[size] for size in ("1x", "2x") if offer.icons.get(size)
+    }
     return {
-        "new_version": version,
-        "stable_version": version,
-        "name": product.name,
-        "slug": slug,
-        "url": "",
-        "last_updated": release.last_updated if release else "",
-        "homepage": "",
-        "package": release.package if release else "",
-        "download_link": release.package if release else "",
+        "new_version": offer.new_version,
+        "stable_version": offer.stable_version,
+        "name": name,
+        "slug": _text(data, "slug") or slug,
+        "url": f"{links.here}?changelog=1&download={slug}",
+        "last_updated": offer.last_updated,
+        "homepage": offer.homepage,
+        "package": offer.package,
+        "download_link": offer.package,
         "sections": php.serialize(
+            {"description": offer.description, "changelog": offer.changelog}
+        ),
+        "banners": php.serialize(
             {
-                "description": "",
-                "changelog": release.changelog_html if release else "",
+                "high": offer.banners.get("high", ""),
+                "low": offer.banners.get("low", ""),
             }
         ),
-        "banners": php.serialize({"high": "", "low": ""}),
-        "icons": php.serialize([]),
+        "icons": php.serialize(icons or []),
+        "tested": offer.tested,
+        "requires": offer.requires,
+        "requires_php": offer.requires_php,
     }
 
 
-def get_version(ctx: Context, request: EddRequest) -> dict[str, Any]:
+def get_version(ctx: Context, request: EddRequest, links: Links) -> dict[str, Any]:
     """Answer ``get_version``, single or batched (``products[slug][…]``)."""
     data = request.data
     try:
         if "products" not in data:
-            return _single(ctx, data)
+            return _single(ctx, data, links)
         products = data["products"]
         if php.is_empty(products) or not isinstance(products, dict):
             return {"msg": "No item provided"}
         return {
-            str(slug): _single(ctx, item if isinstance(item, dict) else {})
+            str(slug): _single(ctx, item if isinstance(item, dict) else {}, links)
             for slug, item in products.items()
         }
     finally:

@@ -19,10 +19,12 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,6 +62,7 @@ class EddLicense(Base):
     __tablename__ = "edd_licenses"
     __table_args__ = (
         UniqueConstraint("vendor_id", "edd_id", name="uq_edd_licenses_vendor_edd_id"),
+        Index("ix_edd_licenses_vendor_parent", "vendor_id", "parent_edd_id"),
     )
 
     license_id: Mapped[uuid.UUID] = mapped_column(
@@ -75,6 +78,10 @@ class EddLicense(Base):
     # EDD's activation limit 0: answered as "unlimited" (our seat limit is the maximum)
     unlimited: Mapped[bool] = mapped_column(Boolean, default=False)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # bundles (docs/EDD.md): a child licence names its bundle licence's EDD id; the
+    # bundle's own licence is ``bundle`` (EDD refuses to activate it)
+    parent_edd_id: Mapped[int | None] = mapped_column(BigInteger)
+    bundle: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class EddStore(Base):

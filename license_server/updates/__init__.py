@@ -57,3 +57,4 @@ def init_app(app: Flask, api: object) -> None:
     catalog.watch(shared.engine, shared.caches)
     api.register_blueprint(public_api.blp)  # type: ignore[attr-defined]
     api.register_blueprint(admin_api.blp)  # type: ignore[attr-defined]
+    api.register_blueprint(public_api.edd_blp)  # type: ignore[attr-defined]

@@ -9,6 +9,7 @@ from typing import Any
 from flask import (
     Response,
     current_app,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -19,7 +20,7 @@ from flask import (
 from license_server import errors
 from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
-from license_server.api.raises import raises
+from license_server.api.raises import blueprint_raises, raises
 from license_server.schemas.errors import ErrorOut
 from license_server.updates import UpdateRuntime, catalog, check, downloads, entitlement
 from license_server.updates import of as updates_of
@@ -29,6 +30,9 @@ blp = Blueprint(
     "updates", __name__, url_prefix="/v1", description="Updates and downloads."
 )
 _ERRORS = (400, 404, 413, 415, 422, 429, 503)
+# every update route is rate limited (license_server.api.throttle)
+blueprint_raises("updates", errors.RateLimited)
+blueprint_raises("edd_downloads", errors.RateLimited)
 CHANGELOG_CSS = (
     "body{font:14px/1.5 -apple-system,BlinkMacSystemFont,'Segoe UI',sans-serif;"
     "margin:1.5em;color:#1d2327}h2{font-size:1.3em}h3{border-top:1px solid #ddd;"
@@ -50,7 +54,7 @@ def _base_url() -> str:
 
 
 def _check(args: dict[str, Any], if_none_match: str | None) -> check.UpdateAnswer:
-    return check.check_update(
+    answer = check.check_update(
         runtime=context.runtime(),
         updates=updates_runtime(),
         if_none_match=if_none_match,
@@ -58,6 +62,8 @@ def _check(args: dict[str, Any], if_none_match: str | None) -> check.UpdateAnswe
         now=context.now(),
         **args,
     )
+    g.answer_code = answer.code  # the rate limiter counts unknown keys (throttle)
+    return answer
 
 
 @blp.post("/updates/check")
@@ -152,7 +158,11 @@ def _puc_anonymous(product: str, args: dict[str, Any]) -> dict[str, Any]:
 @raises(errors.ProductNotFound)
 def changelog(product: str) -> Any:
     """Show the published release notes: the page WordPress opens in its iframe."""
-    item = entitlement.product_info(context.runtime(), product)
+    return changelog_page(entitlement.product_info(context.runtime(), product))
+
+
+def changelog_page(item: entitlement.ProductInfo) -> Response:
+    """Render a product's release notes page (framable; also EDD's changelog view)."""
     found = catalog.load(updates_runtime().catalogs, item.id)
     page = render_template(
         "updates/changelog.html",
@@ -182,6 +192,35 @@ def changelog(product: str) -> Any:
 @raises(downloads.DownloadInvalid)
 def download(token: str) -> Any:
     """Stream a package (or its ``.sig``) for a valid, unexpired package URL."""
+    return serve_download(token)
+
+
+edd_blp = Blueprint(
+    "edd_downloads",
+    __name__,
+    description="EDD-style package URLs (docs/EDD.md): the same downloads.",
+)
+
+
+@edd_blp.get("/edd-sl/package_download/<token>")
+@edd_blp.response(200, content_type="application/zip", description="The package.")
+@edd_blp.alt_response(302, description="Redirect to a presigned storage URL.")
+@edd_blp.alt_response(206, description="A byte range of the package.")
+@edd_blp.alt_response(
+    403, schema=ErrorOut, description="DOWNLOAD_INVALID, DOWNLOAD_NOT_ENTITLED"
+)
+@edd_blp.alt_response(
+    410, schema=ErrorOut, description="DOWNLOAD_EXPIRED, RELEASE_WITHDRAWN"
+)
+@docs.errors(edd_blp, 404, 429)
+@raises(downloads.DownloadInvalid)
+def package_download(token: str) -> Any:
+    """Serve a package URL of EDD's ``get_version`` (same token, same checks)."""
+    return serve_download(token)
+
+
+def serve_download(token: str) -> Any:
+    """Check a package URL's token and licence, then serve the file or its .sig."""
     signature_only = token.endswith(".sig")
     grant = downloads.authorise(
         context.runtime(), token.removesuffix(".sig"), context.now()

@@ -50,10 +50,11 @@ REASONS = {
 
 @dataclass(frozen=True)
 class UpdateAnswer:
-    """An update answer: its body (None for 304) and its ETag."""
+    """An update answer: its body (None for 304), its ETag and the licence code."""
 
     body: dict[str, Any] | None
     etag: str
+    code: str = ""
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -87,30 +88,13 @@ def check_update(
         now=now,
     )
     item = decision.product
-    found = catalog.load(updates.catalogs, item.id)
-    max_version, channels = None, None
-    if found.has_rules and decision.valid and decision.license_id is not None:
-        max_version, channels = update_settings.rules_for(decision.license_id)
-    subject = (
-        decision.license_id.bytes
-        if decision.license_id is not None
-        else decision.domain.encode()
-    )
-    choice = rules.choose(
-        found.releases,
-        found.yanked,
-        rules.Request(
-            installed=version,
-            channel=channel,
-            licence_code=str(decision.code),
-            updates_until=decision.updates_until,
-            max_version=max_version,
-            channels=channels if channels is not None else found.settings.channels,
-            wp_version=wp_version,
-            php_version=php_version,
-            rollout_subject=subject,
-            default_rollout=found.settings.rollout_percent,
-        ),
+    found, choice = offer(
+        updates,
+        decision,
+        installed=version,
+        channel=channel,
+        wp_version=wp_version,
+        php_version=php_version,
     )
     body = _body(
         decision, found, choice, version, runtime.keyring, base_url,
@@ -129,7 +113,7 @@ def check_update(
     updates.checks.flush_if_due()
     etag = _etag(body, choice, decision)
     if if_none_match is not None and etag in _tags(if_none_match):
-        return UpdateAnswer(None, etag)
+        return UpdateAnswer(None, etag, str(decision.code))
     target = choice.target
     answer = entitlement.sign_update(
         decision,
@@ -143,7 +127,80 @@ def check_update(
     )
     body["token"] = answer.token
     body["license"] = answer.lic
-    return UpdateAnswer(body, etag)
+    return UpdateAnswer(body, etag, str(decision.code))
+
+
+def offer(
+    updates: UpdateRuntime,
+    decision: entitlement.LicenceDecision,
+    *,
+    installed: str,
+    channel: str,
+    wp_version: str | None,
+    php_version: str | None,
+) -> tuple[catalog.Catalog, rules.Choice]:
+    """Apply the entitlement rules (docs/UPDATES.md §2) to the product's releases.
+
+    The one place that decides what a licence decision is offered: the update
+    check, the PUC metadata and EDD's ``get_version`` all come through here.
+    """
+    found = catalog.load(updates.catalogs, decision.product.id)
+    max_version, channels = None, None
+    if found.has_rules and decision.valid and decision.license_id is not None:
+        max_version, channels = update_settings.rules_for(decision.license_id)
+    subject = (
+        decision.license_id.bytes
+        if decision.license_id is not None
+        else decision.domain.encode()
+    )
+    choice = rules.choose(
+        found.releases,
+        found.yanked,
+        rules.Request(
+            installed=installed,
+            channel=channel,
+            licence_code=str(decision.code),
+            updates_until=decision.updates_until,
+            max_version=max_version,
+            channels=channels if channels is not None else found.settings.channels,
+            wp_version=wp_version,
+            php_version=php_version,
+            rollout_subject=subject,
+            default_rollout=found.settings.rollout_percent,
+        ),
+    )
+    return found, choice
+
+
+def package_token(
+    keyring: Keyring,
+    decision: entitlement.LicenceDecision,
+    choice: rules.Choice,
+    download_ttl: int,
+    now: datetime,
+) -> str | None:
+    """Return the package URL's token when the choice has a package, else None."""
+    if choice.target is None or decision.license_id is None:
+        return None
+    grant = downloads.Grant(
+        decision.license_id,
+        choice.target.id,
+        downloads.expiry(now, download_ttl),
+        decision.domain,
+    )
+    return downloads.make_token(keyring, grant)
+
+
+def reason_text(
+    decision: entitlement.LicenceDecision, choice: rules.Choice, installed: str
+) -> str | None:
+    """Return the sentence for a site owner saying why no newer package, or None."""
+    if choice.reason is None:
+        return None
+    about = choice.latest.version if choice.latest is not None else installed
+    return REASONS[choice.reason].format(
+        name=decision.product.name, version=about, **choice.params
+    )
 
 
 def _body(
@@ -158,23 +215,13 @@ def _body(
 ) -> dict[str, Any]:
     item = decision.product
     offered = choice.target or choice.latest
-    package = None
-    if choice.target is not None and decision.license_id is not None:
-        grant = downloads.Grant(
-            decision.license_id,
-            choice.target.id,
-            downloads.expiry(now, download_ttl),
-            decision.domain,
-        )
-        package = f"{base_url}v1/downloads/{downloads.make_token(keyring, grant)}"
+    token = package_token(keyring, decision, choice, download_ttl, now)
+    package = None if token is None else f"{base_url}v1/downloads/{token}"
     new_version = offered.version if offered is not None else installed
     settings = found.settings
     reason = None
-    if choice.reason is not None:
-        about = choice.latest.version if choice.latest is not None else installed
-        text = REASONS[choice.reason].format(
-            name=item.name, version=about, **choice.params
-        )
+    text = reason_text(decision, choice, installed)
+    if text is not None:
         reason = {
             "code": choice.reason,
             "message": text,

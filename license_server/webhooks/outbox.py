@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert, select
 
 from license_server.extensions import db
-from license_server.models import Activation, License, Vendor
+from license_server.models import Activation, License, Product, Release, Vendor
 from license_server.models.webhooks import (
     DeliveryState,
     WebhookDelivery,
@@ -74,11 +74,37 @@ def _activation_object(activation_id: str) -> dict[str, Any] | None:
     }
 
 
+def _release_object(release_id: str) -> dict[str, Any] | None:
+    # what a vendor's tooling needs to announce or withdraw a version; no signature,
+    # storage key or download URL (package URLs are per licence and site)
+    release = db.session.get(Release, uuid.UUID(release_id))
+    if release is None:
+        return None
+    product = db.session.get(Product, release.product_id)
+    return {
+        "id": str(release.id),
+        "product": product.slug if product is not None else None,
+        "version": release.version,
+        "channel": release.channel,
+        # a yank clears published_at: the first publication is what was announced
+        "published_at": _iso(release.first_published_at),
+        "yanked_at": _iso(release.yanked_at),
+        "yank_reason": release.yank_reason,
+        "sha256": release.sha256,
+        "size": release.size,
+        "requires": release.requires,
+        "requires_php": release.requires_php,
+        "tested": release.tested,
+    }
+
+
 def _object(event: NewEvent) -> dict[str, Any] | None:
     if event.subject_type == "license":
         return _license_object(event.subject_id)
     if event.subject_type == "activation":
         return _activation_object(event.subject_id)
+    if event.subject_type == "release":
+        return _release_object(event.subject_id)
     return None
 
 

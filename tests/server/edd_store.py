@@ -14,7 +14,7 @@ import random
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -131,11 +131,15 @@ class Expected:
 
     url: str
     licenses: dict[int, dict[str, Any]]  # EDD id -> key, status, limit, domains
+    # bundle purchases: the bundle licence and its children, as EDD creates them
+    bundles: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
-def edd_store(licenses: int = 300, seed: int = 7) -> Iterator[Expected]:
-    """Create, fill and finally drop an EDD store database."""
+def edd_store(
+    licenses: int = 300, seed: int = 7, bundles: int = 0
+) -> Iterator[Expected]:
+    """Create, fill and finally drop an EDD store database (with ``bundles``)."""
     name = f"edd_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     server = _connect()
     with server.cursor() as cursor:
@@ -145,9 +149,11 @@ def edd_store(licenses: int = 300, seed: int = 7) -> Iterator[Expected]:
         with connection.cursor() as cursor:
             for statement in SCHEMA:
                 cursor.execute(statement)
-            expected = _fill(cursor, random.Random(seed), licenses)
+            rng = random.Random(seed)
+            expected = _fill(cursor, rng, licenses)
+            sold = _fill_bundles(cursor, rng, bundles) if bundles else []
         connection.close()
-        yield Expected(f"mysql://root@127.0.0.1:3306/{name}", expected)
+        yield Expected(f"mysql://root@127.0.0.1:3306/{name}", expected, sold)
     finally:
         with server.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
@@ -266,3 +272,89 @@ def _fill(cursor: Any, rng: random.Random, count: int) -> dict[int, dict[str, An
             "expiration": expiration,
         }
     return expected
+
+
+BUNDLE = (14, "Theme Club", "theme-club", 3, (11, 12))  # id, title, slug, limit, items
+
+
+def _license_row(
+    cursor: Any,
+    key: str,
+    status: str,
+    download_id: int,
+    expiration: int,
+    parent: int,
+    payment: int,
+) -> int:
+    cursor.execute(
+        "INSERT INTO wp_edd_licenses (license_key, status, download_id, price_id, "
+        "payment_id, cart_index, date_created, expiration, parent, customer_id, "
+        "user_id) VALUES (%s, %s, %s, NULL, %s, 0, %s, %s, %s, '1', '0')",
+        (key, status, download_id, payment, NOW - timedelta(days=40), expiration,
+         str(parent)),
+    )  # fmt: skip
+    return int(cursor.lastrowid)
+
+
+def _fill_bundles(cursor: Any, rng: random.Random, count: int) -> list[dict[str, Any]]:
+    """Sell ``count`` bundles as EDD SL 3.x does: a bundle licence, one child each.
+
+    The bundle download carries ``_edd_product_type = bundle`` and
+    ``_edd_bundled_products``; each child licence has its own key and its parent's
+    id in ``parent``. EDD computes a child's limit and expiry from its parent: the
+    children here store other values, so an import that read them would be wrong.
+    The second bundle is disabled; the third's first child has its own limit (1).
+    """
+    bundle_id, title, slug, limit, items = BUNDLE
+    cursor.execute(
+        "INSERT INTO wp_posts (ID, post_content, post_title, post_excerpt, "
+        "post_name, post_type) VALUES (%s, '', %s, '', %s, 'download')",
+        (bundle_id, title, slug),
+    )
+    cursor.executemany(
+        "INSERT INTO wp_postmeta (post_id, meta_key, meta_value) VALUES (%s,%s,%s)",
+        [
+            (bundle_id, "_edd_sl_enabled", "1"),
+            (bundle_id, "_edd_sl_limit", str(limit)),
+            (bundle_id, "_edd_product_type", "bundle"),
+            (
+                bundle_id,
+                "_edd_bundled_products",
+                php.serialize([str(i) for i in items]),
+            ),
+        ],
+    )
+    sold = []
+    for number in range(count):
+        expiration = int((NOW + timedelta(days=100 + number)).timestamp())
+        status = "disabled" if number == 1 else "active"
+        key = uuid.UUID(int=rng.getrandbits(128)).hex
+        parent = _license_row(
+            cursor, key, status, bundle_id, expiration, 0, 9000 + number
+        )
+        children = {}
+        for item in items:
+            child_key = uuid.UUID(int=rng.getrandbits(128)).hex
+            child = _license_row(
+                cursor, child_key, "inactive", item, 0, parent, 9000 + number
+            )
+            children[item] = {"id": child, "key": child_key, "limit": limit}
+        if number == 2:
+            first = children[items[0]]
+            cursor.execute(
+                "INSERT INTO wp_edd_licensemeta (license_id, meta_key, meta_value) "
+                "VALUES (%s, '_edd_sl_limit', '1')",
+                (first["id"],),
+            )
+            first["limit"] = 1
+        sold.append(
+            {
+                "id": parent,
+                "key": key,
+                "status": status,
+                "expiration": expiration,
+                "limit": limit,
+                "children": children,
+            }
+        )
+    return sold

@@ -128,6 +128,10 @@ def service_errors(app: Flask, recorder: Recorder) -> None:
     bare = {"license_key": key, "domain": "a.com"}
     # the EDD endpoint on /: a request with arguments but no edd_action is no EDD
     send("get", "/", "/?license=abc")
+    # EDD's changelog view (?changelog=1) of a product that does not exist
+    for method in ("get", "post"):
+        for path in ("/", "/edd/{vendor}/"):
+            send(method, path, concrete(path) + "?changelog=1&download=nothing")
     # routes of a product that does not exist, and a malformed key on PUC's route
     send(
         "put",
@@ -276,12 +280,21 @@ def rate_limits(tmp_path: Path, template: Path, spec: dict[str, Any]) -> set[Pai
     database_url = f"sqlite:///{tmp_path / 'limited.sqlite3'}"
     limits = {
         f"RATELIMIT_{name}": "1/minute"
-        for name in ("ACTIVATE", "VALIDATE", "DEACTIVATE", "JWKS")
+        for name in (
+            "ACTIVATE",
+            "VALIDATE",
+            "DEACTIVATE",
+            "JWKS",
+            "UPDATE_CHECK",
+            "DOWNLOAD",
+            "CHANGELOG",
+        )
     }
     app = make_app(database_url, tmp_path / "limited", **limits)
     recorder = Recorder(app.test_client(), {})
     for method, path, _ in operations(spec):
-        if path.startswith("/v1/") and not path.startswith("/v1/admin"):
+        public = path.startswith("/v1/") and not path.startswith("/v1/admin")
+        if public or path.startswith("/edd-sl/"):
             for _ in range(2):
                 recorder.send(method, path, json={})
     return recorder.seen
