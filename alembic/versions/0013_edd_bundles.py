@@ -1,7 +1,7 @@
 """EDD bundles: a licence's parent licence (EDD id) and whether it is a bundle's own.
 
-Revision ID: 0012_edd_bundles
-Revises: 0011_channels
+Revision ID: 0013_edd_bundles
+Revises: 0012_dashboard_stats
 Create Date: 2026-12-01 12:45:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_edd_bundles"
-down_revision: str | None = "0011_channels"
+revision: str = "0013_edd_bundles"
+down_revision: str | None = "0012_dashboard_stats"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
