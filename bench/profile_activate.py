@@ -105,8 +105,12 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
         product_id=uuid.UUID(product.get_json()["id"]),
         key_prefix=pv.PRODUCT["key_prefix"],
     )
-    pool = [k for k, _ in seed.seed(target, start=10**9, count=args.licenses,
-                                    seats=SEATS, activate=False).sample]
+    pool = [
+        k
+        for k, _ in seed.seed(
+            target, start=10**9, count=args.licenses, seats=SEATS, activate=False
+        ).sample
+    ]
     served_pairs = seed.seed(target, start=0, count=args.licenses).sample
     random.shuffle(pool)
     slug = pv.PRODUCT["slug"]
@@ -129,8 +133,12 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
             sys.exit(f"validate failed: {status} {answer[:300]!r}")
 
     def activate(i: int) -> None:
-        body = {"license_key": pool[i % len(pool)], "domain": domain(),
-                "product": slug, "nonce": "n"}
+        body = {
+            "license_key": pool[i % len(pool)],
+            "domain": domain(),
+            "product": slug,
+            "nonce": "n",
+        }
         status, answer = pv._call(app, pv._environ("POST", "/v1/activate", body))
         if not status.startswith("201"):
             sys.exit(f"activate failed: {status} {answer[:300]!r}")
@@ -236,17 +244,19 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
     pv._cpu_per_call(
         "  signing the answer (claims + token)",
         args.requests,
-        lambda i: signed_answer(
-            ResultCode.VALID,
-            product=item,
-            domain="x.example",
-            state=state,
-            kh=key_hash_claim(parsed[i % n].body),
-            nonce="n",
-            now=now,
-            key=opened,
-        )
-        and None,
+        lambda i: (
+            signed_answer(
+                ResultCode.VALID,
+                product=item,
+                domain="x.example",
+                state=state,
+                kh=key_hash_claim(parsed[i % n].body),
+                nonce="n",
+                now=now,
+                key=opened,
+            )
+            and None
+        ),
     )
     del baseline
     print(
@@ -277,7 +287,6 @@ def _top(call: Callable[[int], None], count: int, limit: int) -> None:
     """Print the functions with the most cumulative time, and calls per request."""
     import cProfile
     import pstats
-
     import time
 
     profiler = cProfile.Profile(time.process_time)  # CPU, not wall time

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from license_server.extensions import db
 from license_server.models import Activation, Event, Vendor
@@ -78,16 +87,29 @@ def _fields(
     }
 
 
+# built once: an append pays neither their construction nor their cache keys again
+_BUMP = (
+    update(Vendor)
+    .where(Vendor.id == bindparam("vendor"))
+    .values(event_seq=Vendor.event_seq + bindparam("count", type_=BigInteger))
+    .returning(Vendor.event_seq, Vendor.event_head)
+)
+_HEAD = (
+    update(Vendor)
+    .where(Vendor.id == bindparam("vendor"))
+    .values(event_head=bindparam("head", type_=String))
+)
+_INSERT = insert(Event)
+
+
 def append(*, vendor_id: uuid.UUID, events: Sequence[NewEvent], now: datetime) -> None:
     """Append events to the vendor's chain, in the caller's transaction."""
     if not events:
         return
-    seq, head = db.session.execute(
-        update(Vendor)
-        .where(Vendor.id == vendor_id)
-        .values(event_seq=Vendor.event_seq + len(events))
-        .returning(Vendor.event_seq, Vendor.event_head)
-        .execution_options(synchronize_session=False)
+    db.session.flush()  # the ORM changes these events record go first
+    connection = db.session.connection()
+    seq, head = connection.execute(
+        _BUMP, {"vendor": vendor_id, "count": len(events)}
     ).one()
     rows = []
     for number, event in enumerate(events, start=seq - len(events) + 1):
@@ -108,18 +130,13 @@ def append(*, vendor_id: uuid.UUID, events: Sequence[NewEvent], now: datetime) -
             }
         )
         head = digest
-    db.session.execute(insert(Event), rows)
+    connection.execute(_INSERT, rows)
     # the webhooks of these events commit or roll back with them
     first = seq - len(events) + 1
     outbox.write(
         vendor_id=vendor_id, events=list(enumerate(events, start=first)), now=now
     )
-    db.session.execute(
-        update(Vendor)
-        .where(Vendor.id == vendor_id)
-        .values(event_head=head)
-        .execution_options(synchronize_session=False)
-    )
+    connection.execute(_HEAD, {"vendor": vendor_id, "head": head})
 
 
 def _verify_vendor(vendor: Vendor, events: Iterable[Event]) -> ChainBreak | None:
