@@ -59,8 +59,8 @@ class ActivationRefused(errors.APIError):
         self.code = str(answer.code)  # type: ignore[misc]
 
 
-_INSERTED = ("id", "vendor_id", "license_id", "domain", "development")
-_INSERTED += ("environment", "created_at", "last_seen_at")
+_INSERTED = ["id", "vendor_id", "license_id", "domain", "development"]
+_INSERTED += ["environment", "created_at", "last_seen_at"]
 
 
 @functools.cache
@@ -85,7 +85,7 @@ def _insert_statement(*, development: bool, limited: bool) -> Any:
             bindparam("seat_license", type_=Uuid), development=development
         )
         row = row.where(taken < bindparam("limit", type_=Integer))
-    statement = insert(Activation).from_select(list(_INSERTED), row)
+    statement = insert(Activation).from_select(_INSERTED, row)
     return statement.returning(Activation.id)
 
 
