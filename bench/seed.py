@@ -100,7 +100,9 @@ def _rows(
                     target.vendor_id,
                     target.product_id,
                     ring.license_lookup(key.body),
-                    ring.seal_license_key(text),
+                    ring.seal_license_key(
+                        text, vendor_id=target.vendor_id, license_id=license_id
+                    ),
                     key.body[-4:],
                     "active",
                     seats,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -198,8 +199,34 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> Keyri
         OPENAPI_JSON_PATH="openapi.json",
     )
     if settings["EMBEDDED"]:
-        Path(settings["INSTANCE_PATH"]).mkdir(parents=True, exist_ok=True)
+        prepare_instance(Path(settings["INSTANCE_PATH"]))
     return Keyring(load_master_key(settings))
+
+
+def prepare_instance(folder: Path) -> None:
+    """Make the embedded instance private: folder 0700, database files 0600.
+
+    The folder is created 0700 (an existing one of ours is tightened to it). The
+    database file is created empty with mode 0600 before SQLite opens it, so its
+    ``-wal`` and ``-shm`` files, which SQLite creates with the database's mode,
+    are 0600 too. A database file that group or others can read is refused, as the
+    key file is: it holds every sealed secret and the lookup hashes.
+    """
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if stat.S_IMODE(folder.stat().st_mode) & 0o077:
+        folder.chmod(0o700)
+        log.warning("made the instance folder %s private (mode 0700)", folder)
+    database = folder / DB_FILE_NAME
+    try:
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for path in (database, *(Path(f"{database}{end}") for end in ("-wal", "-shm"))):
+        if path.exists() and stat.S_IMODE(path.stat().st_mode) & 0o077:
+            raise ConfigError(
+                f"database file {path} is accessible by group or others (mode "
+                f"{stat.S_IMODE(path.stat().st_mode):04o}); run: chmod 600 {path}"
+            )
 
 
 def normalise_database_url(url: str) -> str:

@@ -7,9 +7,24 @@ trailing dot dropped, mapped with IDNA 2008 + UTS #46 (non-transitional, so
 with one leading ``www.`` label removed.  IP literals are kept as IPs: IPv4 as
 the dotted quad, IPv6 as the compressed lowercase hex form without brackets.
 
+A host whose last label is a number (``123``, ``0x7f``) is an IPv4 address by
+WHATWG URL's "ends in a number" rule, the one browsers and WordPress's PHP
+follow: only the dotted quad is accepted; every other form WHATWG would map to an
+address (``0x7f000001``, ``127.0.0.0x1``, ``010.0.0.1``, ``1.2.3``) is refused, so
+no spelling of 127.0.0.1 is a public site holding a seat.
+
+IDNA: IDNA 2008 first; a name it refuses only for symbols (emoji, ``❤``) that
+UTS #46 accepts (its "NV8" code points, as ICU, WHATWG URL and PHP's
+``idn_to_ascii`` all do) is mapped with UTS #46 non-strict, keeping every other
+check (STD3 characters, hyphens, joiners, bidi, NFC): a WordPress site on
+``i❤.ws`` activates as ``xn--i-7iq.ws``, as its PHP client computes it.
+
 Development hosts (``localhost``, reserved TLDs, loopback/private/link-local
-IPs and per-product patterns) do not consume activation slots.  Matching is
-always by whole labels, never by substring.
+and ``0.0.0.0/8``/``::`` IPs and per-product patterns) do not consume activation
+slots.  Matching is always by whole labels, never by substring, and a
+``prefix.*`` pattern leaves at least one label in front of a registrable domain
+(by the Public Suffix List): ``staging.*`` matches ``staging.shop.com``, never
+``staging.com`` or ``staging.co.uk``, which are registrable sites of their own.
 
 The shared test vectors in ``tests/vectors/domains.json`` pin the exact
 behaviour for the client library that reimplements these functions.
@@ -18,11 +33,15 @@ behaviour for the client library that reimplements these functions.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Sequence
 
 import idna
+import idna.core
+from publicsuffixlist import PublicSuffixList
 
 __all__ = [
     "MAX_HOST_OCTETS",
@@ -50,6 +69,7 @@ _DEV_TLDS = frozenset({"localhost", "test", "local", "example", "invalid"})
 _DEV_IPV4_NETWORKS = tuple(
     ipaddress.IPv4Network(net)
     for net in (
+        "0.0.0.0/8",  # "this network": browsers reach 0.0.0.0 as this host
         "127.0.0.0/8",  # loopback
         "10.0.0.0/8",  # RFC 1918
         "172.16.0.0/12",  # RFC 1918
@@ -60,6 +80,7 @@ _DEV_IPV4_NETWORKS = tuple(
 _DEV_IPV6_NETWORKS = tuple(
     ipaddress.IPv6Network(net)
     for net in (
+        "::/128",  # unspecified: this host
         "::1/128",  # loopback
         "fc00::/7",  # unique local addresses
         "fe80::/10",  # link-local
@@ -186,7 +207,7 @@ def _canonical_host(host: str) -> str:
     if host.startswith("[") or ":" in host:
         return _canonical_ipv6(host)
     name = _canonical_name(host)
-    if name.rpartition(".")[2].isdigit():
+    if _ends_in_number(name):
         return _canonical_ipv4(name)
     if name == "www":
         raise InvalidDomain("domain is empty after removing 'www.'")
@@ -216,12 +237,7 @@ def _canonical_name(host: str) -> str:
         raise InvalidDomain("domain is empty")
     if "" in host.split("."):
         raise InvalidDomain("domain has an empty label")
-    try:
-        # uts46=True with the (default) non-transitional processing of
-        # IDNA 2008; never the stdlib "idna" codec (IDNA 2003).
-        name = idna.encode(host, uts46=True, std3_rules=True).decode("ascii").lower()
-    except ValueError as exc:  # idna.IDNAError is a UnicodeError
-        raise InvalidDomain(f"not a valid IDNA host name: {exc}") from exc
+    name = _to_ascii(host)
     if len(name) > MAX_HOST_OCTETS:
         raise InvalidDomain(f"host is longer than {MAX_HOST_OCTETS} octets")
     labels = name.split(".")
@@ -230,13 +246,70 @@ def _canonical_name(host: str) -> str:
     return name
 
 
+def _to_ascii(host: str) -> str:
+    """Map a host name to lowercase A-labels: IDNA 2008, else UTS 46 non-strict."""
+    try:
+        # uts46=True with the (default) non-transitional processing of
+        # IDNA 2008; never the stdlib "idna" codec (IDNA 2003).
+        return idna.encode(host, uts46=True, std3_rules=True).decode("ascii").lower()
+    except ValueError as strict:  # idna.IDNAError is a UnicodeError
+        try:
+            return _to_ascii_nonstrict(host)
+        except ValueError:
+            raise InvalidDomain(f"not a valid IDNA host name: {strict}") from strict
+
+
+def _to_ascii_nonstrict(host: str) -> str:
+    """UTS 46 ToASCII, non-transitional, STD3, CheckHyphens/Joiners/Bidi (as ICU)."""
+    mapped = idna.uts46_remap(host, std3_rules=True, transitional=False)
+    labels = []
+    for label in mapped.split("."):
+        if label.startswith("xn--"):
+            unicode_label = label[4:].encode("ascii").decode("punycode")
+            if unicode_label.isascii():
+                raise ValueError("an A-label of ASCII only")
+            if idna.uts46_remap(unicode_label, True, False) != unicode_label:
+                raise ValueError("an A-label that is not in mapped form")
+            _check_unicode_label(unicode_label)
+            labels.append(label)
+        elif label.isascii():
+            idna.core.check_hyphen_ok(label)
+            labels.append(label)
+        else:
+            _check_unicode_label(label)
+            labels.append("xn--" + label.encode("punycode").decode("ascii"))
+    return ".".join(labels).lower()
+
+
+def _check_unicode_label(label: str) -> None:
+    """The UTS 46 validity criteria beyond the mapping table; raise ValueError."""
+    if not label or not unicodedata.is_normalized("NFC", label):
+        raise ValueError("a label is empty or not in NFC")
+    if unicodedata.category(label[0]).startswith("M"):
+        raise ValueError("a label starts with a combining mark")
+    idna.core.check_hyphen_ok(label)
+    for position, char in enumerate(label):
+        if char in "\u200c\u200d" and not idna.core.valid_contextj(label, position):
+            raise ValueError("a joiner out of context")
+    idna.core.check_bidi(label)
+
+
+def _ends_in_number(name: str) -> bool:
+    """WHATWG URL's rule: the last label is decimal digits, or ``0x`` and hex."""
+    last = name.rpartition(".")[2]
+    if last.isascii() and last.isdigit():
+        return True
+    return re.fullmatch(r"0x[0-9a-f]*", last) is not None
+
+
 def _canonical_ipv4(name: str) -> str:
     """Return a dotted-quad IPv4 literal; any other numeric host is invalid."""
     try:
         return str(ipaddress.IPv4Address(name))
     except ValueError:
+        # WHATWG reads hex, octal and short forms as addresses: refused, not mapped
         raise InvalidDomain(
-            f"{name!r} ends in a numeric label but is not a dotted-quad IPv4 address"
+            f"{name!r} ends in a number but is not a dotted-quad IPv4 address"
         ) from None
 
 
@@ -282,8 +355,24 @@ def _pattern_matches(domain: str, pattern: str) -> bool:
     if pattern.startswith("*."):
         return domain.endswith(pattern[1:])
     if pattern.endswith(".*"):
-        return domain.startswith(pattern[:-1])
+        prefix = pattern[:-1]
+        if not domain.startswith(prefix):
+            return False
+        # what the '*' covers must hold a registrable domain, not be a suffix
+        return _public_suffixes().privatesuffix(domain[len(prefix) :]) is not None
     return domain == pattern
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List snapshot shipped in the package (no network)."""
+    return PublicSuffixList()
+
+
+@functools.cache
+def _icann_suffixes() -> PublicSuffixList:
+    """Its ICANN section only (TLDs and registries' own second levels)."""
+    return PublicSuffixList(only_icann=True)
 
 
 def _canonical_wildcard_pattern(text: str) -> str:
@@ -295,6 +384,10 @@ def _canonical_wildcard_pattern(text: str) -> str:
         fixed = _canonical_name(text[2:])
         if "." not in fixed:
             raise InvalidDevPattern(f"pattern {text!r} would cover a whole TLD")
+        if _icann_suffixes().is_public(fixed):
+            raise InvalidDevPattern(
+                f"pattern {text!r} would cover a public suffix (every site on it)"
+            )
         if fixed.rpartition(".")[2].isdigit():
             raise InvalidDevPattern(f"pattern {text!r} would match IP addresses only")
         return f"*.{fixed}"

@@ -11,10 +11,18 @@ derives independent subkeys for each purpose, so no two uses share a key:
 - ``client-address``: HMAC-SHA256 key for the hashed client addresses in events;
 - ``web-cookie-signing``: Flask's secret key for the web pages' signed cookies;
 - ``web-token-lookup``: HMAC-SHA256 key for web session, invitation and reset tokens;
-- ``web-secret-encryption``: AES-256-GCM over staff TOTP secrets.
-- ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets.
+- ``web-secret-encryption``: AES-256-GCM over staff TOTP secrets;
+- ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets;
 - ``release-key-encryption``: AES-256-GCM over vendors' package-signing keys;
-- ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs.
+- ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs;
+- ``idempotency-replay``: AES-256-GCM over stored answers replayed for an
+  ``Idempotency-Key`` (they may hold a new license key or API key);
+- ``event-chain``: HMAC-SHA256 key of the events' chain MACs, so a database writer
+  who deletes or edits an event cannot rebuild a chain that verifies.
+
+Every sealed value is bound to its row: the associated data of AES-GCM names the
+purpose, the vendor and the row id, so a ciphertext moved to another row (another
+vendor's) does not open.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import hmac
 import os
 import secrets
 import stat
+import uuid
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -101,6 +110,8 @@ class Keyring:
         self._webhook = AESGCM(self._derive(master, "webhook-secret-encryption"))
         self._release = AESGCM(self._derive(master, "release-key-encryption"))
         self._download = self._derive(master, "download-url")
+        self._replay = AESGCM(self._derive(master, "idempotency-replay"))
+        self._chain = self._derive(master, "event-chain")
 
     @staticmethod
     def _derive(master: bytes, purpose: str) -> bytes:
@@ -129,13 +140,45 @@ class Keyring:
         """Decrypt a private key sealed by :meth:`seal_signing_key`."""
         return self._open(self._signing, sealed, kid.encode())
 
-    def seal_license_key(self, key: str) -> bytes:
-        """Encrypt a license key's canonical text."""
-        return self._seal(self._license, key.encode(), b"license-key")
+    @staticmethod
+    def _row(purpose: bytes, vendor_id: uuid.UUID, row_id: uuid.UUID) -> bytes:
+        return purpose + b"\x00" + vendor_id.bytes + row_id.bytes
 
-    def open_license_key(self, sealed: bytes) -> str:
-        """Decrypt a license key sealed by :meth:`seal_license_key`."""
+    def seal_license_key(
+        self, key: str, *, vendor_id: uuid.UUID, license_id: uuid.UUID
+    ) -> bytes:
+        """Encrypt a license key's canonical text, bound to its license row."""
+        context = self._row(b"license-key", vendor_id, license_id)
+        return self._seal(self._license, key.encode(), context)
+
+    def open_license_key(
+        self, sealed: bytes, *, vendor_id: uuid.UUID, license_id: uuid.UUID
+    ) -> str:
+        """Decrypt a key sealed by :meth:`seal_license_key` for this very row."""
+        context = self._row(b"license-key", vendor_id, license_id)
+        return self._open(self._license, sealed, context).decode()
+
+    def open_unbound_license_key(self, sealed: bytes) -> str:
+        """Decrypt a key sealed before keys were bound to rows (migration 0009)."""
         return self._open(self._license, sealed, b"license-key").decode()
+
+    def seal_replay(
+        self, body: bytes, *, vendor_id: uuid.UUID, row_id: uuid.UUID
+    ) -> bytes:
+        """Encrypt a stored idempotent answer, bound to its row."""
+        context = self._row(b"idempotency-replay", vendor_id, row_id)
+        return self._seal(self._replay, body, context)
+
+    def open_replay(
+        self, sealed: bytes, *, vendor_id: uuid.UUID, row_id: uuid.UUID
+    ) -> bytes:
+        """Decrypt an answer sealed by :meth:`seal_replay` for this very row."""
+        context = self._row(b"idempotency-replay", vendor_id, row_id)
+        return self._open(self._replay, sealed, context)
+
+    def chain_mac(self, payload: bytes) -> str:
+        """Keyed digest (HMAC-SHA256, hex) of one event's chained payload."""
+        return hmac.new(self._chain, payload, hashlib.sha256).hexdigest()
 
     def license_lookup(self, body: str) -> bytes:
         """Keyed hash of a license key's canonical body, for lookups."""

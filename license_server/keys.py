@@ -15,8 +15,11 @@ two neighbouring symbols except ``0Z`` <-> ``Z0`` (the base-32 analogue of the
 ``09`` <-> ``90`` blind spot of decimal Luhn), so typos are rejected offline,
 before any network or database work.
 
-Parsing is forgiving about presentation: it strips surrounding whitespace,
-ignores case, spaces, tabs and dashes, and, in the 25-symbol body only, reads
+Parsing is forgiving about presentation: it removes every character of
+:data:`WHITESPACE` around the key, and the same but line breaks and dashes
+between its groups (a key pasted from an HTML mail carries no-break spaces, one
+from a word processor a BOM or a zero-width space), ignores case, and, in the
+25-symbol body only, reads
 ``I`` and ``L`` as ``1`` and ``O`` as ``0`` (a prefix may legitimately contain
 those letters and is kept as typed, uppercased).  The last 25 significant
 characters are the body; whatever precedes them is the prefix.  Any non-ASCII
@@ -46,6 +49,8 @@ __all__ = [
     "ALPHABET",
     "BODY_LENGTH",
     "PAYLOAD_LENGTH",
+    "LINE_BREAKS",
+    "WHITESPACE",
     "InvalidKeyFormat",
     "InvalidKeyPrefix",
     "LEGACY_LENGTH",
@@ -74,7 +79,18 @@ _PREFIX_MIN = 2
 _PREFIX_MAX = 8
 _MAX_INPUT = 200
 _PREFIX_RE = re.compile(r"[A-Z0-9]{2,8}")
-_SEPARATORS = str.maketrans("", "", " \t-")
+WHITESPACE = (
+    " \t\n\r\x0b\x0c"  # ASCII: what PHP's trim() strips, but NUL
+    "\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"  # Unicode spaces (no-break ones included)
+    "\u200b\ufeff"  # zero-width space, byte-order mark
+)
+"""What parsing strips around a key (PROTOCOL §1; keys.json "whitespace")."""
+LINE_BREAKS = "\n\r\x0b\x0c\u2028\u2029"
+"""Whitespace that is refused between a key's groups (only stripped around it)."""
+_SEPARATORS = str.maketrans(
+    "", "", "".join(c for c in WHITESPACE if c not in LINE_BREAKS) + "-"
+)
 _BODY_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _LEGACY_RE = re.compile(r"[0-9A-Fa-f]{32}")
 
@@ -171,7 +187,7 @@ def parse_key(raw: object) -> LicenseKey:
     legacy = parse_legacy_key(raw)
     if legacy is not None:
         return legacy
-    compact = raw.strip().translate(_SEPARATORS)
+    compact = raw.strip(WHITESPACE).translate(_SEPARATORS)
     if not compact.isascii():
         raise InvalidKeyFormat("a license key contains a character that is not ASCII")
     compact = compact.upper()
@@ -198,7 +214,7 @@ def parse_key(raw: object) -> LicenseKey:
 
 def parse_legacy_key(raw: str) -> LicenseKey | None:
     """Return ``raw`` as a legacy (EDD) key if it is 32 hex digits, else None."""
-    stripped = raw.strip()
+    stripped = raw.strip(WHITESPACE)
     if _LEGACY_RE.fullmatch(stripped) is None:
         return None
     return LicenseKey(prefix="", body=stripped.lower())

@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from license_server.keyring import Keyring
+
 
 def _scripts() -> Path:
     """Return the migration scripts' folder: inside a wheel, or the checkout's."""
@@ -31,9 +33,18 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Migrate ``database_url`` up to ``revision``."""
-    command.upgrade(alembic_config(database_url), revision)
+def upgrade(
+    database_url: str, revision: str = "head", keyring: Keyring | None = None
+) -> None:
+    """Migrate ``database_url`` up to ``revision``.
+
+    ``keyring`` re-seals existing secrets where a migration must (0009); without
+    it, a migration that finds such data builds the configured server's own.
+    """
+    config = alembic_config(database_url)
+    if keyring is not None:
+        config.attributes["keyring"] = keyring
+    command.upgrade(config, revision)
 
 
 def revisions(database_url: str) -> tuple[str | None, str | None]:

@@ -2,11 +2,11 @@
 
 ``status()`` and ``notice()`` are offline and cheap: the verified state is cached in
 memory with the time window it holds in, and the token is verified again only when
-the store says it changed. Online calls (``activate``, ``refresh``,
-``deactivate``) never raise into the host; they return an
-:class:`~license_client.Outcome`. Only a trusted, signed answer changes what the
-site believes; a failure (network, garbage, forgery) is recorded for back-off and
-leaves the stored token in force until ``exp + grace``.
+the store says it changed. Online calls (``activate``, ``refresh``, ``deactivate``)
+never raise into the host; they return an :class:`~license_client.Outcome`. Only a
+trusted, signed answer changes what the site believes (and an answer refusing a new
+key keeps a working one); a failure (network, garbage, forgery, an answer about
+another key) is recorded for back-off and leaves the stored token in force.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from license_client.exceptions import (
     TokenInvalid,
     TokenMalformed,
 )
-from license_client.keys import parse_key
+from license_client.keys import held_key_hash, parse_key
 from license_client.policy import Assessment, Limits, assess, next_refresh_at
 from license_client.status import (
     Code,
@@ -48,6 +48,7 @@ __all__ = ["LicenseClient"]
 log = logging.getLogger(__name__)
 
 Claims = TokenClaims | TokenInvalid | None
+_GONE = (Code.DOMAIN_NOT_ACTIVATED, Code.NOT_FOUND)  # no seat to free any more
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class LicenseClient:
         self._verifier = TokenVerifier(
             config.pinned_keys,
             issuer=config.issuer,
-            audience=config.product,
+            audience=config.product.rpartition("/")[2],  # aud: the slug
             domain=config.domain,
             clock_skew=config.clock_skew,
         )
@@ -156,10 +157,7 @@ class LicenseClient:
             try:
                 response, data = exchange.post(self.config, "deactivate", body)
                 freed = response.status == 200 and data.get("deactivated") is True
-                gone = response.status == 404 and data.get("code") in (
-                    Code.DOMAIN_NOT_ACTIVATED,
-                    Code.NOT_FOUND,
-                )
+                gone = response.status == 404 and data.get("code") in _GONE
                 if not (freed or gone):
                     raise exchange.refusal(response, data)
                 self._save(
@@ -207,7 +205,9 @@ class LicenseClient:
             try:
                 response, data = exchange.post(self.config, endpoint, body)
                 token = exchange.signed_token(response, data)
-                claims = self._verifier.verify(token, now=now, nonce=nonce)
+                claims = self._verifier.verify(
+                    token, now=now, nonce=nonce, key_hash=held_key_hash(key)
+                )
             except Exception as exc:  # no failure may reach the host's page
                 code = exc.code if isinstance(exc, LicenseClientError) else "BAD_ANSWER"
                 hint = configuration_hint(exc)
@@ -219,6 +219,9 @@ class LicenseClient:
                     self._count_failure(code, now.timestamp())
                 return self._outcome(False, code, hint)
             old = self._load() or StoredState()
+            other = old.license_key not in (None, "", key)  # a refused new key
+            if not claims.valid and other and self.status().valid:
+                return self._outcome(False, claims.code)  # keeps the working one
             state = StoredState(
                 license_key=key,
                 token=token,
@@ -236,9 +239,8 @@ class LicenseClient:
         state = self._load()
         if state is None or not state.license_key:
             return
-        failed = replace(
-            state, checked_at=now, failures=state.failures + 1, last_error=code
-        )
+        failures = state.failures + 1
+        failed = replace(state, checked_at=now, failures=failures, last_error=code)
         try:
             self._save(failed)
         except StoreFailed as exc:
@@ -263,14 +265,15 @@ class LicenseClient:
         except Exception as exc:
             raise StoreFailed(f"cannot save license state: {exc!r}") from exc
 
-    def _claims(self, token: str | None) -> Claims:
+    def _claims(self, token: str | None, license_key: str | None = None) -> Claims:
         if token is None:
             return None
         verified = self._verified
         if verified is not None and verified[0] == token:
             return verified[1]
         try:
-            claims: Claims = self._verifier.verify(token, now=None)
+            held = held_key_hash(license_key)
+            claims: Claims = self._verifier.verify(token, now=None, key_hash=held)
         except TokenInvalid as exc:
             claims = exc
         except Exception as exc:  # whatever the cause, an unverifiable token
@@ -281,17 +284,14 @@ class LicenseClient:
     def _current(self, now: float) -> _Cached:
         stamp = self._stamp()
         cached = self._cache
-        if (
-            cached is not None
-            and cached.stamp == stamp
-            and cached.low <= now <= cached.high
-        ):
+        if cached and cached.stamp == stamp and cached.low <= now <= cached.high:
             return cached
         return self._evaluate(now, stamp)
 
     def _evaluate(self, now: float, stamp: Hashable) -> _Cached:
         state = self._load()
-        claims = self._claims(state.token if state is not None else None)
+        token, held = (state.token, state.license_key) if state else (None, None)
+        claims = self._claims(token, held)
         found: Assessment = assess(
             state, claims, domain=self.config.domain, now=now, limits=self._limits
         )

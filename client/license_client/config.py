@@ -69,8 +69,11 @@ class ClientConfig:
             value: Any = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ConfigInvalid(f"{name} must be a non-empty string")
-        if not _safe_link(self.settings_url):
-            raise ConfigInvalid("settings_url must be an http(s) URL or a path")
+        if not _safe_link(self.settings_url, self.domain):
+            raise ConfigInvalid(
+                "settings_url must be a path on this site or an http(s) URL of "
+                "this site's own domain"
+            )
         if not 0 < self.timeout <= 60:
             raise ConfigInvalid("timeout must be between 0 and 60 seconds")
         try:
@@ -90,11 +93,25 @@ class ClientConfig:
         return cast(PinnedKeys, self.public_keys)
 
 
-def _safe_link(url: str) -> bool:
-    """Allow http(s) URLs and site paths; never ``javascript:`` or ``data:``."""
-    if not isinstance(url, str) or not url or any(c.isspace() for c in url):
+def _safe_link(url: str, domain: str) -> bool:
+    """Allow a path on this site, or an http(s) URL of this site's own domain.
+
+    Browsers read ``\\`` as ``/``, so ``/\\evil.com`` is the scheme-relative URL
+    ``//evil.com``: no backslash, control character or space is allowed anywhere,
+    and a path is one ``/`` then not another.
+    """
+    if not isinstance(url, str) or not url or len(url) > 2048:
+        return False
+    if "\\" in url or any(c.isspace() or not c.isprintable() for c in url):
         return False
     parsed = urllib.parse.urlsplit(url)
-    if parsed.scheme:
-        return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+    if parsed.scheme or parsed.netloc:
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            return False
+        if parsed.username is not None or parsed.password is not None:
+            return False
+        try:
+            return canonical_domain(parsed.hostname) == canonical_domain(domain)
+        except DomainInvalid:
+            return False
     return url.startswith("/") and not url.startswith("//")

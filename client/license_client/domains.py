@@ -8,17 +8,27 @@ Python's own ``idna`` codec would say ``fass.de``) to lowercase A-labels, and on
 leading ``www.`` label is dropped. IPv4 literals stay dotted quads; IPv6 literals
 become compressed lowercase hex without brackets.
 
+A host whose last label is a number (``0x7f000001``, ``127.0.0.0x1``) is an IPv4
+address by WHATWG URL's "ends in a number" rule: only the dotted quad is accepted.
+A name IDNA 2008 refuses only for symbols UTS 46 accepts (emoji, ``❤``, as ICU,
+WHATWG URL and PHP do) is mapped with UTS 46 non-strict. A ``prefix.*`` pattern
+matches only with a registrable domain (Public Suffix List) after the prefix.
+
 This is the client's own implementation: it never imports the server. The shared
 vectors in ``tests/vectors/domains.json`` prove the two agree.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterable
 
 import idna
+import idna.core
+from publicsuffixlist import PublicSuffixList
 
 from license_client.exceptions import DomainInvalid
 
@@ -34,6 +44,8 @@ _DEV_TLDS = frozenset({"localhost", "test", "local", "example", "invalid"})
 _DEV_NETWORKS = tuple(
     ipaddress.ip_network(net)
     for net in (
+        "0.0.0.0/8",
+        "::/128",
         "127.0.0.0/8",
         "10.0.0.0/8",
         "172.16.0.0/12",
@@ -88,8 +100,15 @@ def _matches(domain: str, pattern: str) -> bool:
     if pattern.startswith("*."):
         return domain.endswith(pattern[1:])
     if pattern.endswith(".*"):
-        return domain.startswith(pattern[:-1])
+        prefix = pattern[:-1]
+        rest = domain[len(prefix) :]
+        return domain.startswith(prefix) and _psl().privatesuffix(rest) is not None
     return domain == pattern
+
+
+@functools.cache
+def _psl() -> PublicSuffixList:
+    return PublicSuffixList()  # the snapshot in the package; no network
 
 
 def _host_of(text: str) -> str:
@@ -133,7 +152,8 @@ def _canonical_host(host: str) -> str:
         except ValueError:
             raise DomainInvalid(f"invalid IPv6 literal {host!r}") from None
     name = _canonical_name(host)
-    if name.rsplit(".", 1)[-1].isdigit():
+    last = name.rsplit(".", 1)[-1]
+    if last.isdigit() or re.fullmatch(r"0x[0-9a-f]*", last):
         try:
             return str(ipaddress.IPv4Address(name))
         except ValueError:
@@ -151,11 +171,40 @@ def _canonical_name(host: str) -> str:
     try:
         name = idna.encode(host, uts46=True, std3_rules=True).decode("ascii").lower()
     except (idna.IDNAError, UnicodeError, ValueError) as exc:
-        raise DomainInvalid(f"not a valid IDNA host name: {exc}") from None
+        try:
+            name = _nonstrict(host)
+        except ValueError:
+            raise DomainInvalid(f"not a valid IDNA host name: {exc}") from None
     labels = name.split(".")
     if len(name) > _MAX_HOST or not all(0 < len(x) <= _MAX_LABEL for x in labels):
         raise DomainInvalid("host or label too long")
     return name
+
+
+def _nonstrict(host: str) -> str:
+    """UTS 46 ToASCII, non-transitional, STD3, hyphens, joiners, bidi (as ICU)."""
+    out = []
+    for label in idna.uts46_remap(host, std3_rules=True, transitional=False).split("."):
+        ulabel = label[4:].encode().decode("punycode") if label[:4] == "xn--" else label
+        if ulabel.isascii():
+            if label[:4] == "xn--":
+                raise ValueError("an A-label of ASCII only")
+            idna.core.check_hyphen_ok(ulabel)
+            out.append(label)
+            continue
+        if idna.uts46_remap(ulabel, True, False) != ulabel:
+            raise ValueError("not in mapped form")
+        if not unicodedata.is_normalized("NFC", ulabel) or unicodedata.category(
+            ulabel[0]
+        ).startswith("M"):
+            raise ValueError("not NFC, or a leading combining mark")
+        idna.core.check_hyphen_ok(ulabel)
+        for at, char in enumerate(ulabel):
+            if char in "\u200c\u200d" and not idna.core.valid_contextj(ulabel, at):
+                raise ValueError("a joiner out of context")
+        idna.core.check_bidi(ulabel)
+        out.append("xn--" + ulabel.encode("punycode").decode("ascii"))
+    return ".".join(out).lower()
 
 
 def _ipv6_text(address: ipaddress.IPv6Address) -> str:

@@ -2,7 +2,8 @@
 
 A key is ``PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX``: an optional product prefix (2-8 of
 ``A-Z0-9``) and 25 symbols of Crockford's base32 alphabet, 24 random and a Luhn
-mod 32 check symbol over them. Parsing ignores case, spaces, tabs and dashes, reads
+mod 32 check symbol over them. Parsing ignores case, dashes and the whitespace of
+``WHITESPACE`` (no-break spaces, BOM, zero-width space included), reads
 ``I``/``L`` as ``1`` and ``O`` as ``0`` in the body, and refuses non-ASCII text before
 any case folding. The shared vectors in ``tests/vectors/keys.json`` pin it.
 
@@ -13,18 +14,27 @@ canonical form is the 32 digits in lower case.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 
 from license_client.exceptions import KeyFormatInvalid
 
-__all__ = ["ALPHABET", "check_symbol", "parse_key"]
+__all__ = ["ALPHABET", "check_symbol", "key_hash", "parse_key"]
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _VALUE = {symbol: value for value, symbol in enumerate(ALPHABET)}
 _BODY = 25
 _MAX_INPUT = 200
 _PREFIX = re.compile(r"[A-Z0-9]{2,8}")
-_DROP = str.maketrans("", "", " \t-")
+# stripped around a key (PROTOCOL §1, keys.json "whitespace"); inside, the same
+# but line breaks, and dashes
+WHITESPACE = (
+    " \t\n\r\x0b\x0c\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\u200b\ufeff"
+)
+_INNER = "".join(c for c in WHITESPACE if c not in "\n\r\x0b\x0c\u2028\u2029")
+_DROP = str.maketrans("", "", _INNER + "-")  # line breaks only around a key
 _ALIASES = str.maketrans("ILO", "110")
 _LEGACY = re.compile(r"[0-9A-Fa-f]{32}")
 
@@ -44,9 +54,9 @@ def parse_key(raw: str) -> str:
     """Return the canonical form of a typed license key; raise KeyFormatInvalid."""
     if not isinstance(raw, str) or len(raw) > _MAX_INPUT:
         raise KeyFormatInvalid("that is not a license key")
-    if _LEGACY.fullmatch(raw.strip()):
-        return raw.strip().lower()
-    compact = raw.strip().translate(_DROP)
+    if _LEGACY.fullmatch(raw.strip(WHITESPACE)):
+        return raw.strip(WHITESPACE).lower()
+    compact = raw.strip(WHITESPACE).translate(_DROP)
     if not compact.isascii():
         raise KeyFormatInvalid("a license key is plain ASCII")
     compact = compact.upper()
@@ -59,3 +69,24 @@ def parse_key(raw: str) -> str:
         raise KeyFormatInvalid("the license key has a typo (check symbol)")
     groups = [body[i : i + 5] for i in range(0, _BODY, 5)]
     return "-".join([prefix, *groups] if prefix else groups)
+
+
+def key_hash(key: str) -> str:
+    """Return the ``kh`` claim of a key (PROTOCOL §7): SHA-256 of its body, 16 bytes.
+
+    The body is the 25 canonical symbols (upper case, no prefix, no dashes); the
+    digest's first 16 bytes are written base64url without padding.
+    """
+    body = parse_key(key).replace("-", "")[-_BODY:]
+    digest = hashlib.sha256(body.encode("ascii")).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def held_key_hash(license_key: str | None) -> str | None:
+    """Return the ``kh`` of a held key, or None when there is none to compare."""
+    if not license_key:
+        return None
+    try:
+        return key_hash(license_key)
+    except KeyFormatInvalid:  # a legacy key: nothing of ours to compare
+        return None

@@ -95,12 +95,24 @@ class TokenVerifier:
         self._skew = clock_skew
 
     def verify(
-        self, token: str, *, now: datetime | None, nonce: str | None = None
+        self,
+        token: str,
+        *,
+        now: datetime | None,
+        nonce: str | None = None,
+        key_hash: str | None = None,
     ) -> TokenClaims:
-        """Verify ``token``; ``now=None`` skips the time checks. Raise TokenInvalid."""
+        """Verify ``token``; ``now=None`` skips the time checks. Raise TokenInvalid.
+
+        ``key_hash`` is the ``kh`` of the key this client holds (PROTOCOL §7): a
+        token that carries ``kh`` must carry this one (a token without it, from a
+        version 1 server, is still accepted).
+        """
         claims = self._verified_claims(token)
         parsed = _parse_claims(claims)
         self._check_bindings(claims, nonce)
+        if key_hash is not None and "kh" in claims and claims["kh"] != key_hash:
+            raise ClaimMismatch("kh", "the answer is about another license key (kh)")
         if now is not None:
             self.check_time(parsed, now.timestamp())
         return parsed

@@ -8,7 +8,7 @@ from flask import Flask, Response
 from flask_smorest import Api as _Api
 from werkzeug.exceptions import HTTPException
 
-from license_server import errors, web
+from license_server import errors, logredact, web
 from license_server.schemas.errors import ErrorOut
 
 
@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
     hooks.init_app(app)
     throttle.init_app(app, (public.blp,))
     web.init_app(app)
+    logredact.install()
 
 
 DESCRIPTION = """Theme licensing server. The wire contract, what every field and

@@ -21,6 +21,7 @@ from license_server.api.raises import (
     IDEMPOTENT_POST_ERRORS,
     blueprint_raises,
     raises,
+    read_only,
 )
 from license_server.models import ApiKeyScope
 from license_server.schemas import admin as schemas
@@ -44,6 +45,8 @@ blp = Blueprint(
     description="Vendor administration (Bearer API key).",
 )
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+# POSTs that only read (a body keeps a secret out of URLs and access logs)
+READ_POSTS = {"admin.search_licenses"}
 # what authenticate() below can answer, on every route and on writes
 blueprint_raises("admin", *ADMIN_ERRORS)
 blueprint_raises("admin", *ADMIN_WRITE_ERRORS, methods=("post", "patch", "delete"))
@@ -69,13 +72,15 @@ def authenticate() -> Response | None:
         authorization=request.headers.get("Authorization"),
         now=runtime.now(),
     )
-    if request.method not in READ_METHODS and key.scope != ApiKeyScope.WRITE:
+    reading = request.method in READ_METHODS or request.endpoint in READ_POSTS
+    if not reading and key.scope != ApiKeyScope.WRITE:
         raise errors.Forbidden("This API key is read-only.")
     g.api_key = key
     offered = request.headers.get("Idempotency-Key")
-    if request.method != "POST" or offered is None:
+    if request.method != "POST" or reading or offered is None:
         return None
     claimed = idempotency.claim(
+        keyring=context.keyring(),
         vendor_id=key.vendor_id,
         key=offered,
         print_=idempotency.fingerprint("POST", request.path, request.get_data()),
@@ -97,9 +102,11 @@ def store_idempotent_answer(response: Response) -> Response:
     claim = g.pop("idempotency_claim", None)
     if claim is not None:
         idempotency.finish(
+            keyring=context.keyring(),
+            vendor_id=_vendor_id(),
             claim_id=claim,
             status_code=response.status_code,
-            body=response.get_data(as_text=True),
+            body=response.get_data(),
         )
     return response
 
@@ -109,8 +116,13 @@ def _vendor_id() -> uuid.UUID:
 
 
 def _scoped() -> dict[str, Any]:
-    """Keyword arguments every write service takes: vendor, actor, time."""
-    return {"vendor_id": _vendor_id(), "actor": context.actor(), "now": context.now()}
+    """Keyword arguments every write service takes: keyring, vendor, actor, time."""
+    return {
+        "keyring": context.keyring(),
+        "vendor_id": _vendor_id(),
+        "actor": context.actor(),
+        "now": context.now(),
+    }
 
 
 # --- products -----------------------------------------------------------------
@@ -181,9 +193,7 @@ def restore_product(product_id: uuid.UUID) -> Any:
 @raises(errors.ProductNotFound, licenses.ProductArchived)
 def create_license(args: dict[str, Any]) -> Any:
     """Issue a license; the answer carries its key."""
-    license, key = licenses.create_license(
-        keyring=context.keyring(), **_scoped(), **args
-    )
+    license, key = licenses.create_license(**_scoped(), **args)
     return Revealed(license, key)
 
 
@@ -194,7 +204,7 @@ def create_license(args: dict[str, Any]) -> Any:
 @raises(errors.ProductNotFound, licenses.ProductArchived)
 def create_licenses(args: dict[str, Any]) -> Any:
     """Issue up to 1,000 licenses in one transaction (all or none)."""
-    issued = licenses.create_licenses(keyring=context.keyring(), **_scoped(), **args)
+    issued = licenses.create_licenses(**_scoped(), **args)
     return {"data": [Revealed(lic, key) for lic, key in issued]}
 
 
@@ -217,13 +227,35 @@ def list_licenses(args: dict[str, Any]) -> Any:
     )
 
 
+@blp.post("/licenses/search")
+@blp.arguments(schemas.LicenseSearch)
+@blp.response(200, schemas.LicenseList)
+@reads
+@read_only
+@raises(
+    errors.ProductNotFound, errors.InvalidKeyFormat, errors.InvalidDomain, InvalidCursor
+)
+def search_licenses(args: dict[str, Any]) -> Any:
+    """List licenses as GET /licenses does, the filters (a key) in the body."""
+    cursor, limit = args.pop("cursor"), args.pop("limit")
+    return licenses.list_licenses(
+        keyring=context.keyring(),
+        vendor_id=_vendor_id(),
+        where=licenses.LicenseFilter(**args),
+        cursor=cursor,
+        limit=limit,
+    )
+
+
 @blp.get("/licenses/<uuid:license_id>")
 @blp.response(200, schemas.LicenseOut)
 @reads
 @raises(NotFound)
 def get_license(license_id: uuid.UUID) -> Any:
-    """Get one license, with its key."""
+    """Get one license; its key only for a write key (a read key sees the hint)."""
     license = licenses.get_license(vendor_id=_vendor_id(), license_id=license_id)
+    if context.api_key().scope != ApiKeyScope.WRITE:
+        return license
     key = licenses.reveal_key(keyring=context.keyring(), license=license)
     return Revealed(license, key)
 
@@ -272,9 +304,7 @@ def renew_license(args: dict[str, Any], license_id: uuid.UUID) -> Any:
 @raises(NotFound)
 def regenerate_key(license_id: uuid.UUID) -> Any:
     """Give a license a new key; the old key stops working at once."""
-    license, key = licenses.regenerate_key(
-        keyring=context.keyring(), license_id=license_id, **_scoped()
-    )
+    license, key = licenses.regenerate_key(license_id=license_id, **_scoped())
     return Revealed(license, key)
 
 
@@ -322,6 +352,7 @@ def get_activation(activation_id: uuid.UUID) -> Any:
 def deactivate_activation(activation_id: uuid.UUID) -> Any:
     """Deactivate one activation (the site moved); frees its seat at once."""
     return activations.deactivate_for_vendor(
+        keyring=context.keyring(),
         vendor_id=_vendor_id(),
         activation_id=activation_id,
         actor=context.actor(),
@@ -338,9 +369,7 @@ def deactivate_activation(activation_id: uuid.UUID) -> Any:
 @writes
 def create_api_key(args: dict[str, Any]) -> Any:
     """Create an API key; its `key` is shown in this answer only."""
-    key, token = keys_admin.create_api_key(
-        keyring=context.keyring(), **_scoped(), **args
-    )
+    key, token = keys_admin.create_api_key(**_scoped(), **args)
     return Revealed(key, token)
 
 
@@ -374,7 +403,7 @@ def list_signing_keys() -> Any:
 @writes
 def create_signing_key() -> Any:
     """Prepare the next signing key: in the JWKS at once, signing once activated."""
-    return keys_admin.prepare_signing_key(keyring=context.keyring(), **_scoped())
+    return keys_admin.prepare_signing_key(**_scoped())
 
 
 @blp.post("/signing-keys/<uuid:key_id>/activate")
@@ -391,7 +420,7 @@ def activate_signing_key(key_id: uuid.UUID) -> Any:
 @writes
 def rotate_signing_key() -> Any:
     """Create a new key and make it the signer at once."""
-    return keys_admin.rotate_signing_key(keyring=context.keyring(), **_scoped())
+    return keys_admin.rotate_signing_key(**_scoped())
 
 
 @blp.post("/signing-keys/<uuid:key_id>/retire")

@@ -2,7 +2,8 @@
 
 Before: the start time, the header-size limit and the NUL check, read straight
 from the WSGI environ (no header objects built). After: the metrics, the
-``X-Request-ID`` header, and the runtime's buffers when one is due. One hook each
+``X-Request-ID`` header, the security headers (:mod:`license_server.api.headers`),
+and the runtime's buffers when one is due. One hook each
 way, because Flask pays for every registered hook on every request.
 """
 
@@ -14,6 +15,7 @@ from flask import Flask, Response, current_app, request
 
 from license_server import errors, metrics
 from license_server import runtime as runtimes
+from license_server.api.headers import add_security_headers
 from license_server.api.parsing import HeadersTooLarge, NulCharacter
 
 _STARTED = "license_server.started"
@@ -37,7 +39,7 @@ def before() -> None:
 
 
 def after(response: Response) -> Response:
-    """Count the request, echo its id, and write the buffers that are due."""
+    """Count the request, echo its id, add the security headers, flush what is due."""
     environ = request.environ
     started = environ.get(_STARTED)
     if started is not None:
@@ -48,6 +50,7 @@ def after(response: Response) -> Response:
             time.perf_counter() - started,
         )
     response.headers["X-Request-ID"] = errors.request_id_of(environ)
+    add_security_headers(response)
     runtimes.of(current_app).flush_due()
     return response
 

@@ -2,7 +2,9 @@
 
 A body must be ``application/json`` (else 415), valid UTF-8 JSON (else 400
 ``MALFORMED_JSON``) holding one object, without duplicate keys, ``NaN``/``Infinity``,
-lone surrogates or nesting deeper than :data:`MAX_DEPTH`.
+lone surrogates, numbers longer than :data:`MAX_NUMBER_DIGITS` or nesting deeper than
+:data:`MAX_DEPTH`. A NUL character is 422 ``VALIDATION_ERROR``, except in the top-level
+``domain``, where it is what every unusable host is: 400 ``INVALID_DOMAIN`` (§3).
 
 Blueprints that set ``accepts_forms`` (the public endpoints, PROTOCOL §7) also take
 ``application/x-www-form-urlencoded`` — what WordPress's ``wp_remote_post()`` sends
@@ -25,6 +27,9 @@ from webargs.flaskparser import FlaskParser
 from license_server import errors
 
 MAX_DEPTH = 32
+# Python refuses to convert integers over 4,300 digits (a ValueError, once a 500);
+# no field of ours needs more than a few, so anything this long is malformed.
+MAX_NUMBER_DIGITS = 100
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -38,6 +43,28 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def _no_constants(name: str) -> Any:
     raise errors.MalformedJSON(f"{name} is not valid JSON.")
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise errors.MalformedJSON(
+            f"A number in the body is longer than {MAX_NUMBER_DIGITS} digits."
+        )
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_DIGITS:
+        raise errors.MalformedJSON(
+            f"A number in the body is longer than {MAX_NUMBER_DIGITS} characters."
+        )
+    return float(text)
+
+
+def _check_domain(value: Any) -> None:
+    """A host with NUL is a value that cannot be a host: 400 INVALID_DOMAIN (§3)."""
+    if isinstance(value, str) and "\x00" in value:
+        raise errors.InvalidDomain("A domain cannot contain NUL (U+0000).")
 
 
 def _check(value: Any, depth: int = 1) -> None:
@@ -73,6 +100,8 @@ def parse_body(data: bytes) -> dict[str, Any]:
             data.decode("utf-8"),
             object_pairs_hook=_no_duplicates,
             parse_constant=_no_constants,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
         )
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise errors.MalformedJSON(f"The body is not valid JSON: {exc}.") from exc
@@ -80,6 +109,7 @@ def parse_body(data: bytes) -> dict[str, Any]:
         raise errors.MalformedJSON("The body nests too deeply.") from exc
     if not isinstance(value, dict):
         raise errors.MalformedJSON("The body must be a JSON object.")
+    _check_domain(value.get("domain"))
     _check(value)
     return value
 
@@ -95,6 +125,8 @@ def parse_form(request: flask.Request) -> dict[str, Any]:
         values = form.getlist(name)
         if len(values) != 1:
             raise MalformedBody(f"The field {name!r} is given {len(values)} times.")
+        if name == "domain":
+            _check_domain(values[0])
         _check_text(name)
         _check_text(values[0])
         fields[name] = values[0]

@@ -76,8 +76,8 @@ def validate(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(schemas.DeactivateIn())
 @blp.response(200, schemas.DeactivateOut)
 @docs.raises(
-    errors.NotFound,
-    activations.DomainNotActivated,
+    activations.NoSuchActivation,  # an unknown key and a domain without a seat alike
+    activations.DeactivationLimitReached,
     errors.InvalidKeyFormat,
     errors.InvalidDomain,
 )

@@ -28,6 +28,7 @@ from license_server.services.idempotency import (
 
 ErrorClass = type[errors.APIError]
 ERRORS_KEY = "raises"
+READ_ONLY_KEY = "read_only"
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
 
@@ -83,6 +84,15 @@ def raises(*classes: ErrorClass) -> Callable[[Any], Any]:
     return decorate
 
 
+def read_only(view: Any) -> Any:
+    """Mark a POST that only reads (a search): no write or idempotency layer errors."""
+    doc = getattr(view, "_apidoc", None)
+    if doc is None:
+        doc = view._apidoc = {}
+    doc[READ_ONLY_KEY] = True
+    return view
+
+
 def blueprint_raises(
     name: str, *classes: ErrorClass, methods: Iterable[str] = ("*",)
 ) -> None:
@@ -102,12 +112,17 @@ def admin_layer_raises(name: str) -> None:
 
 
 def route_errors(
-    blueprint: Any, method: str, operation: dict[str, Any], declared: Iterable[Any]
+    blueprint: Any,
+    method: str,
+    operation: dict[str, Any],
+    declared: Iterable[Any],
+    *,
+    reads_only: bool = False,
 ) -> list[ErrorClass]:
     """Return every error class one operation can answer, layers included."""
     found: list[ErrorClass] = list(declared)
     table = _BLUEPRINT_ERRORS.get(blueprint.name, {})
-    found += table.get("*", ()) + table.get(method, ())
+    found += table.get("*", ()) + (() if reads_only else table.get(method, ()))
     if "requestBody" in operation:
         found += BODY_ERRORS
         if getattr(blueprint, "accepts_forms", False):
@@ -174,7 +189,8 @@ def prepare_errors_doc(
     for status in [key for key in responses if str(key).isdigit() and int(key) >= 400]:
         del responses[status]  # hand-written error docs give way to the derived ones
     declared = doc_info.get(ERRORS_KEY, [])
-    found = route_errors(blueprint, method, doc, declared)
+    reads_only = bool(doc_info.get(READ_ONLY_KEY))
+    found = route_errors(blueprint, method, doc, declared, reads_only=reads_only)
     for status, codes in by_status(found).items():
         responses[str(status)] = _response(codes)
     return doc

@@ -54,7 +54,12 @@ def _vendor_id() -> uuid.UUID:
 
 
 def _scoped() -> dict[str, Any]:
-    return {"vendor_id": _vendor_id(), "actor": context.actor(), "now": context.now()}
+    return {
+        "keyring": context.keyring(),
+        "vendor_id": _vendor_id(),
+        "actor": context.actor(),
+        "now": context.now(),
+    }
 
 
 @blp.post("/endpoints")
@@ -63,9 +68,7 @@ def _scoped() -> dict[str, Any]:
 @writes
 def create_endpoint(args: dict[str, Any]) -> Any:
     """Register an endpoint; a v1 endpoint's `secret` is in this answer only."""
-    endpoint, secret = endpoints.create_endpoint(
-        keyring=context.keyring(), policy=_policy(), **_scoped(), **args
-    )
+    endpoint, secret = endpoints.create_endpoint(policy=_policy(), **_scoped(), **args)
     return WithSecret(endpoint, secret) if secret else endpoint
 
 
@@ -123,9 +126,7 @@ def test_endpoint(endpoint_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def rotate_endpoint_secret(endpoint_id: uuid.UUID) -> Any:
     """Give a v1 endpoint a new secret (shown once); the old one signs for 24 h."""
-    endpoint, secret = endpoints.rotate_secret(
-        keyring=context.keyring(), endpoint_id=endpoint_id, **_scoped()
-    )
+    endpoint, secret = endpoints.rotate_secret(endpoint_id=endpoint_id, **_scoped())
     return WithSecret(endpoint, secret)
 
 
@@ -175,4 +176,4 @@ def list_webhook_keys() -> Any:
 @writes
 def rotate_webhook_key() -> Any:
     """Make a new webhook key; the current one keeps signing for 24 h."""
-    return endpoints.rotate_key(keyring=context.keyring(), **_scoped())
+    return endpoints.rotate_key(**_scoped())

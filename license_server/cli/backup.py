@@ -101,7 +101,11 @@ def _read_old_key(path: Path | None) -> bytes:
 def rotate(old_key_file: Path | None, as_json: bool) -> None:
     """Re-seal every stored secret under the configured (new) master key."""
     from license_server.services.backup import key_check
-    from license_server.services.rekey import WrongOldKey, rotate_master_key
+    from license_server.services.rekey import (
+        ChainBroken,
+        WrongOldKey,
+        rotate_master_key,
+    )
 
     old = Keyring(_read_old_key(old_key_file))
     with _app_context() as app:
@@ -113,7 +117,7 @@ def rotate(old_key_file: Path | None, as_json: bool) -> None:
             )
         try:
             report = rotate_master_key(old=old, new=new, now=datetime.now(UTC))
-        except WrongOldKey as exc:
+        except (WrongOldKey, ChainBroken) as exc:
             raise click.ClickException(str(exc)) from exc
     keys = [
         {

@@ -13,6 +13,7 @@ from license_server.cli import (
     _safe_url,
     emit,
     json_option,
+    keyring_of,
     main,
     unreachable,
 )
@@ -43,7 +44,10 @@ def db_upgrade(revision: str, as_json: bool) -> None:
 
     app = _app()
     try:
-        migrate.upgrade(app.config["SQLALCHEMY_DATABASE_URI"], revision)
+        # the keyring re-seals and MACs existing rows where a migration must (0009)
+        migrate.upgrade(
+            app.config["SQLALCHEMY_DATABASE_URI"], revision, keyring_of(app)
+        )
     except SQLAlchemyError as exc:
         raise unreachable(app, exc) from exc
     where = _safe_url(app)
@@ -63,13 +67,13 @@ def events() -> None:
 @click.option("--vendor", "vendor_slug", help="Check one vendor (by slug) only.")
 @json_option
 def events_verify(vendor_slug: str | None, as_json: bool) -> None:
-    """Recompute every vendor's event hash chain; report the first broken link."""
+    """Recompute every vendor's event chain (digests and keyed MACs); report breaks."""
     from license_server.cli.vendors import find_vendor
     from license_server.services import events as event_log
 
-    with _app_context():
+    with _app_context() as app:
         vendor_id = find_vendor(vendor_slug).id if vendor_slug else None
-        breaks = event_log.verify_chain(vendor_id)
+        breaks = event_log.verify_chain(keyring_of(app), vendor_id)
     found = [
         {
             "vendor_id": str(item.vendor_id),

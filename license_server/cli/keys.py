@@ -93,11 +93,15 @@ def api_keys_revoke(vendor_slug: str | None, key: str, as_json: bool) -> None:
     """Revoke an API key, named by its id or its prefix (``lsk_...``)."""
     from license_server.services import keys_admin
 
-    with _app_context():
+    with _app_context() as app:
         vendor = find_vendor(vendor_slug)
         key_id = _api_key_id(vendor.id, key)
         revoked = keys_admin.revoke_api_key(
-            vendor_id=vendor.id, key_id=key_id, actor=ACTOR, now=datetime.now(UTC)
+            keyring=keyring_of(app),
+            vendor_id=vendor.id,
+            key_id=key_id,
+            actor=ACTOR,
+            now=datetime.now(UTC),
         )
         payload = schemas.ApiKeyOut().dump(revoked)
     emit(

@@ -188,6 +188,7 @@ def licenses_revoke(
         vendor = find_vendor(vendor_slug)
         license = _find_license(app, vendor.id, license_id_or_key)
         revoked = service.change_status(
+            keyring=keyring_of(app),
             vendor_id=vendor.id,
             license_id=license.id,
             change="revoke",

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from license_server.cli import _app_context, emit, json_option, main
+from license_server.cli import _app_context, emit, json_option, keyring_of, main
 from license_server.cli.vendors import find_vendor, vendor_option
 from license_server.schemas import admin as schemas
 
@@ -39,10 +39,14 @@ def products_create(vendor_slug: str | None, as_json: bool, **given: Any) -> Non
     body = {name: value for name, value in given.items() if value not in (None, ())}
     body["dev_patterns"] = list(given["dev_patterns"])
     args = schemas.ProductIn().load(body)
-    with _app_context():
+    with _app_context() as app:
         vendor = find_vendor(vendor_slug)
         product = service.create_product(
-            vendor_id=vendor.id, actor=ACTOR, now=datetime.now(UTC), **args
+            keyring=keyring_of(app),
+            vendor_id=vendor.id,
+            actor=ACTOR,
+            now=datetime.now(UTC),
+            **args,
         )
         payload = schemas.ProductOut().dump(product)
     emit(as_json, payload, lambda: _lines(payload, "Product created: "))

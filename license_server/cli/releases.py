@@ -47,24 +47,25 @@ def publish(
     draft: bool,
 ) -> None:
     """Upload FILE (the theme's ZIP) as VERSION of PRODUCT (a slug), and publish it."""
-    from sqlalchemy import select
-
     from license_server import errors
     from license_server.extensions import db
     from license_server.models import Product
     from license_server.runtime import of as runtime_of
+    from license_server.services.products import public_product_query
     from license_server.updates import of as updates_of
     from license_server.updates import releases as service
 
     actor = "cli"
     with _app_context() as app:
-        found = db.session.scalar(select(Product).where(Product.slug == product))
+        # vendor/product, or a bare slug (the first product that took it)
+        found = db.session.scalar(public_product_query(product, [Product]))
         if found is None:
             raise click.ClickException(f"no product with slug {product!r}")
         vendor_id, product_id = found.vendor_id, found.id
         notes = changelog.read_text(encoding="utf-8") if changelog else ""
         try:
             release = service.create_release(
+                keyring=runtime_of(app).keyring,
                 vendor_id=vendor_id,
                 product_id=product_id,
                 version=version,
@@ -89,6 +90,7 @@ def publish(
                 )
             if not draft:
                 release = service.publish(
+                    keyring=runtime_of(app).keyring,
                     vendor_id=vendor_id,
                     release_id=release.id,
                     actor=actor,

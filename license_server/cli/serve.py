@@ -147,4 +147,6 @@ def _server_argv(
         # larger than the app's own header limit, so it answers 431 in JSON first
         argv += ["--limit-request-line", "8190"]
         argv += ["--limit-request-field_size", "32768"]
+        # gunicorn's own refusals answered in the protocol's JSON (§5)
+        argv += ["--config", "python:license_server.serving"]
     return [*argv, "license_server.wsgi:app"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from license_server.cli import _app_context, main
+from license_server.cli import _app_context, keyring_of, main
 from license_server.models.users import StaffRole
 
 ROLES = [str(role) for role in StaffRole]
@@ -31,10 +31,11 @@ def users_create(vendor: str, email: str, role: str, name: str, password: str) -
     from license_server.services import staff
     from license_server.services.vendors import vendor_by_slug
 
-    with _app_context():
+    with _app_context() as app:
         try:
             found = vendor_by_slug(vendor)
             user = staff.create_user(
+                keyring=keyring_of(app),
                 vendor_id=found.id,
                 email=email,
                 role=role,

@@ -58,14 +58,13 @@ def wp_client(product: str, prefix: str, out: Path, server_url: str) -> None:
 
 def _ensure_release_key(app: Flask, product_slug: str) -> None:
     """Create the vendor's first release key if needed, so the theme pins it."""
-    from sqlalchemy import select
-
     from license_server.extensions import db
     from license_server.models import Product
     from license_server.runtime import of as runtime_of
+    from license_server.services.products import public_product_query
     from license_server.updates import release_keys
 
-    product = db.session.scalar(select(Product).where(Product.slug == product_slug))
+    product = db.session.scalar(public_product_query(product_slug, [Product]))
     if product is None:
         return  # the build reports the missing product
     release_keys.active_key(

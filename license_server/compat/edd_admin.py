@@ -63,6 +63,7 @@ def get_edd_items(product_id: uuid.UUID) -> Any:
 def set_edd_items(args: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Replace the EDD item ids and names a product answers for."""
     return edd_items.set_mapping(
+        keyring=context.keyring(),
         vendor_id=context.api_key().vendor_id,
         product_id=product_id,
         actor=context.actor(),

@@ -23,7 +23,7 @@ from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, EddLicense, License
 from license_server.runtime import Runtime
-from license_server.services import common
+from license_server.services import common, licenses
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ class Context:
 
 def key_text(ctx: Context, license: License) -> str:
     """Return a licence's key, for the services that take one."""
-    return ctx.keyring.open_license_key(license.key_sealed)
+    # sealed bound to its row: a ciphertext moved here does not open (409)
+    return licenses.reveal_key(keyring=ctx.keyring, license=license)
 
 
 def find_license(ctx: Context, text: str) -> License | None:

@@ -132,7 +132,9 @@ class _Run:
             name=download.title[:200] or f"EDD download {download.id}",
             key_prefix="",
             max_domains=_seats(download.limit),
-            max_dev_domains=None,
+            # capped like every product (issue 17, item 7); a vendor may lift it
+            max_dev_domains=products.DEFAULT_DEV_DOMAINS,
+            max_deactivations=products.DEFAULT_DEACTIVATIONS,
             token_ttl=products.DEFAULT_TOKEN_TTL,
             grace_period=products.DEFAULT_GRACE_PERIOD,
             expiry_policy="restrict",
@@ -184,12 +186,16 @@ class _Run:
         seats = _seats(limit)
         created = self.clock.utc(row.created)
         expires = None if not row.expiration else self.clock.from_stamp(row.expiration)
+        license_id = uuid.uuid4()
         license = License(
-            id=uuid.uuid4(),
+            id=license_id,
             vendor_id=self.vendor_id,
             product_id=product.id,
             key_hash=digest,
-            key_sealed=self.keyring.seal_license_key(str(key)),
+            # bound to its row like every key (AES-GCM associated data)
+            key_sealed=self.keyring.seal_license_key(
+                str(key), vendor_id=self.vendor_id, license_id=license_id
+            ),
             key_hint=key.body[-4:],
             status=LicenseStatus.SUSPENDED
             if row.status == "disabled"
@@ -297,7 +303,7 @@ def import_store(
             products_of[name] = run.product(download)
         run.license(row, products_of[name], download)
         db.session.flush()
-    events.append(vendor_id=vendor_id, events=run.events, now=now)
+    events.append(keyring=keyring, vendor_id=vendor_id, events=run.events, now=now)
     run.summary.dry_run = dry_run
     if dry_run:
         db.session.rollback()

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from license_server import errors
 from license_server.compat.php import sanitize_title
 from license_server.extensions import db
+from license_server.keyring import Keyring
 from license_server.models import EddItem, EddStore, Product
 from license_server.services import common
 from license_server.services.products import get_product
@@ -153,6 +154,7 @@ def _row(
 
 def set_mapping(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     product_id: uuid.UUID,
     item_ids: list[int],
@@ -172,6 +174,7 @@ def set_mapping(
     add_rows(product, item_ids, item_names, now)
     after = _mapping(product)
     common.record_change(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="product.edd_items_set",

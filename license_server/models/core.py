@@ -94,6 +94,11 @@ class Vendor(Base):
     # Head of the vendor's event hash chain: the last event's number and digest.
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     event_head: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    # the last event's keyed MAC (HMAC with a master-derived key): only the server
+    # can extend the chain, so a database writer cannot rebuild it
+    event_mac_head: Mapped[str] = mapped_column(
+        String(64), default="", server_default=""
+    )
 
 
 class ApiKey(Base):
@@ -127,15 +132,25 @@ class SigningKey(Base):
 
 class Product(Base):
     __tablename__ = "products"
+    __table_args__ = (
+        # Slugs are the vendor's own: public requests name ``vendor/product`` (a
+        # bare slug names the first product that took it, see services.products).
+        UniqueConstraint("vendor_id", "slug", name="uq_products_vendor_slug"),
+        Index("ix_products_slug_created", "slug", "created_at"),
+    )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     vendor_id: Mapped[uuid.UUID] = _vendor_fk()
-    # Public requests name a product by slug alone, so slugs are unique server-wide.
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    slug: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     key_prefix: Mapped[str] = mapped_column(String(8), default="")
     max_domains: Mapped[int] = mapped_column(Integer, default=1)
+    # development activations a license may hold; None is no cap (set on purpose)
     max_dev_domains: Mapped[int | None] = mapped_column(Integer)
+    # deactivations a license may make per 24 hours (the portal's moves included)
+    max_deactivations: Mapped[int] = mapped_column(
+        Integer, default=3, server_default="3"
+    )
     token_ttl: Mapped[int] = mapped_column(Integer)
     grace_period: Mapped[int] = mapped_column(Integer)
     expiry_policy: Mapped[str] = mapped_column(String(16))
@@ -210,6 +225,10 @@ class Activation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # True when the license's holder freed the seat (counted by the limit)
+    deactivated_by_owner: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class Event(Base):
@@ -235,7 +254,8 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     seq: Mapped[int] = mapped_column(BigInteger)
     prev_digest: Mapped[str] = mapped_column(String(64))
-    digest: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))  # plain SHA-256, for export
+    mac: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class IdempotencyKey(Base):
@@ -251,7 +271,8 @@ class IdempotencyKey(Base):
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
-    body: Mapped[str | None] = mapped_column(Text)
+    # the answer to replay, compressed and sealed (it may hold a new secret)
+    body_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 

@@ -62,8 +62,20 @@ def _policy_fields(defaults: bool) -> dict[str, Any]:
             strict=True,
             allow_none=True,
             validate=validate.Range(min=0, max=100_000),
-            metadata={"description": "Cap on development activations; null: no cap."},
-            **default(None),
+            metadata={
+                "description": "Cap on live development activations per license "
+                "(default 3); null: no cap."
+            },
+            **default(3),
+        ),
+        "max_deactivations": fields.Integer(
+            strict=True,
+            validate=validate.Range(min=0, max=1000),
+            metadata={
+                "description": "Deactivations a license may make per 24 hours "
+                "(default 3; the public endpoint and the portal share it)."
+            },
+            **default(3),
         ),
         "token_ttl": fields.Integer(
             strict=True,
@@ -110,6 +122,7 @@ class ProductOut(Schema):
     key_prefix = fields.String()
     max_domains = fields.Integer()
     max_dev_domains = fields.Integer(allow_none=True)
+    max_deactivations = fields.Integer()
     token_ttl = fields.Integer()
     grace_period = fields.Integer()
     expiry_policy = fields.String()
@@ -220,7 +233,12 @@ class RenewIn(Schema):
 class LicenseOut(Schema):
     id = fields.UUID()
     product = fields.Function(lambda license: license.product.slug)
-    key = fields.String(metadata={"description": "Present on create, get, re-key."})
+    key = fields.String(
+        metadata={
+            "description": "Present on create and re-key, and on get with a write key "
+            "(a read key sees `key_hint` only)."
+        }
+    )
     key_hint = fields.String(metadata={"description": "Last four symbols of the key."})
     status = fields.String()
     max_domains = fields.Integer(attribute="seat_limit")
@@ -243,6 +261,26 @@ class LicenseBatchOut(Schema):
     data = fields.List(fields.Nested(LicenseOut))
 
 
+class LicenseSearch(Schema):
+    """The body of ``POST /licenses/search``: the filters, and a key kept off URLs."""
+
+    product = fields.String(validate=SLUG, load_default=None)
+    status = fields.String(
+        validate=validate.OneOf(["active", "suspended", "revoked"]), load_default=None
+    )
+    customer_email = fields.String(validate=validate.Length(max=320), load_default=None)
+    domain = fields.String(validate=validate.Length(max=2048), load_default=None)
+    expires_before = fields.AwareDateTime(load_default=None)
+    expires_after = fields.AwareDateTime(load_default=None)
+    key = fields.String(
+        validate=validate.Length(max=200),
+        load_default=None,
+        metadata={"description": "Find a license by its full key (not in the URL)."},
+    )
+    limit = LIMIT
+    cursor = CURSOR
+
+
 class LicenseQuery(Schema):
     product = fields.String(validate=SLUG, load_default=None)
     status = fields.String(
@@ -259,7 +297,10 @@ class LicenseQuery(Schema):
     key = fields.String(
         validate=validate.Length(max=200),
         load_default=None,
-        metadata={"description": "Find a license by its full key."},
+        metadata={
+            "description": "Find a license by its full key. Deprecated: a URL ends up "
+            "in logs; use POST /licenses/search (the access log redacts `key=`)."
+        },
     )
     customer_name = fields.String(
         validate=validate.Length(max=200),

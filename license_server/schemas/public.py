@@ -13,7 +13,8 @@ _KEY = fields.String(
 )
 _DOMAIN = fields.String(
     required=True,
-    validate=validate.Length(min=1, max=2048),
+    # no minimum: an empty host is INVALID_DOMAIN (400), like every unusable one
+    validate=validate.Length(max=2048),
     metadata={
         "description": "A host or URL; canonicalised (PROTOCOL §3).",
         "example": "https://www.shop.example.com",
@@ -21,8 +22,13 @@ _DOMAIN = fields.String(
 )
 _PRODUCT = fields.String(
     required=True,
-    validate=validate.Length(min=1, max=64),
-    metadata={"example": "jannah"},
+    # "vendor/product", or a bare product slug (the first product that took it)
+    validate=validate.Regexp(r"^(?:[^/]{1,64}/)?[^/]{1,64}$"),
+    metadata={
+        "example": "acme-themes/jannah",
+        "description": "`vendor/product`; a bare slug names the first product "
+        "that took it (clients of protocol 1).",
+    },
 )
 _NONCE = fields.String(
     load_default=None,

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import functools
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from sqlalchemy import Boolean, Integer, String, Uuid, bindparam, insert, select
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Select,
+    String,
+    Uuid,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from license_server import errors
 from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import Activation, License, UTCDateTime
+from license_server.models import Activation, License, Product, UTCDateTime
 from license_server.runtime import Runtime
 from license_server.services import common, pages
 from license_server.services.unit import transaction, transactional
@@ -81,9 +93,8 @@ def _insert_statement(*, development: bool, limited: bool) -> Any:
         bindparam("last_seen_at", type_=UTCDateTime),
     )
     if limited:
-        taken = seats_taken(
-            bindparam("seat_license", type_=Uuid), development=development
-        )
+        seats = bindparam("seat_license", type_=Uuid)
+        taken = seats_taken(seats, development=development)
         row = row.where(taken < bindparam("limit", type_=Integer))
     statement = insert(Activation).from_select(_INSERTED, row)
     return statement.returning(Activation.id)
@@ -228,6 +239,7 @@ def activate(
                 request.answer(ResultCode.ACTIVATION_LIMIT_REACHED, state)
             )
         common.record_event(
+            keyring=runtime.keyring,
             vendor_id=state.vendor_id,
             actor=common.public_actor(runtime.keyring, client_address),
             action="activation.created",
@@ -260,12 +272,23 @@ def _reuse(request: _Request, state: LicenseState, *, runtime: Runtime) -> Answe
     return request.answer(ResultCode.VALID, state, activation_id=state.activation_id)
 
 
-class DomainNotActivated(errors.APIError):
+class NoSuchActivation(errors.APIError):
     status_code, code, message = (
         404,
-        "DOMAIN_NOT_ACTIVATED",
-        "This domain holds no activation on this license.",
+        "NOT_FOUND",
+        "No live activation of this domain with this license key.",
     )
+
+
+class DeactivationLimitReached(errors.APIError):
+    status_code, code, message = (
+        429,
+        "DEACTIVATION_LIMIT_REACHED",
+        "This license has moved between domains too often; try again later.",
+    )
+
+
+DEACTIVATION_WINDOW = timedelta(hours=24)
 
 
 def live_activation(license_id: uuid.UUID, domain: str) -> Activation | None:
@@ -291,33 +314,113 @@ def deactivate(
     """Free the seat ``domain`` holds on a license, at once."""
     key = common.parse_license_key(license_key)
     site = common.canonical_domain(domain)
+    key_hash = keyring.license_lookup(key.body)
+    _lock_license(key_hash)  # two deactivations cannot both take the last one
     license = common.license_by_key(keyring, key)
-    if license is None:
-        raise errors.NotFound("No license with this key.")
-    activation = live_activation(license.id, site)
-    if activation is None:
-        raise DomainNotActivated()
-    end_activation(
-        activation, actor=common.public_actor(keyring, client_address), now=now
+    activation = None if license is None else live_activation(license.id, site)
+    if license is None or activation is None:
+        # One answer for an unknown key and a known key without this domain: the
+        # request names no product, so another answer would tell anyone that a key
+        # exists, of any vendor (validate says so only for the product's vendor).
+        raise NoSuchActivation()
+    end_within_limit(license, activation, now=now)
+    _record_deactivation(
+        activation, keyring, common.public_actor(keyring, client_address), now
     )
     return activation
 
 
+def _recent_deactivations(license_id: uuid.UUID, now: datetime) -> Select[Any]:
+    return select(Activation.deactivated_at).where(
+        Activation.license_id == license_id,
+        Activation.deactivated_at > now - DEACTIVATION_WINDOW,
+        Activation.deactivated_by_owner.is_(True),
+    )
+
+
+def end_within_limit(
+    license: License, activation: Activation, *, now: datetime
+) -> None:
+    """End an activation unless the license is past its deactivation limit (429).
+
+    Without a limit one seat serves many sites: activate, validate, deactivate,
+    activate the next, and every site keeps a token valid until it expires. The
+    public endpoint and the portal's "move" share this count; the vendor's own
+    admin deactivations do not count. The count and the update are one statement
+    (SQLite's writer lock covers both) under the license row lock (PostgreSQL), so
+    concurrent deactivations cannot both take the last one.
+    """
+    product = db.session.get(Product, license.product_id)
+    limit = product.max_deactivations if product is not None else 3
+    recent = _recent_deactivations(license.id, now).subquery()
+    taken = select(func.count()).select_from(recent).scalar_subquery()
+    ended = db.session.execute(
+        update(Activation)
+        .where(
+            Activation.id == activation.id,
+            Activation.deactivated_at.is_(None),
+            taken < limit,
+        )
+        .values(deactivated_at=now, deactivated_by_owner=True)
+        .returning(Activation.id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if ended is not None:
+        return
+    times = list(
+        db.session.scalars(
+            _recent_deactivations(license.id, now).order_by(Activation.deactivated_at)
+        )
+    )
+    oldest = times[-limit] if limit and len(times) >= limit else now
+    wait = max(1, math.ceil((oldest + DEACTIVATION_WINDOW - now).total_seconds()))
+    raise DeactivationLimitReached(
+        detail={"limit": limit, "window_seconds": 86400, "retry_after": wait},
+        headers={"Retry-After": str(wait)},
+    )
+
+
 @transactional
 def deactivate_for_vendor(
-    *, vendor_id: uuid.UUID, activation_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    activation_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> Activation:
     """Deactivate one of the vendor's activations (a no-op when already ended)."""
     activation = get_for_vendor(vendor_id=vendor_id, activation_id=activation_id)
     if activation.deactivated_at is None:
-        end_activation(activation, actor=actor, now=now)
+        end_activation(
+            activation, keyring=keyring, actor=actor, now=now, by_vendor=True
+        )
     return activation
 
 
-def end_activation(activation: Activation, *, actor: str, now: datetime) -> None:
-    """Mark an activation deactivated and record the event (the caller commits)."""
+def end_activation(
+    activation: Activation,
+    *,
+    keyring: Keyring,
+    actor: str,
+    now: datetime,
+    by_vendor: bool = False,
+) -> None:
+    """Mark an activation deactivated and record the event (the caller commits).
+
+    ``by_vendor`` marks the vendor's own (admin) deactivations, which do not count
+    against the license's deactivation limit.
+    """
     activation.deactivated_at = now
+    activation.deactivated_by_owner = not by_vendor
+    _record_deactivation(activation, keyring, actor, now)
+
+
+def _record_deactivation(
+    activation: Activation, keyring: Keyring, actor: str, now: datetime
+) -> None:
     common.record_event(
+        keyring=keyring,
         vendor_id=activation.vendor_id,
         actor=actor,
         action="activation.deactivated",
@@ -339,6 +442,7 @@ class MoveRefused(errors.APIError):
 @transactional
 def move_activation(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     activation_id: uuid.UUID,
     domain: str,
@@ -349,7 +453,11 @@ def move_activation(
     old = get_for_vendor(vendor_id=vendor_id, activation_id=activation_id)
     site = common.canonical_domain(domain)
     license = db.session.get_one(License, old.license_id)
-    item = read_product(db.session.connection(), license.product.slug)
+    product = license.product
+    # the vendor-scoped identifier: a bare slug may name another vendor's product
+    item = read_product(
+        db.session.connection(), f"{product.vendor.slug}/{product.slug}"
+    )
     _lock_license(license.key_hash)
     db.session.refresh(old)  # under the lock: a concurrent end is seen
     state = read_state(db.session.connection(), license.key_hash, site)
@@ -372,6 +480,7 @@ def move_activation(
     if new_id is None:
         raise MoveRefused()
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="activation.deactivated",
@@ -381,6 +490,7 @@ def move_activation(
         now=now,
     )
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="activation.created",
@@ -434,7 +544,7 @@ def list_for_vendor(
     return pages.paginate(
         query,
         columns=[Activation.created_at, Activation.id],
-        parse=[datetime.fromisoformat, uuid.UUID],
+        parse=[pages.cursor_moment, pages.cursor_id],
         key=lambda row: [row.created_at.isoformat(), str(row.id)],
         cursor=cursor,
         limit=limit,

@@ -21,6 +21,7 @@ PUBLIC_ACTOR = "public"
 
 def record_event(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     actor: str,
     action: str,
@@ -31,11 +32,12 @@ def record_event(
 ) -> None:
     """Append one event to the vendor's chain (committed with the change it records)."""
     event = NewEvent(actor, action, subject_type, str(subject_id), data or {})
-    events.append(vendor_id=vendor_id, events=[event], now=now)
+    events.append(keyring=keyring, vendor_id=vendor_id, events=[event], now=now)
 
 
 def record_change(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     actor: str,
     action: str,
@@ -48,6 +50,7 @@ def record_change(
     """Record an event with the before/after values of the fields that changed."""
     changed = [name for name in before if before[name] != after.get(name)]
     record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action=action,

@@ -7,11 +7,20 @@ vendor row holds the chain head; appending updates it first, which serialises th
 appends of one vendor (a row lock on PostgreSQL, the writer lock on SQLite), so the
 chain has no forks. :func:`verify_chain` recomputes it and reports the first broken
 link: a changed event, a missing one, or a truncated tail.
+
+The plain digests can be recomputed by anyone (they are for export and outside
+checks), so each event also carries a keyed MAC: HMAC-SHA256, under a key derived
+from the master secret, over the previous MAC and the same canonical payload. A
+database writer who deletes or edits an event and rebuilds the digests cannot
+rebuild the MACs; ``events verify`` checks both. (Cutting the newest events and
+rolling the head back to an older one is caught only against a head kept
+elsewhere: export the head now and then.)
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -31,6 +40,7 @@ from sqlalchemy import (
 )
 
 from license_server.extensions import db
+from license_server.keyring import Keyring
 from license_server.models import Activation, Event, Vendor
 from license_server.services import pages
 from license_server.webhooks import outbox
@@ -61,15 +71,23 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def event_digest(prev: str, fields: dict[str, Any]) -> str:
-    """Return the SHA-256 digest chaining ``fields`` to the previous digest."""
-    payload = json.dumps(
+def _payload(prev: str, fields: dict[str, Any]) -> bytes:
+    return json.dumps(
         {"prev": prev, **fields},
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    ).encode()
+
+
+def event_digest(prev: str, fields: dict[str, Any]) -> str:
+    """Return the SHA-256 digest chaining ``fields`` to the previous digest."""
+    return hashlib.sha256(_payload(prev, fields)).hexdigest()
+
+
+def event_mac(keyring: Keyring, prev_mac: str, fields: dict[str, Any]) -> str:
+    """Return the keyed MAC chaining ``fields`` to the previous event's MAC."""
+    return keyring.chain_mac(_payload(prev_mac, fields))
 
 
 def _fields(
@@ -92,29 +110,39 @@ _BUMP = (
     update(Vendor)
     .where(Vendor.id == bindparam("vendor"))
     .values(event_seq=Vendor.event_seq + bindparam("count", type_=BigInteger))
-    .returning(Vendor.event_seq, Vendor.event_head)
+    .returning(Vendor.event_seq, Vendor.event_head, Vendor.event_mac_head)
 )
 _HEAD = (
     update(Vendor)
     .where(Vendor.id == bindparam("vendor"))
-    .values(event_head=bindparam("head", type_=String))
+    .values(
+        event_head=bindparam("head", type_=String),
+        event_mac_head=bindparam("mac", type_=String),
+    )
 )
 _INSERT = insert(Event)
 
 
-def append(*, vendor_id: uuid.UUID, events: Sequence[NewEvent], now: datetime) -> None:
+def append(
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    events: Sequence[NewEvent],
+    now: datetime,
+) -> None:
     """Append events to the vendor's chain, in the caller's transaction."""
     if not events:
         return
     db.session.flush()  # the ORM changes these events record go first
     connection = db.session.connection()
-    seq, head = connection.execute(
+    seq, head, mac = connection.execute(
         _BUMP, {"vendor": vendor_id, "count": len(events)}
     ).one()
     rows = []
     for number, event in enumerate(events, start=seq - len(events) + 1):
         fields = _fields(vendor_id, number, event, now)
         digest = event_digest(head, fields)
+        mac = event_mac(keyring, mac, fields)
         rows.append(
             {
                 "vendor_id": vendor_id,
@@ -127,6 +155,7 @@ def append(*, vendor_id: uuid.UUID, events: Sequence[NewEvent], now: datetime) -
                 "created_at": now,
                 "prev_digest": head,
                 "digest": digest,
+                "mac": mac,
             }
         )
         head = digest
@@ -136,31 +165,45 @@ def append(*, vendor_id: uuid.UUID, events: Sequence[NewEvent], now: datetime) -
     outbox.write(
         vendor_id=vendor_id, events=list(enumerate(events, start=first)), now=now
     )
-    connection.execute(_HEAD, {"vendor": vendor_id, "head": head})
+    connection.execute(_HEAD, {"vendor": vendor_id, "head": head, "mac": mac})
 
 
-def _verify_vendor(vendor: Vendor, events: Iterable[Event]) -> ChainBreak | None:
-    head, expected = "", 1
+def chained_fields(event: Event) -> dict[str, Any]:
+    """Return the canonical fields a stored event's digest and MAC cover."""
+    return _fields(
+        event.vendor_id,
+        event.seq,
+        NewEvent(
+            event.actor,
+            event.action,
+            event.subject_type,
+            event.subject_id,
+            event.data,
+        ),
+        event.created_at,
+    )
+
+
+def _verify_vendor(
+    keyring: Keyring, vendor: Vendor, events: Iterable[Event]
+) -> ChainBreak | None:
+    head, mac, expected = "", "", 1
     for event in events:
         if event.seq != expected:
             return ChainBreak(vendor.id, expected, None, "event missing")
-        fields = _fields(
-            vendor.id,
-            event.seq,
-            NewEvent(
-                event.actor,
-                event.action,
-                event.subject_type,
-                event.subject_id,
-                event.data,
-            ),
-            event.created_at,
-        )
+        fields = chained_fields(event)
         if event.prev_digest != head:
             return ChainBreak(vendor.id, event.seq, event.id, "previous digest differs")
         if event_digest(head, fields) != event.digest:
             return ChainBreak(vendor.id, event.seq, event.id, "event content changed")
+        mac = event_mac(keyring, mac, fields)
+        if not hmac.compare_digest(mac, event.mac):
+            return ChainBreak(
+                vendor.id, event.seq, event.id, "keyed MAC differs (chain rebuilt)"
+            )
         head, expected = event.digest, expected + 1
+    if not hmac.compare_digest(vendor.event_mac_head, mac):
+        return ChainBreak(vendor.id, expected, None, "keyed chain head differs")
     if (vendor.event_seq, vendor.event_head) != (expected - 1, head):
         return ChainBreak(
             vendor.id, expected, None, "chain head differs (events removed)"
@@ -168,7 +211,9 @@ def _verify_vendor(vendor: Vendor, events: Iterable[Event]) -> ChainBreak | None
     return None
 
 
-def verify_chain(vendor_id: uuid.UUID | None = None) -> list[ChainBreak]:
+def verify_chain(
+    keyring: Keyring, vendor_id: uuid.UUID | None = None
+) -> list[ChainBreak]:
     """Recompute the chains (all vendors, or one); return the first break of each."""
     query = select(Vendor).order_by(Vendor.slug)
     if vendor_id is not None:
@@ -182,7 +227,7 @@ def verify_chain(vendor_id: uuid.UUID | None = None) -> list[ChainBreak]:
             .execution_options(yield_per=1000)
         )
         try:
-            found = _verify_vendor(vendor, events)
+            found = _verify_vendor(keyring, vendor, events)
         finally:
             events.close()  # a break stops early: release the server-side cursor
         if found is not None:
@@ -252,7 +297,7 @@ def list_events(
     return pages.paginate(
         query,
         columns=[Event.seq],
-        parse=[int],
+        parse=[pages.cursor_number],
         key=lambda event: [event.seq],
         cursor=cursor,
         limit=limit,

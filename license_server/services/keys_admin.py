@@ -48,6 +48,7 @@ def create_api_key(
     )
     db.session.flush()
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="api_key.created",
@@ -67,7 +68,12 @@ def list_api_keys(*, vendor_id: uuid.UUID) -> list[ApiKey]:
 
 @transactional
 def revoke_api_key(
-    *, vendor_id: uuid.UUID, key_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    key_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> ApiKey:
     """Revoke an API key; it stops working at once."""
     key = db.session.scalar(
@@ -78,6 +84,7 @@ def revoke_api_key(
     if key.revoked_at is None:
         key.revoked_at = now
         common.record_event(
+            keyring=keyring,
             vendor_id=vendor_id,
             actor=actor,
             action="api_key.revoked",
@@ -106,8 +113,11 @@ def _signing_key(vendor_id: uuid.UUID, key_id: uuid.UUID) -> SigningKey:
     return key
 
 
-def _record_key(key: SigningKey, action: str, actor: str, now: datetime) -> None:
+def _record_key(
+    keyring: Keyring, key: SigningKey, action: str, actor: str, now: datetime
+) -> None:
     common.record_event(
+        keyring=keyring,
         vendor_id=key.vendor_id,
         actor=actor,
         action=action,
@@ -126,13 +136,18 @@ def prepare_signing_key(
     key = add_signing_key(keyring=keyring, vendor_id=vendor_id, now=now)
     key.status = SigningKeyStatus.VERIFYING
     db.session.flush()
-    _record_key(key, "signing_key.created", actor, now)
+    _record_key(keyring, key, "signing_key.created", actor, now)
     return key
 
 
 @transactional
 def activate_signing_key(
-    *, vendor_id: uuid.UUID, key_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    key_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> SigningKey:
     """Make a prepared key the signer; the previous signer keeps verifying."""
     key = _signing_key(vendor_id, key_id)
@@ -142,7 +157,7 @@ def activate_signing_key(
         if other.status == SigningKeyStatus.ACTIVE and other.id != key.id:
             other.status = SigningKeyStatus.VERIFYING
     key.status = SigningKeyStatus.ACTIVE
-    _record_key(key, "signing_key.activated", actor, now)
+    _record_key(keyring, key, "signing_key.activated", actor, now)
     return key
 
 
@@ -155,13 +170,18 @@ def rotate_signing_key(
         keyring=keyring, vendor_id=vendor_id, actor=actor, now=now
     )
     return activate_signing_key(
-        vendor_id=vendor_id, key_id=key.id, actor=actor, now=now
+        keyring=keyring, vendor_id=vendor_id, key_id=key.id, actor=actor, now=now
     )
 
 
 @transactional
 def retire_signing_key(
-    *, vendor_id: uuid.UUID, key_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    key_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> SigningKey:
     """Retire a verifying key: it leaves the JWKS and verifies nothing more."""
     key = _signing_key(vendor_id, key_id)
@@ -170,5 +190,5 @@ def retire_signing_key(
     if key.status != SigningKeyStatus.RETIRED:
         key.status = SigningKeyStatus.RETIRED
         key.retired_at = now
-        _record_key(key, "signing_key.retired", actor, now)
+        _record_key(keyring, key, "signing_key.retired", actor, now)
     return key

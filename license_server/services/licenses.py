@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
 from sqlalchemy import Select, select
 
 from license_server import errors, keys
@@ -105,12 +106,15 @@ def _new_license(
     now: datetime,
 ) -> tuple[License, str]:
     key = keys.generate_key(item.key_prefix)
+    license_id = uuid.uuid4()
     license = License(
-        id=uuid.uuid4(),
+        id=license_id,
         vendor_id=vendor_id,
         product_id=item.id,
         key_hash=keyring.license_lookup(key.body),
-        key_sealed=keyring.seal_license_key(str(key)),
+        key_sealed=keyring.seal_license_key(
+            str(key), vendor_id=vendor_id, license_id=license_id
+        ),
         key_hint=key.body[-4:],
         status=LicenseStatus.ACTIVE,
         created_at=now,
@@ -147,6 +151,7 @@ def create_licenses(
     db.session.add_all([license for license, _ in issued])
     db.session.flush()
     events.append(
+        keyring=keyring,
         vendor_id=vendor_id,
         events=[
             events.NewEvent(
@@ -211,7 +216,7 @@ def list_licenses(
     return pages.paginate(
         _filtered(keyring, vendor_id, where),
         columns=[License.created_at, License.id],
-        parse=[datetime.fromisoformat, uuid.UUID],
+        parse=[pages.cursor_moment, pages.cursor_id],
         key=lambda license: [license.created_at.isoformat(), str(license.id)],
         cursor=cursor,
         limit=limit,
@@ -228,16 +233,37 @@ def get_license(*, vendor_id: uuid.UUID, license_id: uuid.UUID) -> License:
     return license
 
 
+class KeyNotReadable(errors.APIError):
+    status_code, code, message = (
+        409,
+        "KEY_NOT_READABLE",
+        "This license's stored key was not sealed for this license; "
+        "regenerate the key.",
+    )
+
+
 def reveal_key(*, keyring: Keyring, license: License) -> str:
-    """Decrypt a license's key for its vendor."""
-    return keyring.open_license_key(license.key_sealed)
+    """Decrypt a license's key for its vendor (sealed for this very row)."""
+    try:
+        return keyring.open_license_key(
+            license.key_sealed, vendor_id=license.vendor_id, license_id=license.id
+        )
+    except InvalidTag as exc:  # a ciphertext moved here from another row
+        raise KeyNotReadable() from exc
 
 
 def _record_change(
-    license: License, *, action: str, actor: str, before: dict[str, Any], now: datetime
+    license: License,
+    *,
+    keyring: Keyring,
+    action: str,
+    actor: str,
+    before: dict[str, Any],
+    now: datetime,
 ) -> None:
     license.updated_at = now
     common.record_change(
+        keyring=keyring,
         vendor_id=license.vendor_id,
         actor=actor,
         action=action,
@@ -252,6 +278,7 @@ def _record_change(
 @transactional
 def update_license(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     license_id: uuid.UUID,
     changes: dict[str, Any],
@@ -265,7 +292,12 @@ def update_license(
     for name in names:
         setattr(license, name, changes[name])
     _record_change(
-        license, action="license.updated", actor=actor, before=before, now=now
+        license,
+        keyring=keyring,
+        action="license.updated",
+        actor=actor,
+        before=before,
+        now=now,
     )
     return license
 
@@ -273,6 +305,7 @@ def update_license(
 @transactional
 def renew_license(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     license_id: uuid.UUID,
     days: int,
@@ -288,7 +321,12 @@ def renew_license(
     if license.updates_until is not None:
         license.updates_until = max(license.updates_until, now) + period
     _record_change(
-        license, action="license.renewed", actor=actor, before=before, now=now
+        license,
+        keyring=keyring,
+        action="license.renewed",
+        actor=actor,
+        before=before,
+        now=now,
     )
     return license
 
@@ -307,10 +345,17 @@ def regenerate_key(
     key = keys.generate_key(license.product.key_prefix)
     before = snapshot(license, ("key_hint",))
     license.key_hash = keyring.license_lookup(key.body)
-    license.key_sealed = keyring.seal_license_key(str(key))
+    license.key_sealed = keyring.seal_license_key(
+        str(key), vendor_id=license.vendor_id, license_id=license.id
+    )
     license.key_hint = key.body[-4:]
     _record_change(
-        license, action="license.key_regenerated", actor=actor, before=before, now=now
+        license,
+        keyring=keyring,
+        action="license.key_regenerated",
+        actor=actor,
+        before=before,
+        now=now,
     )
     return license, str(key)
 
@@ -318,6 +363,7 @@ def regenerate_key(
 @transactional
 def change_status(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     license_id: uuid.UUID,
     change: str,
@@ -335,6 +381,11 @@ def change_status(
     before = snapshot(license, ("status",))
     license.status = target
     _record_change(
-        license, action=f"license.{change}", actor=actor, before=before, now=now
+        license,
+        keyring=keyring,
+        action=f"license.{change}",
+        actor=actor,
+        before=before,
+        now=now,
     )
     return license

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 
 from license_server import domains, errors, keys
 from license_server.extensions import db
-from license_server.models import Product
+from license_server.keyring import Keyring
+from license_server.models import Product, Vendor
 from license_server.services import common
 from license_server.services.unit import transactional
 
 DEFAULT_TOKEN_TTL = 7 * 24 * 3600
 DEFAULT_GRACE_PERIOD = 14 * 24 * 3600
+DEFAULT_DEV_DOMAINS = 3
+DEFAULT_DEACTIVATIONS = 3  # per license per 24 hours
 
 
 POLICY_FIELDS = (
@@ -25,6 +29,7 @@ POLICY_FIELDS = (
     "key_prefix",
     "max_domains",
     "max_dev_domains",
+    "max_deactivations",
     "token_ttl",
     "grace_period",
     "expiry_policy",
@@ -36,7 +41,7 @@ class ProductExists(errors.APIError):
     status_code, code, message = (
         409,
         "PRODUCT_EXISTS",
-        "A product with this slug exists.",
+        "You already have a product with this slug.",
     )
 
 
@@ -60,13 +65,15 @@ def canonical_patterns(patterns: list[str]) -> list[str]:
 @transactional
 def create_product(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     actor: str,
     slug: str,
     name: str,
     key_prefix: str = "",
     max_domains: int = 1,
-    max_dev_domains: int | None = None,
+    max_dev_domains: int | None = DEFAULT_DEV_DOMAINS,
+    max_deactivations: int = DEFAULT_DEACTIVATIONS,
     token_ttl: int = DEFAULT_TOKEN_TTL,
     grace_period: int = DEFAULT_GRACE_PERIOD,
     expiry_policy: str = "allow",
@@ -86,6 +93,7 @@ def create_product(
         key_prefix=prefix,
         max_domains=max_domains,
         max_dev_domains=max_dev_domains,
+        max_deactivations=max_deactivations,
         token_ttl=token_ttl,
         grace_period=grace_period,
         expiry_policy=expiry_policy,
@@ -100,6 +108,7 @@ def create_product(
         db.session.rollback()
         raise ProductExists() from exc
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="product.created",
@@ -146,9 +155,28 @@ def product_for_vendor(*, vendor_id: uuid.UUID, slug: str) -> Product:
     return product
 
 
+def public_product_query(identifier: str, columns: Sequence[Any]) -> Select[Any]:
+    """Return the query resolving a public product identifier to ``columns``.
+
+    ``vendor/product`` names one vendor's product. A bare ``product`` slug, what
+    clients sent when slugs were unique server-wide, names the first product that
+    took that slug: every existing client keeps reaching its product, and a vendor
+    who takes the same slug later cannot capture it (its product is reached as
+    ``vendor/product`` only). ``columns`` may include Vendor columns; the query
+    yields at most one row.
+    """
+    vendor_slug, slash, slug = identifier.rpartition("/")
+    query = select(*columns).join(Vendor, Vendor.id == Product.vendor_id)
+    query = query.where(Product.slug == slug)
+    if slash:
+        return query.where(Vendor.slug == vendor_slug)
+    return query.order_by(Product.created_at, Product.id).limit(1)
+
+
 @transactional
 def update_product(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     product_id: uuid.UUID,
     changes: dict[str, Any],
@@ -168,13 +196,15 @@ def update_product(
     for name, value in changes.items():
         setattr(product, name, value)
     product.updated_at = now
-    _record(product, actor, "product.updated", before, _snapshot(product), now)
+    after = _snapshot(product)
+    _record(keyring, product, actor, "product.updated", before, after, now)
     return product
 
 
 @transactional
 def set_archived(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     product_id: uuid.UUID,
     archived: bool,
@@ -187,11 +217,12 @@ def set_archived(
         product.archived_at = now if archived else None
         product.updated_at = now
         action = "product.archived" if archived else "product.restored"
-        _record(product, actor, action, {}, {}, now)
+        _record(keyring, product, actor, action, {}, {}, now)
     return product
 
 
 def _record(
+    keyring: Keyring,
     product: Product,
     actor: str,
     action: str,
@@ -200,6 +231,7 @@ def _record(
     now: datetime,
 ) -> None:
     common.record_change(
+        keyring=keyring,
         vendor_id=product.vendor_id,
         actor=actor,
         action=action,

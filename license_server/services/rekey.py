@@ -1,9 +1,12 @@
 """Master key rotation: re-seal every stored secret under a new master key.
 
 All in one transaction, through the keyring's public functions only: every signing
-key and license key is opened with the old keyring and sealed with the new one, and
-each license's lookup hash is recomputed from its key. Nothing is written unless the
-old key opens everything. Admin API keys are stored only as keyed hashes of a text
+key, license key and stored idempotent answer is opened with the old keyring and
+sealed with the new one (bound to the same row), each license's lookup hash is
+recomputed from its key, and every vendor's event chain is checked under the old
+key and its MACs recomputed under the new one (a chain that does not verify stops
+the rotation: re-keying it would make tampering verify). Nothing is written unless
+the old key opens everything. Admin API keys are stored only as keyed hashes of a text
 the server never kept, so they cannot be carried over: each live one is reissued
 (same id, name and scope, a new text shown once) and the old texts stop working.
 Client-address hashes already in events stay as they are (the addresses were never
@@ -22,19 +25,23 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.keys import parse_key
 from license_server.models import (
     ApiKey,
+    Event,
+    IdempotencyKey,
     License,
     ReleaseKey,
     SigningKey,
+    Vendor,
 )
 from license_server.models.users import StaffUser
 from license_server.models.webhooks import WebhookEndpoint, WebhookKey
+from license_server.services import events
 from license_server.services.common import record_event
 from license_server.services.vendors import API_KEY_PREFIX
 
@@ -49,6 +56,10 @@ _COVERED: set[str] = {"api_keys.key_hash"}  # reissued below, not re-sealed
 
 class WrongOldKey(RuntimeError):
     """The old master key does not open the stored secrets."""
+
+
+class ChainBroken(RuntimeError):
+    """An event chain does not verify, so its MACs are not re-keyed."""
 
 
 @dataclass(frozen=True)
@@ -109,10 +120,53 @@ def _signing_keys(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
 def _licenses(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
     done: Counter[uuid.UUID] = Counter()
     for license in _in_batches(License):
-        text = old.open_license_key(license.key_sealed)
-        license.key_sealed = new.seal_license_key(text)
+        row = {"vendor_id": license.vendor_id, "license_id": license.id}
+        text = old.open_license_key(license.key_sealed, **row)
+        license.key_sealed = new.seal_license_key(text, **row)
         license.key_hash = new.license_lookup(parse_key(text).body)
         done[license.vendor_id] += 1
+    return done
+
+
+def _replays(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for stored in _in_batches(IdempotencyKey):
+        if stored.body_sealed is None:
+            continue
+        row = {"vendor_id": stored.vendor_id, "row_id": stored.id}
+        body = old.open_replay(stored.body_sealed, **row)
+        stored.body_sealed = new.seal_replay(body, **row)
+        done[stored.vendor_id] += 1
+    return done
+
+
+def _event_macs(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    """Re-key every chain's MACs; a chain that does not verify is never re-keyed."""
+    broken = events.verify_chain(old)
+    if broken:
+        # re-keying would make a tampered chain verify: stop and let people look
+        raise ChainBroken(
+            f"{len(broken)} event chain(s) do not verify under the old key "
+            "(`license-server events verify`): nothing was changed"
+        )
+    done: Counter[uuid.UUID] = Counter()
+    for vendor_id in list(db.session.scalars(select(Vendor.id).order_by(Vendor.id))):
+        mac, batch = "", []
+        rows = db.session.scalars(
+            select(Event).where(Event.vendor_id == vendor_id).order_by(Event.seq)
+        )
+        for event in rows:
+            mac = events.event_mac(new, mac, events.chained_fields(event))
+            batch.append({"id": event.id, "mac": mac})
+        if batch:
+            db.session.execute(update(Event), batch)
+        db.session.execute(
+            update(Vendor)
+            .where(Vendor.id == vendor_id)
+            .values(event_mac_head=mac)
+            .execution_options(synchronize_session=False)
+        )
+        done[vendor_id] = len(batch)
     return done
 
 
@@ -181,6 +235,9 @@ register(
     ("webhook_endpoints.secret_sealed", "webhook_endpoints.previous_secret_sealed"),
 )
 register("webhook_keys", _webhook_keys, ("webhook_keys.private_key_sealed",))
+register("idempotent_answers", _replays, ("idempotency_keys.body_sealed",))
+# last: the MACs re-keyed here are checked under the old key first
+register("event_macs", _event_macs, ("events.mac", "vendors.event_mac_head"))
 
 
 def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationReport:
@@ -193,6 +250,9 @@ def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationR
             report.counts[kind] = sum(counts.values())
             for vendor_id, count in counts.items():
                 per_vendor.setdefault(vendor_id, {})[kind] = count
+    except ChainBroken:
+        db.session.rollback()
+        raise
     except InvalidTag as exc:
         db.session.rollback()
         raise WrongOldKey(
@@ -204,6 +264,7 @@ def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationR
         per_vendor.setdefault(vendor_id, {})["api_keys_reissued"] = count
     for vendor_id, resealed in sorted(per_vendor.items()):
         record_event(
+            keyring=new,
             vendor_id=vendor_id,
             actor=ACTOR,
             action="master_key.rotated",

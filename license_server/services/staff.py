@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from license_server import errors
 from license_server.extensions import db
+from license_server.keyring import Keyring
 from license_server.models.users import StaffRole, StaffUser
 from license_server.services import common, web_sessions
 from license_server.services.unit import transactional
@@ -100,6 +101,7 @@ def add_user(
 @transactional
 def create_user(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     email: str,
     role: str,
@@ -117,7 +119,14 @@ def create_user(
         name=name,
         now=now,
     )
-    record(user, "staff.created", actor, {"email": user.email, "role": user.role}, now)
+    record(
+        keyring,
+        user,
+        "staff.created",
+        actor,
+        {"email": user.email, "role": user.role},
+        now,
+    )
     return user
 
 
@@ -157,6 +166,7 @@ def _owners_left(vendor_id: uuid.UUID, without: uuid.UUID) -> int:
 @transactional
 def change_role(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     user_id: uuid.UUID,
     role: str,
@@ -170,13 +180,14 @@ def change_role(
         if not _owners_left(vendor_id, user.id):
             raise LastOwner()
     before, user.role = user.role, new
-    record(user, "staff.role_changed", actor, {"from": before, "to": new}, now)
+    record(keyring, user, "staff.role_changed", actor, {"from": before, "to": new}, now)
     return user
 
 
 @transactional
 def set_disabled(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     user_id: uuid.UUID,
     disabled: bool,
@@ -195,24 +206,36 @@ def set_disabled(
     if disabled:
         web_sessions.end_all(kind=KIND, subject_id=user.id)
     action = "staff.disabled" if disabled else "staff.enabled"
-    record(user, action, actor, {"email": user.email}, now)
+    record(keyring, user, action, actor, {"email": user.email}, now)
     return user
 
 
 @transactional
-def sign_out_everywhere(*, user: StaffUser, now: datetime) -> int:
+def sign_out_everywhere(*, keyring: Keyring, user: StaffUser, now: datetime) -> int:
     """End every session of a user; return how many ended."""
     ended = web_sessions.end_all(kind=KIND, subject_id=user.id)
     record(
-        user, "staff.signed_out_everywhere", actor_of(user), {"sessions": ended}, now
+        keyring,
+        user,
+        "staff.signed_out_everywhere",
+        actor_of(user),
+        {"sessions": ended},
+        now,
     )
     return ended
 
 
 def record(
-    user: StaffUser, action: str, actor: str, data: dict[str, object], now: datetime
+    keyring: Keyring,
+    user: StaffUser,
+    action: str,
+    actor: str,
+    data: dict[str, object],
+    now: datetime,
 ) -> None:
+    """Append one event about ``user`` to the vendor's chain."""
     common.record_event(
+        keyring=keyring,
         vendor_id=user.vendor_id,
         actor=actor,
         action=action,

@@ -96,7 +96,7 @@ def invite(
         now=now,
     )
     db.session.flush()
-    _event(link, "staff.invited", actor, now)
+    _event(keyring, link, "staff.invited", actor, now)
     return link, token
 
 
@@ -122,7 +122,7 @@ def reset_link(
         now=now,
     )
     db.session.flush()
-    _event(link, "staff.reset_link_created", actor, now)
+    _event(keyring, link, "staff.reset_link_created", actor, now)
     return link, token
 
 
@@ -166,7 +166,7 @@ def accept_invitation(
         name=name,
         now=now,
     )
-    record(user, "staff.joined", actor_of(user), {"email": user.email}, now)
+    record(keyring, user, "staff.joined", actor_of(user), {"email": user.email}, now)
     return user
 
 
@@ -182,14 +182,24 @@ def reset_password(
     user = get_user(vendor_id=link.vendor_id, user_id=link.user_id)
     user.password_hash = new_hash
     ended = web_sessions.end_all(kind=KIND, subject_id=user.id)
-    record(user, "staff.password_reset", actor_of(user), {"sessions_ended": ended}, now)
+    record(
+        keyring,
+        user,
+        "staff.password_reset",
+        actor_of(user),
+        {"sessions_ended": ended},
+        now,
+    )
     return user
 
 
-def _event(link: StaffToken, action: str, actor: str, now: datetime) -> None:
+def _event(
+    keyring: Keyring, link: StaffToken, action: str, actor: str, now: datetime
+) -> None:
     from license_server.services import common
 
     common.record_event(
+        keyring=keyring,
         vendor_id=link.vendor_id,
         actor=actor,
         action=action,

@@ -107,7 +107,14 @@ def sign_in(
     )
     if not pending:
         user.last_login_at = now
-        record(user, "staff.signed_in", actor_of(user), {"second_factor": False}, now)
+        record(
+            keyring,
+            user,
+            "staff.signed_in",
+            actor_of(user),
+            {"second_factor": False},
+            now,
+        )
     db.session.commit()
     return session, token
 
@@ -129,7 +136,9 @@ def second_factor(
         raise _refuse(keys, now)
     web_sessions.promote(session)
     user.last_login_at = now
-    record(user, "staff.signed_in", actor_of(user), {"second_factor": True}, now)
+    record(
+        keyring, user, "staff.signed_in", actor_of(user), {"second_factor": True}, now
+    )
     db.session.commit()
 
 
@@ -177,12 +186,12 @@ def enable_totp(
             detail={"fields": {"code": ["Does not match."]}},
         )
     user.totp_sealed = keyring.seal_web_secret(secret, str(user.id))
-    record(user, "staff.totp_enabled", actor_of(user), {}, now)
+    record(keyring, user, "staff.totp_enabled", actor_of(user), {}, now)
 
 
 @transactional
-def disable_totp(*, user: StaffUser, now: datetime) -> None:
+def disable_totp(*, keyring: Keyring, user: StaffUser, now: datetime) -> None:
     """Turn off TOTP for a user."""
     user.totp_sealed = None
     user.totp_last_step = None
-    record(user, "staff.totp_disabled", actor_of(user), {}, now)
+    record(keyring, user, "staff.totp_disabled", actor_of(user), {}, now)

@@ -91,6 +91,7 @@ def create_vendor(
         keyring=keyring, vendor_id=vendor.id, name="initial", scope="write", now=now
     )
     common.record_event(
+        keyring=keyring,
         vendor_id=vendor.id,
         actor="cli",
         action="vendor.created",

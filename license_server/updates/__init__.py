@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, Response
+from flask import Flask
 
 from license_server import runtime as runtimes
 from license_server.runtime.caches import TTLCache
@@ -57,12 +57,3 @@ def init_app(app: Flask, api: object) -> None:
     catalog.watch(shared.engine, shared.caches)
     api.register_blueprint(public_api.blp)  # type: ignore[attr-defined]
     api.register_blueprint(admin_api.blp)  # type: ignore[attr-defined]
-    app.after_request(_no_framing)
-
-
-def _no_framing(response: Response) -> Response:
-    """Refuse framing unless a route allowed it (only the changelog page does)."""
-    response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
-    if "frame-ancestors *" not in response.headers["Content-Security-Policy"]:
-        response.headers.setdefault("X-Frame-Options", "DENY")
-    return response

@@ -39,6 +39,7 @@ PACKAGE_TYPES = {"application/zip", "application/octet-stream"}
 
 def _scoped() -> dict[str, Any]:
     return {
+        "keyring": context.keyring(),
         "vendor_id": context.api_key().vendor_id,
         "actor": context.actor(),
         "now": context.now(),
@@ -102,7 +103,6 @@ def upload_package(release_id: uuid.UUID) -> Any:
     # this route alone takes large bodies; the app-wide limit stays small
     request.max_content_length = limit + 1
     return releases.attach_package(
-        keyring=context.keyring(),
         storage=api.updates_runtime().storage,
         release_id=release_id,
         stream=request.stream,
@@ -219,7 +219,7 @@ def list_release_keys() -> Any:
 @writes
 def rotate_release_key() -> Any:
     """Create a new release key that signs from now on; the old one keeps verifying."""
-    return _key_out(release_keys.rotate(keyring=context.keyring(), **_scoped()))
+    return _key_out(release_keys.rotate(**_scoped()))
 
 
 @blp.post("/release-keys/<uuid:key_id>/retire")

@@ -61,8 +61,11 @@ def _new_key(keyring: Keyring, vendor_id: uuid.UUID, now: datetime) -> ReleaseKe
     return key
 
 
-def _record(key: ReleaseKey, action: str, actor: str, now: datetime) -> None:
+def _record(
+    keyring: Keyring, key: ReleaseKey, action: str, actor: str, now: datetime
+) -> None:
     common.record_event(
+        keyring=keyring,
         vendor_id=key.vendor_id,
         actor=actor,
         action=action,
@@ -93,7 +96,7 @@ def active_key(
             return key
     key = _new_key(keyring, vendor_id, now)
     db.session.flush()
-    _record(key, "release_key.created", actor, now)
+    _record(keyring, key, "release_key.created", actor, now)
     return key
 
 
@@ -104,16 +107,21 @@ def rotate(
     for other in list_keys(vendor_id=vendor_id):
         if other.status == ReleaseKeyStatus.ACTIVE:
             other.status = ReleaseKeyStatus.VERIFYING
-            _record(other, "release_key.verifying", actor, now)
+            _record(keyring, other, "release_key.verifying", actor, now)
     key = _new_key(keyring, vendor_id, now)
     db.session.flush()
-    _record(key, "release_key.created", actor, now)
+    _record(keyring, key, "release_key.created", actor, now)
     db.session.commit()
     return key
 
 
 def retire(
-    *, vendor_id: uuid.UUID, key_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    key_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> ReleaseKey:
     """Retire a verifying key: it leaves the JWKS."""
     key = db.session.scalar(
@@ -128,7 +136,7 @@ def retire(
     if key.status != ReleaseKeyStatus.RETIRED:
         key.status = ReleaseKeyStatus.RETIRED
         key.retired_at = now
-        _record(key, "release_key.retired", actor, now)
+        _record(keyring, key, "release_key.retired", actor, now)
     db.session.commit()
     return key
 

@@ -64,9 +64,15 @@ def _snapshot(release: Release) -> dict[str, Any]:
 
 
 def _record(
-    release: Release, action: str, actor: str, now: datetime, **data: Any
+    keyring: Keyring,
+    release: Release,
+    action: str,
+    actor: str,
+    now: datetime,
+    **data: Any,
 ) -> None:
     common.record_event(
+        keyring=keyring,
         vendor_id=release.vendor_id,
         actor=actor,
         action=action,
@@ -104,6 +110,7 @@ def list_releases(*, vendor_id: uuid.UUID, product_id: uuid.UUID) -> list[Releas
 
 def create_release(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     product_id: uuid.UUID,
     version: str,
@@ -145,7 +152,7 @@ def create_release(
     except IntegrityError as exc:  # a concurrent create of the same version
         db.session.rollback()
         raise ReleaseExists(detail={"version": version}) from exc
-    _record(release, "release.created", actor, now)
+    _record(keyring, release, "release.created", actor, now)
     _commit()
     return release
 
@@ -186,6 +193,7 @@ def attach_package(
     release.signature_kid = signer.kid
     release.updated_at = now
     _record(
+        keyring,
         release,
         "release.package_uploaded",
         actor,
@@ -199,7 +207,12 @@ def attach_package(
 
 
 def publish(
-    *, vendor_id: uuid.UUID, release_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    release_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> Release:
     """Publish a release: update checks may offer it from now on."""
     release = get_release(vendor_id=vendor_id, release_id=release_id)
@@ -211,26 +224,32 @@ def publish(
         release.published_at = now
         release.first_published_at = release.first_published_at or now
         release.updated_at = now
-        _record(release, "release.published", actor, now)
+        _record(keyring, release, "release.published", actor, now)
     _commit()
     return release
 
 
 def unpublish(
-    *, vendor_id: uuid.UUID, release_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    release_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> Release:
     """Stop offering a release (it can be published again, unlike a yank)."""
     release = get_release(vendor_id=vendor_id, release_id=release_id)
     if release.published_at is not None:
         release.published_at = None
         release.updated_at = now
-        _record(release, "release.unpublished", actor, now)
+        _record(keyring, release, "release.unpublished", actor, now)
     _commit()
     return release
 
 
 def yank(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     release_id: uuid.UUID,
     reason: str | None,
@@ -244,13 +263,14 @@ def yank(
         release.yank_reason = reason
         release.published_at = None
         release.updated_at = now
-        _record(release, "release.yanked", actor, now, reason=reason)
+        _record(keyring, release, "release.yanked", actor, now, reason=reason)
     _commit()
     return release
 
 
 def update_release(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     release_id: uuid.UUID,
     changes: dict[str, Any],
@@ -265,6 +285,7 @@ def update_release(
             setattr(release, name, changes[name])
     release.updated_at = now
     common.record_change(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="release.updated",
@@ -280,6 +301,7 @@ def update_release(
 
 def delete_release(
     *,
+    keyring: Keyring,
     storage: Storage,
     vendor_id: uuid.UUID,
     release_id: uuid.UUID,
@@ -291,7 +313,7 @@ def delete_release(
     if release.first_published_at is not None:
         raise ReleaseState("A release that was published cannot be deleted; yank it.")
     key = release.storage_key
-    _record(release, "release.deleted", actor, now)
+    _record(keyring, release, "release.deleted", actor, now)
     db.session.delete(release)
     _commit()
     if key is not None:

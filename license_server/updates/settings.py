@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from license_server.extensions import db
+from license_server.keyring import Keyring
 from license_server.models import (
     Channel,
     License,
@@ -89,6 +90,7 @@ def get_settings(*, vendor_id: uuid.UUID, product_id: uuid.UUID) -> UpdateSettin
 
 def put_settings(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     product_id: uuid.UUID,
     changes: dict[str, Any],
@@ -110,6 +112,7 @@ def put_settings(
     row.updated_at = now
     after = snapshot(row).as_dict()
     common.record_change(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="product.update_settings_changed",
@@ -137,6 +140,7 @@ def get_rules(*, vendor_id: uuid.UUID, license_id: uuid.UUID) -> dict[str, Any]:
 
 def put_rules(
     *,
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     license_id: uuid.UUID,
     changes: dict[str, Any],
@@ -155,6 +159,7 @@ def put_rules(
             setattr(rule, name, changes[name])
     rule.updated_at = now
     common.record_change(
+        keyring=keyring,
         vendor_id=vendor_id,
         actor=actor,
         action="license.update_rules_changed",

@@ -100,16 +100,17 @@ _PRODUCT_FIELDS = (
     "dev_patterns",
     "archived_at",
 )
-PRODUCT_QUERY = (
-    select(*(getattr(Product, name) for name in _PRODUCT_FIELDS), Vendor.issuer)
-    .join(Vendor, Vendor.id == Product.vendor_id)
-    .where(Product.slug == bindparam("slug"))
+_PRODUCT_COLUMNS = (
+    *(getattr(Product, name) for name in _PRODUCT_FIELDS),
+    Vendor.issuer,
 )
 
 
 def read_product(connection: Connection, slug: str) -> ProductInfo | None:
-    """Read a product's settings by slug."""
-    row = connection.execute(PRODUCT_QUERY, {"slug": slug}).first()
+    """Read a product's settings by its public identifier (vendor/product or slug)."""
+    from license_server.services.products import public_product_query
+
+    row = connection.execute(public_product_query(slug, _PRODUCT_COLUMNS)).first()
     if row is None:
         return None
     fields = dict(zip(_PRODUCT_FIELDS, row, strict=False))

@@ -34,6 +34,7 @@ UPDATABLE = ("url", "event_types", "description", "enabled")
 
 
 def _record(
+    keyring: Keyring,
     vendor_id: uuid.UUID,
     actor: str,
     action: str,
@@ -42,7 +43,7 @@ def _record(
     now: datetime,
 ) -> None:
     event = events.NewEvent(actor, action, subject[0], str(subject[1]), data)
-    events.append(vendor_id=vendor_id, events=[event], now=now)
+    events.append(keyring=keyring, vendor_id=vendor_id, events=[event], now=now)
 
 
 def _vet(policy: ssrf.Policy, url: str) -> None:
@@ -111,6 +112,7 @@ def create_endpoint(
     db.session.add(endpoint)
     db.session.flush()
     _record(
+        keyring,
         vendor_id,
         actor,
         "webhook_endpoint.created",
@@ -147,6 +149,7 @@ def list_endpoints(*, vendor_id: uuid.UUID) -> list[WebhookEndpoint]:
 
 def update_endpoint(
     *,
+    keyring: Keyring,
     policy: ssrf.Policy,
     vendor_id: uuid.UUID,
     endpoint_id: uuid.UUID,
@@ -166,6 +169,7 @@ def update_endpoint(
     endpoint.updated_at = now
     after = {name: getattr(endpoint, name) for name in before}
     _record(
+        keyring,
         vendor_id,
         actor,
         "webhook_endpoint.updated",
@@ -178,12 +182,18 @@ def update_endpoint(
 
 
 def delete_endpoint(
-    *, vendor_id: uuid.UUID, endpoint_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> None:
     """Delete an endpoint with its pending and past deliveries."""
     endpoint = get_endpoint(vendor_id=vendor_id, endpoint_id=endpoint_id)
     db.session.delete(endpoint)
     _record(
+        keyring,
         vendor_id,
         actor,
         "webhook_endpoint.deleted",
@@ -212,6 +222,7 @@ def rotate_secret(
     endpoint.secret_sealed = keyring.seal_webhook_secret(secret, str(endpoint.id))
     endpoint.updated_at = now
     _record(
+        keyring,
         vendor_id,
         actor,
         "webhook_endpoint.secret_rotated",
@@ -224,13 +235,19 @@ def rotate_secret(
 
 
 def send_test(
-    *, vendor_id: uuid.UUID, endpoint_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> WebhookDelivery:
     """Queue a ``test.ping`` to an endpoint; return its delivery."""
     endpoint = get_endpoint(vendor_id=vendor_id, endpoint_id=endpoint_id)
     vendor = db.session.get_one(Vendor, vendor_id)
     delivery_id = outbox.queue_ping(endpoint=endpoint, vendor=vendor, now=now)
     _record(
+        keyring,
         vendor_id,
         actor,
         "webhook_endpoint.tested",
@@ -273,7 +290,15 @@ def rotate_key(
     ):
         old.retires_at = now + ROTATION_OVERLAP
     key = _add_key(keyring, vendor_id, now)
-    _record(vendor_id, actor, "webhook_key.rotated", ("webhook_key", key.id), {}, now)
+    _record(
+        keyring,
+        vendor_id,
+        actor,
+        "webhook_key.rotated",
+        ("webhook_key", key.id),
+        {},
+        now,
+    )
     db.session.commit()
     return key
 
@@ -328,13 +353,19 @@ def attempts_of(delivery_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[WebhookAt
 
 
 def resend(
-    *, vendor_id: uuid.UUID, delivery_id: uuid.UUID, actor: str, now: datetime
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    actor: str,
+    now: datetime,
 ) -> WebhookDelivery:
     """Send a delivery again now, with a fresh retry schedule (same webhook-id)."""
     delivery = get_delivery(vendor_id=vendor_id, delivery_id=delivery_id)
     delivery.state, delivery.tries = DeliveryState.PENDING, 0
     delivery.next_attempt_at, delivery.finished_at = now, None
     _record(
+        keyring,
         vendor_id,
         actor,
         "webhook_delivery.resent",

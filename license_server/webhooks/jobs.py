@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, delete, exists, select, text
 
 from license_server.extensions import db
+from license_server.keyring import Keyring
 from license_server.models import IdempotencyKey, License, LicenseStatus
 from license_server.models.webhooks import LicenseNotice
 from license_server.services import events
@@ -64,7 +65,9 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def _emit(kind: str, action: str, licenses: list[License], now: datetime) -> int:
+def _emit(
+    keyring: Keyring, kind: str, action: str, licenses: list[License], now: datetime
+) -> int:
     by_vendor: dict[uuid.UUID, list[events.NewEvent]] = defaultdict(list)
     for license in licenses:
         expires_at = license.expires_at
@@ -83,7 +86,7 @@ def _emit(kind: str, action: str, licenses: list[License], now: datetime) -> int
             events.NewEvent(ACTOR, action, "license", str(license.id), data)
         )
     for vendor_id, found in by_vendor.items():
-        events.append(vendor_id=vendor_id, events=found, now=now)
+        events.append(keyring=keyring, vendor_id=vendor_id, events=found, now=now)
     return len(licenses)
 
 
@@ -96,7 +99,7 @@ def _locked() -> bool:
     return bool(taken)
 
 
-def run(*, now: datetime, expiring_soon_days: int) -> JobReport:
+def run(*, keyring: Keyring, now: datetime, expiring_soon_days: int) -> JobReport:
     """Emit due expiry events and purge expired rows, in one transaction."""
     if not _locked():
         db.session.rollback()
@@ -114,8 +117,8 @@ def run(*, now: datetime, expiring_soon_days: int) -> JobReport:
         db.session.rollback()
         return JobReport()
     report = JobReport(
-        _emit("expired", "license.expired", expired, now),
-        _emit("expiring_soon", "license.expiring_soon", soon, now),
+        _emit(keyring, "expired", "license.expired", expired, now),
+        _emit(keyring, "expiring_soon", "license.expiring_soon", soon, now),
         purge(now) if stale else 0,
     )
     db.session.commit()

@@ -64,7 +64,11 @@ class Runner:
         with self.app.app_context():
             now = self.clock()
             if self._jobs_at is None or now >= self._jobs_at:
-                jobs.run(now=now, expiring_soon_days=self.soon_days)
+                jobs.run(
+                    keyring=self.keyring,
+                    now=now,
+                    expiring_soon_days=self.soon_days,
+                )
                 self._jobs_at = now + self.jobs_every
             attempts = 0
             while not (stop and stop.is_set()) and deliver_one(

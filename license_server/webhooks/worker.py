@@ -158,6 +158,7 @@ def _record(
     delivery: WebhookDelivery,
     outcome: transport.Answer | str,
     *,
+    keyring: Keyring,
     started: datetime,
     now: datetime,
     millis: int,
@@ -182,7 +183,7 @@ def _record(
         metrics.DELIVERED.inc()
         return
     if answer is not None and answer.status == 410:
-        _disable(delivery.endpoint_id, "the receiver answered 410 Gone", now)
+        _disable(keyring, delivery.endpoint_id, "the receiver answered 410 Gone", now)
         delivery.state, delivery.finished_at = DeliveryState.FAILED, now
         metrics.FAILED.inc()
         return
@@ -200,7 +201,9 @@ def _record(
         metrics.RETRIED.inc()
 
 
-def _disable(endpoint_id: uuid.UUID, reason: str, now: datetime) -> None:
+def _disable(
+    keyring: Keyring, endpoint_id: uuid.UUID, reason: str, now: datetime
+) -> None:
     endpoint = db.session.get_one(WebhookEndpoint, endpoint_id)
     endpoint.enabled, endpoint.disabled_reason, endpoint.updated_at = False, reason, now
     event = events.NewEvent(
@@ -210,7 +213,9 @@ def _disable(endpoint_id: uuid.UUID, reason: str, now: datetime) -> None:
         str(endpoint.id),
         {"reason": reason},
     )
-    events.append(vendor_id=endpoint.vendor_id, events=[event], now=now)
+    events.append(
+        keyring=keyring, vendor_id=endpoint.vendor_id, events=[event], now=now
+    )
 
 
 def deliver_one(*, keyring: Keyring, settings: Settings, clock: Clock) -> bool:
@@ -236,6 +241,7 @@ def deliver_one(*, keyring: Keyring, settings: Settings, clock: Clock) -> bool:
     _record(
         delivery,
         outcome,
+        keyring=keyring,
         started=started,
         now=clock(),
         millis=millis,

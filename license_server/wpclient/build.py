@@ -15,7 +15,7 @@ from sqlalchemy import select
 from license_server import errors
 from license_server.extensions import db
 from license_server.models import Product
-from license_server.services import vendors
+from license_server.services import products, vendors
 from license_server.updates import release_keys
 
 __all__ = [
@@ -153,6 +153,15 @@ def zip_bytes(files: dict[str, bytes], folder: str) -> bytes:
     return buffer.getvalue()
 
 
+def _identifier(product: Product) -> str:
+    """The product identifier the client sends: the bare slug when it names this
+    product (the first to take it), else ``vendor/product`` (PROTOCOL §2)."""
+    first = db.session.scalar(products.public_product_query(product.slug, [Product.id]))
+    if first == product.id:
+        return product.slug
+    return f"{product.vendor.slug}/{product.slug}"
+
+
 def build_for_product(
     *,
     vendor_id: uuid.UUID | None,
@@ -164,6 +173,8 @@ def build_for_product(
     query = select(Product)
     if product_id is not None:
         query = query.where(Product.id == product_id)
+    elif vendor_id is None:  # the operator's CLI: vendor/product, or a bare slug
+        query = products.public_product_query(product_slug or "", [Product])
     else:
         query = query.where(Product.slug == product_slug)
     if vendor_id is not None:
@@ -175,7 +186,7 @@ def build_for_product(
     return ClientBuild(
         server_url=server_url,
         issuer=product.vendor.issuer,
-        product=product.slug,
+        product=_identifier(product),
         product_name=product.name,
         keys={jwk["kid"]: jwk["x"] for jwk in jwks if jwk.get("use", "sig") == "sig"},
         release_keys=[

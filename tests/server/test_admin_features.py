@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 
 from license_server.extensions import db
 from license_server.models import Event, License
+from license_server.runtime import of as runtime_of
 from license_server.services import events as event_log
 from tests.conftest import (
     VendorFixture,
@@ -374,6 +375,7 @@ def test_idempotency_in_flight_and_expiry(
     now = datetime.now(UTC)
     with app.app_context():
         claim = idempotency.claim(
+            keyring=runtime_of(app).keyring,
             vendor_id=vendor.new.vendor.id,
             key="busy",
             print_=idempotency.fingerprint(

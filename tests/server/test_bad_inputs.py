@@ -8,6 +8,8 @@ error shape, and that no row of any table changed (a full dump before and after)
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -79,6 +81,12 @@ def lic(**changes: Any) -> dict[str, Any]:
 NAIVE = datetime(2030, 1, 1).isoformat()  # noqa: DTZ001 - naive on purpose
 LATER = datetime(2030, 1, 1, tzinfo=UTC).isoformat()
 NO_ID = str(uuid.UUID(int=1))
+
+
+def _cursor(values: Any) -> str:
+    raw = json.dumps(values).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
 
 CASES: list[Any] = [
     # --- bodies that are not one JSON object -----------------------------
@@ -244,13 +252,30 @@ CASES: list[Any] = [
         NOT_FOUND,
         json={"license_key": UNKNOWN_KEY, "domain": "a.com"},
     ),
+    # a key without this domain answers exactly as an unknown key (item 20)
     public(
         "deactivate-other-domain",
         "deactivate",
         404,
-        "DOMAIN_NOT_ACTIVATED",
+        NOT_FOUND,
         json={"license_key": KEY, "domain": "b.com"},
     ),
+    public(
+        "deactivate-other-vendors-key",
+        "deactivate",
+        404,
+        NOT_FOUND,
+        json={"license_key": "{other_key}", "domain": "b.com"},
+    ),
+    # --- hardening, second pass: numbers, hosts, cursors ---------------------
+    raw("int-over-4300-digits", '{"license_key": ' + "9" * 5000 + "}"),
+    raw("int-long", '{"nonce": ' + "9" * 200 + "}"),
+    raw("float-long", '{"nonce": 0.' + "9" * 5000 + "}"),
+    public("domain-empty", "validate", 400, INVALID_DOMAIN, json=site(domain="")),
+    public(
+        "domain-nul", "activate", 400, INVALID_DOMAIN, json=site(domain="a\x00.com")
+    ),
+    public("nonce-nul", "validate", 422, VALIDATION, json=site(nonce="a\x00b")),
     # --- routing ------------------------------------------------------------
     Case("validate-get", "GET", "/v1/validate", 405, "METHOD_NOT_ALLOWED"),
     Case("activate-put", "PUT", "/v1/activate", 405, "METHOD_NOT_ALLOWED", json=SITE),
@@ -504,6 +529,41 @@ CASES: list[Any] = [
     admin("limit-zero", "GET", "licenses?limit=0", None, 422, VALIDATION),
     admin("limit-huge", "GET", "licenses?limit=101", None, 422, VALIDATION),
     admin("limit-word", "GET", "licenses?limit=ten", None, 422, VALIDATION),
+    *[
+        admin(
+            f"cursor-{name}",
+            "GET",
+            f"{path}?cursor={_cursor(value)}",
+            None,
+            422,
+            "INVALID_CURSOR",
+        )
+        for name, path, value in (
+            ("naive-time", "licenses", ["2030-01-01T00:00:00", NO_ID]),
+            ("object-time", "licenses", [{"a": 1}, NO_ID]),
+            ("number-id", "activations", ["2030-01-01T00:00:00+00:00", 7]),
+            ("bad-uuid", "activations", ["2030-01-01T00:00:00+00:00", "x"]),
+            ("huge-seq", "events", [10**30]),
+            ("negative-seq", "events", [-1]),
+            ("float-seq", "events", [1.5]),
+            ("bool-seq", "events", [True]),
+            ("text-seq", "events", ["1"]),
+            ("deep", "events", [[[[[[1]]]]]]),
+        )
+    ],
+    admin(
+        "cursor-overlong", "GET", "events?cursor=" + "A" * 600, None, 422, VALIDATION
+    ),
+    Case(
+        "admin-int-over-4300-digits",
+        "POST",
+        "/v1/admin/licenses",
+        400,
+        MALFORMED,
+        data='{"product": "jannah", "max_domains": ' + "1" * 4400 + "}",
+        content_type=JSON,
+        auth="write",
+    ),
 ]
 
 
@@ -518,13 +578,13 @@ def world(
         yield built
 
 
-def _fill(value: Any, key: str) -> Any:
+def _fill(value: Any, key: str, other: str = "") -> Any:
     if isinstance(value, str):
-        return value.replace(KEY, key)
+        return value.replace(KEY, key).replace("{other_key}", other)
     if isinstance(value, dict):
-        return {name: _fill(item, key) for name, item in value.items()}
+        return {name: _fill(item, key, other) for name, item in value.items()}
     if isinstance(value, list):
-        return [_fill(item, key) for item in value]
+        return [_fill(item, key, other) for item in value]
     return value
 
 
@@ -537,7 +597,7 @@ def send(client: FlaskClient, case: Case, secrets: dict[str, str]) -> Any:
         )
     kwargs: dict[str, Any] = {"headers": headers}
     if case.json is not None:
-        kwargs["json"] = _fill(case.json, secrets["key"])
+        kwargs["json"] = _fill(case.json, secrets["key"], secrets["other_key"])
     if case.data is not None:
         kwargs["data"] = case.data
     if case.content_type is not None:

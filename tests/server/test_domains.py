@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from publicsuffixlist import PublicSuffixList
 
 from license_server.domains import (
     MAX_HOST_OCTETS,
@@ -173,7 +174,8 @@ def test_canonical_dev_pattern_valid(pattern: str, expected: str) -> None:
         "staging*",
         "*.a..com",
         "*.-abc.com",
-        "*.😀.com",
+        "*.co.uk",  # a public suffix: every site under it
+        "*.com.au",
         "-abc.*",
         "a..b",
         "https://dev.mysite.com/",
@@ -323,7 +325,10 @@ def test_is_development_host_is_consistent(raw: str, patterns: list[str]) -> Non
     if len(labels) >= 2:
         assert is_development_host(f"sub.{name}", [f"*.{name}"])
         assert not is_development_host(name, [f"*.{name}"]) or plain
-        assert is_development_host(name, [f"{labels[0]}.*"])
+        # 'x.*' leaves at least one label in front of a registrable domain
+        rest = ".".join(labels[1:])
+        registrable = PublicSuffixList().privatesuffix(rest) is not None
+        assert is_development_host(name, [f"{labels[0]}.*"]) is (plain or registrable)
 
 
 @PROPERTY_SETTINGS
@@ -344,12 +349,18 @@ def test_ip_literals(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
             or v4.is_link_local
             or any(
                 v4 in ipaddress.IPv4Network(net)
-                for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+                for net in (
+                    "0.0.0.0/8",
+                    "10.0.0.0/8",
+                    "172.16.0.0/12",
+                    "192.168.0.0/16",
+                )
             )
         )
     else:
         expected = (
             address.is_loopback
+            or address.is_unspecified
             or address.is_link_local
             or (address in ipaddress.IPv6Network("fc00::/7"))
         )

@@ -166,6 +166,14 @@ def service_errors(app: Flask, recorder: Recorder) -> None:
         "cursor=x",
     ):
         send("get", lic_path, f"{lic_path}?{query}")
+    search = f"{lic_path}/search"  # the same filters in a body
+    for body in (
+        {"key": "JAN-1234"},
+        {"domain": "not a domain"},
+        {"product": "nope"},
+        {"cursor": "x"},
+    ):
+        send("post", search, json=body)
     send("get", acts, f"{acts}?domain=not%20a%20domain")
     send("get", acts, f"{acts}?cursor=x")
     send("get", "/v1/admin/events", "/v1/admin/events?cursor=x")
@@ -193,6 +201,16 @@ def service_errors(app: Flask, recorder: Recorder) -> None:
     send("post", f"{keys}/{{key_id}}/retire", f"{keys}/{prepared}/retire")
     send("post", f"{keys}/{{key_id}}/activate", f"{keys}/{prepared}/activate")
     send("get", "/v1/vendors/{vendor}/jwks.json", "/v1/vendors/nope/jwks.json")
+    # the fourth deactivation of one license in a day
+    moving = send("post", lic_path, json={"product": "jannah"}).get_json()["key"]
+    for number in range(4):
+        domain = f"move-{number}.example"
+        send(
+            "post",
+            "/v1/activate",
+            json={**site, "license_key": moving, "domain": domain},
+        )
+        send("post", "/v1/deactivate", json={"license_key": moving, "domain": domain})
 
 
 def _license(send: Callable[..., Any], state: str) -> dict[str, Any]:

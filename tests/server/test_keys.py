@@ -412,3 +412,14 @@ def test_every_single_substitution_stays_refused_with_the_legacy_rule() -> None:
                 continue  # the prefix is not covered by the check symbol
             with pytest.raises(InvalidKeyFormat):
                 parse_key(typo)
+
+
+def test_the_whitespace_set_is_pinned_in_the_vectors() -> None:
+    from license_client import keys as client_keys
+    from license_server.keys import LINE_BREAKS, WHITESPACE
+
+    vectors = json.loads(VECTORS_PATH.read_text(encoding="utf-8"))
+    assert [f"U+{ord(c):04X}" for c in WHITESPACE] == vectors["whitespace"]
+    assert [f"U+{ord(c):04X}" for c in LINE_BREAKS] == vectors["line_breaks"]
+    assert client_keys.WHITESPACE == WHITESPACE
+    assert "\u00a0" in WHITESPACE and "\ufeff" in WHITESPACE  # PHP's trim() misses

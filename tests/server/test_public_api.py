@@ -99,7 +99,7 @@ def test_deactivate_frees_the_seat_for_another_domain(
     status, body = public_call(
         client, "deactivate", license_key=license["key"], domain="old.com"
     )
-    assert (status, body["code"]) == (404, "DOMAIN_NOT_ACTIVATED")
+    assert (status, body["code"]) == (404, "NOT_FOUND")
 
 
 def test_development_hosts_use_no_seat(

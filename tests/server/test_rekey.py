@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from license_server.cli import main
 from license_server.extensions import db
 from license_server.keyring import Keyring, decode_master_key, new_master_key
-from license_server.models import ApiKey, License, SigningKey
+from license_server.models import ApiKey, Event, License, SigningKey
 from license_server.services import rekey
 from tests.conftest import (
     TEST_MASTER_KEY,
@@ -51,6 +51,11 @@ def sealed(app: Flask) -> list[bytes]:
                 select(License.key_sealed, License.key_hash).order_by(License.id)
             ),
             *db.session.scalars(select(ApiKey.key_hash).order_by(ApiKey.id)),
+            # the keyed chain: every MAC changes with the key
+            *(
+                mac.encode()
+                for mac in db.session.scalars(select(Event.mac).order_by(Event.id))
+            ),
         ]
         db.session.remove()
         db.engine.dispose()  # no connection outlives the check
@@ -91,9 +96,12 @@ def test_rotation_reseals_everything_under_the_new_key(
     report = json.loads(
         done.output[done.output.index("{") : done.output.rindex("}") + 1]
     )
-    assert report["counts"] == {
+    counts = report["counts"]
+    assert counts.pop("event_macs") >= 5  # vendor, product, 3 licenses, activation
+    assert counts == {
         "signing_keys": 1,
         "license_keys": 3,
+        "idempotent_answers": 0,
         # kinds this world holds none of are reported as 0, not left out
         "release_keys": 0,
         "totp_secrets": 0,
@@ -148,7 +156,11 @@ def test_one_secret_that_does_not_open_changes_nothing(
         db.session.execute(
             update(License)
             .where(License.id == last)
-            .values(key_sealed=stranger.seal_license_key(licenses[0]["key"]))
+            .values(
+                key_sealed=stranger.seal_license_key(
+                    licenses[0]["key"], vendor_id=vendor.new.vendor.id, license_id=last
+                )
+            )
         )
         db.session.commit()
     before = sealed(app)
@@ -178,3 +190,23 @@ def test_every_sealed_column_is_rewritten_by_a_rotation() -> None:
         if column.name.endswith("_sealed") or column.name == "key_hash"
     }
     assert stored <= rekey.covered_columns(), stored - rekey.covered_columns()
+
+
+def test_a_tampered_event_chain_is_never_rekeyed(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    database_url: str,
+    old_key_file: Path,
+) -> None:
+    app = make_app(database_url, tmp_path / "a")
+    vendor = new_vendor(app)
+    create_product(app.test_client(), vendor)
+    with app.app_context():
+        db.session.execute(
+            update(Event).where(Event.seq == 1).values(actor="someone-else")
+        )
+        db.session.commit()
+    before = sealed(app)
+    failed = rotate(monkeypatch, database_url, new_master_key(), old_key_file)
+    assert failed.exit_code != 0 and "do not verify" in failed.output
+    assert sealed(app) == before

@@ -30,6 +30,7 @@ from license_server.runtime import of as runtime_of
 from license_server.services import validation
 from tests.conftest import TEST_MASTER_KEY, make_app, new_vendor
 from tests.server.hardening_support import snapshot
+from tests.server.webhook_support import WEBHOOK_CONFIG
 
 LOGGERS = ["", "sqlalchemy.engine", "sqlalchemy.pool", "werkzeug", "flask-limiter"]
 
@@ -43,6 +44,8 @@ class Collect(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if record.name.startswith("urllib3"):
+            return  # the test's own HTTP client, not the server
         self.lines.append(self.format(record))
 
 
@@ -61,7 +64,12 @@ def everything_logged() -> Iterator[Collect]:
 
 @pytest.fixture
 def served(database_url: str, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
-    app = make_app(database_url, tmp_path / "instance", RATELIMIT_VALIDATE="10/minute")
+    app = make_app(
+        database_url,
+        tmp_path / "instance",
+        RATELIMIT_VALIDATE="10/minute",
+        **WEBHOOK_CONFIG,  # a loopback endpoint may be registered (never called)
+    )
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -104,10 +112,64 @@ def test_no_secret_leaves_the_server(
 
     product = {"slug": "jannah", "name": "Jannah", "key_prefix": "JAN"}
     assert call("POST", "/v1/admin/products", json=product, headers=admin).ok
+
+    def once(name: str) -> dict[str, str]:
+        """Every secret-creating call sends an Idempotency-Key (its replay is kept)."""
+        return {**admin, "Idempotency-Key": name}
+
     license = call(
-        "POST", "/v1/admin/licenses", json={"product": "jannah"}, headers=admin
+        "POST", "/v1/admin/licenses", json={"product": "jannah"}, headers=once("l1")
     ).json()
     key = license["key"]
+    # the replay answers the key again, from the stored (sealed) answer
+    replayed = call(
+        "POST", "/v1/admin/licenses", json={"product": "jannah"}, headers=once("l1")
+    )
+    assert replayed.json()["key"] == key
+    batch = call(
+        "POST",
+        "/v1/admin/licenses/batch",
+        json={"product": "jannah", "count": 2},
+        headers=once("b1"),
+    ).json()["data"]
+    rekeyed = call(
+        "POST",
+        f"/v1/admin/licenses/{batch[0]['id']}/regenerate-key",
+        headers=once("r1"),
+    ).json()
+    api_key = call(
+        "POST",
+        "/v1/admin/api-keys",
+        json={"name": "ci", "scope": "read"},
+        headers=once("k1"),
+    ).json()["key"]
+    issued = [batch[1]["key"], rekeyed["key"], batch[0]["key"]]
+    # a v1 webhook endpoint's HMAC secret is shown once, on create and rotate
+    hook = {"url": "http://127.0.0.1:9/hook", "event_types": ["*"], "scheme": "v1"}
+    endpoint = call(
+        "POST", "/v1/admin/webhooks/endpoints", json=hook, headers=once("w1")
+    ).json()
+    again = call(
+        "POST", "/v1/admin/webhooks/endpoints", json=hook, headers=once("w1")
+    ).json()
+    assert again["secret"] == endpoint["secret"]  # replayed from the sealed answer
+    rotated = call(
+        "POST",
+        f"/v1/admin/webhooks/endpoints/{endpoint['id']}/rotate-secret",
+        headers=once("w2"),
+    ).json()
+    hook_secrets = [endpoint["secret"], rotated["secret"]]
+    assert all(hook_secrets) and len(set(hook_secrets)) == 2
+    # a lookup by key in the URL (deprecated) and in the body (the way to do it)
+    call("GET", f"/v1/admin/licenses?key={key}", headers=admin)
+    call("GET", f"/v1/admin/licenses?product=jannah&key={issued[0]}", headers=admin)
+    found = call("POST", "/v1/admin/licenses/search", json={"key": key}, headers=admin)
+    assert [row["id"] for row in found.json()["data"]] == [license["id"]]
+    read = {"Authorization": f"Bearer {api_key}"}
+    assert (
+        "key"
+        not in call("GET", f"/v1/admin/licenses/{license['id']}", headers=read).json()
+    )
     site = {"license_key": key, "domain": "shop.example.com", "product": "jannah"}
     assert call("POST", "/v1/activate", json=site).status_code == 201
     assert call("POST", "/v1/validate", json={**site, "nonce": "n1"}).ok
@@ -155,11 +217,15 @@ def test_no_secret_leaves_the_server(
     ).ok
 
     secrets = _forms_of(key) | {vendor.new.api_key, vendor.new.api_key[4:]}
+    secrets |= {api_key, api_key[4:]} | set(hook_secrets)
+    for other in issued:
+        secrets |= _forms_of(other)
     secrets |= {TEST_MASTER_KEY} | _forms_of_bytes(decode_master_key(TEST_MASTER_KEY))
     secrets |= _private_key_forms(app)
     logs = "\n".join(everything_logged.lines)
     assert "SELECT" in logs and "POST /v1/validate" in logs  # really captured
     assert "unhandled error" in logs
+    assert "/v1/admin/licenses?key=[redacted]" in logs  # the access log, redacted
     errors = [r.text for r in answers if not r.ok]
     public = [r.text for r in answers if "/v1/admin/" not in r.url]
     database = repr(snapshot(app))

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from license_server import runtime
 from license_server.extensions import db
 from license_server.models import Event, IdempotencyKey, License
 from license_server.models.webhooks import WebhookAttempt, WebhookDelivery
@@ -399,6 +400,7 @@ def test_the_change_and_its_outbox_row_commit_or_roll_back_together(
         event.listen(db.session(), "before_commit", fail)
         with pytest.raises(RuntimeError):
             licenses.update_license(
+                keyring=runtime.of(app).keyring,
                 vendor_id=vendor.new.vendor.id,
                 license_id=uuid.UUID(license["id"]),
                 changes={"notes": "never"},
@@ -416,6 +418,7 @@ def test_the_change_and_its_outbox_row_commit_or_roll_back_together(
             select(Event).where(Event.action == "license.updated")
         ).all()
         licenses.update_license(
+            keyring=runtime.of(app).keyring,
             vendor_id=vendor.new.vendor.id,
             license_id=uuid.UUID(license["id"]),
             changes={"notes": "kept"},

@@ -12,6 +12,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from license_server import runtime
 from license_server.services import staff
 from tests.client.conftest import LiveServer, serve
 from tests.conftest import VendorFixture, new_vendor
@@ -51,6 +52,7 @@ def add_staff(app: Flask, vendor: VendorFixture, email: str, role: str) -> None:
     """Create a staff user through the service."""
     with app.app_context():
         staff.create_user(
+            keyring=runtime.of(app).keyring,
             vendor_id=vendor.new.vendor.id,
             email=email,
             role=role,

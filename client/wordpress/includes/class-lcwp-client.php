@@ -99,7 +99,10 @@ class Lcwp_Client {
 		}
 		$this->development = '' !== $this->domain && Lcwp_Domain::is_development( $this->domain, (array) $config['dev_patterns'] );
 		if ( '' !== $this->domain ) {
-			$this->verifier = new Lcwp_Token( (array) $config['keys'], $config['issuer'], $config['product'], $this->domain, (int) $config['clock_skew'] );
+			// aud is the product's slug; the configured product may be vendor/product.
+			$product        = (string) $config['product'];
+			$audience       = substr( $product, strrpos( '/' . $product, '/' ) );
+			$this->verifier = new Lcwp_Token( (array) $config['keys'], $config['issuer'], $audience, $this->domain, (int) $config['clock_skew'] );
 		}
 		$this->transport = is_callable( $config['transport'] ) ? $config['transport'] : array( $this, 'wp_transport' );
 		$this->clock     = is_callable( $config['clock'] ) ? $config['clock'] : 'time';

@@ -119,11 +119,13 @@ final class Lcwp_Domain {
 	 */
 	private static function in_dev_network( $packed ) {
 		$nets = array(
+			array( '0.0.0.0', 8 ),
 			array( '127.0.0.0', 8 ),
 			array( '10.0.0.0', 8 ),
 			array( '172.16.0.0', 12 ),
 			array( '192.168.0.0', 16 ),
 			array( '169.254.0.0', 16 ),
+			array( '::', 128 ),
 			array( '::1', 128 ),
 			array( 'fc00::', 7 ),
 			array( 'fe80::', 10 ),
@@ -220,7 +222,8 @@ final class Lcwp_Domain {
 		}
 		$name   = self::canonical_name( $host );
 		$labels = explode( '.', $name );
-		if ( 1 === preg_match( '/^[0-9]+$/', end( $labels ) ) ) {
+		// WHATWG URL's "ends in a number": digits, or 0x and hex (0x7f000001 is 127.0.0.1)
+		if ( 1 === preg_match( '/^([0-9]+|0x[0-9a-f]*)$/', end( $labels ) ) ) {
 			if ( false === filter_var( $name, FILTER_VALIDATE_IP, FILTER_FLAG_IPV4 ) ) {
 				throw new Lcwp_Domain_Error( 'not a dotted-quad IPv4 address' );
 			}

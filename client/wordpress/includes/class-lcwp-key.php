@@ -4,7 +4,8 @@
  *
  * PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX: an optional prefix (2-8 of A-Z0-9) and 25
  * symbols of Crockford's base32, the last a Luhn mod 32 check symbol. Parsing
- * ignores case, spaces, tabs and dashes and reads I/L as 1 and O as 0 in the body.
+ * ignores case, dashes and the pinned whitespace set (keys.json "whitespace") and
+ * reads I/L as 1 and O as 0 in the body.
  *
  * @package Lcwp
  */
@@ -21,6 +22,15 @@ class Lcwp_Key_Error extends Exception {
 final class Lcwp_Key {
 	const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 	const BODY     = 25;
+
+	/**
+	 * The pinned whitespace (keys.json "whitespace") but line breaks: dropped around
+	 * a key and between its groups (a PCRE class body).
+	 */
+	const INSIDE = '\x{20}\x{9}\x{a0}\x{1680}\x{2000}-\x{200a}\x{202f}\x{205f}\x{3000}\x{200b}\x{feff}';
+
+	/** The pinned line breaks (keys.json "line_breaks"): dropped around a key only. */
+	const LINE_BREAKS = '\x{a}\x{d}\x{b}\x{c}\x{2028}\x{2029}';
 
 	/**
 	 * Return the Luhn mod 32 check symbol of 24 canonical symbols.
@@ -54,7 +64,11 @@ final class Lcwp_Key {
 		if ( ! is_string( $raw ) || strlen( $raw ) > 200 ) {
 			throw new Lcwp_Key_Error( 'that is not a license key' );
 		}
-		$compact = str_replace( array( ' ', "\t", '-' ), '', self::strip( $raw ) );
+		$stripped = self::strip( $raw );
+		$compact  = preg_replace( '/[' . self::INSIDE . '-]/u', '', $stripped );
+		if ( null === $compact ) { // not UTF-8: refused below as non-ASCII
+			$compact = str_replace( array( ' ', "\t", '-' ), '', $stripped );
+		}
 		if ( 1 === preg_match( '/[^\x00-\x7f]/', $compact ) ) {
 			throw new Lcwp_Key_Error( 'a license key is plain ASCII' );
 		}
@@ -106,13 +120,16 @@ final class Lcwp_Key {
 	}
 
 	/**
-	 * Python's str.strip(): the ASCII whitespace and the Unicode spaces it drops.
+	 * Strip the pinned whitespace set around a key (PROTOCOL §1, keys.json
+	 * "whitespace"): more than PHP's trim(), so a key pasted with no-break spaces,
+	 * a BOM or a zero-width space reads as on the server.
 	 *
 	 * @param string $raw Text.
 	 * @return string
 	 */
 	private static function strip( $raw ) {
-		$stripped = preg_replace( '/^[\s\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{1c}-\x{1f}]+|[\s\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}\x{1c}-\x{1f}]+$/u', '', $raw );
+		$set      = self::INSIDE . self::LINE_BREAKS;
+		$stripped = preg_replace( '/^[' . $set . ']+|[' . $set . ']+$/u', '', $raw );
 		return null === $stripped ? trim( $raw ) : $stripped;
 	}
 }

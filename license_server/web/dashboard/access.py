@@ -92,9 +92,10 @@ def require(role: str) -> Callable[[View], View]:
 
 
 def scoped() -> dict[str, Any]:
-    """Keyword arguments every write service takes: vendor, actor, time."""
+    """Keyword arguments every write service takes: keyring, vendor, actor, time."""
     current = user()
     return {
+        "keyring": sessions.keyring(),
         "vendor_id": current.vendor_id,
         "actor": staff.actor_of(current),
         "now": sessions.now(),

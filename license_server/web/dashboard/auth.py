@@ -86,7 +86,9 @@ def logout() -> Response:
 @bp.post("/logout-everywhere")
 def logout_everywhere() -> Response:
     """Sign out every browser of the signed-in user, this one included."""
-    ended = staff.sign_out_everywhere(user=access.user(), now=sessions.now())
+    ended = staff.sign_out_everywhere(
+        keyring=sessions.keyring(), user=access.user(), now=sessions.now()
+    )
     session.clear()
     flash(f"Signed out everywhere ({ended} sessions ended).", "ok")
     return redirect(url_for("dashboard.login"))
@@ -133,7 +135,9 @@ def enrol_totp() -> Any:
 @bp.post("/account/totp/disable")
 def disable_totp() -> Response:
     """Turn off two-step sign-in for the signed-in user."""
-    staff_signin.disable_totp(user=access.user(), now=sessions.now())
+    staff_signin.disable_totp(
+        keyring=sessions.keyring(), user=access.user(), now=sessions.now()
+    )
     flash("Two-step sign-in is off.", "ok")
     return redirect(url_for("dashboard.account"))
 

@@ -11,7 +11,7 @@ from marshmallow import ValidationError
 
 from license_server.schemas import admin as schemas
 from license_server.services import licenses, products
-from license_server.web.common import forms, sessions
+from license_server.web.common import forms
 from license_server.web.dashboard import access, bp
 
 
@@ -54,9 +54,7 @@ def license_new() -> Any:
             form=request.form,
         )
         return page, 422
-    issued = licenses.create_licenses(
-        keyring=sessions.keyring(), count=count, **access.scoped(), **fields
-    )
+    issued = licenses.create_licenses(count=count, **access.scoped(), **fields)
     if count == 1:
         license, key = issued[0]
         return render_template("dashboard/key_shown.html", license=license, key=key)

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from license_server import errors
 from license_server.schemas import admin as schemas
 from license_server.services import keys_admin
-from license_server.web.common import forms, sessions
+from license_server.web.common import forms
 from license_server.web.dashboard import access, bp
 
 
@@ -34,9 +34,7 @@ def api_key_create() -> Any:
         raise errors.ValidationFailed(
             "Give the key a name and a scope (read or write)."
         )
-    key, token = keys_admin.create_api_key(
-        keyring=sessions.keyring(), name=name, scope=scope, **access.scoped()
-    )
+    key, token = keys_admin.create_api_key(name=name, scope=scope, **access.scoped())
     return render_template("dashboard/api_key_shown.html", key=key, token=token)
 
 
@@ -73,7 +71,7 @@ def signing_keys() -> str:
 @access.require("owner")
 def signing_key_prepare() -> Response:
     """Step 1 of a rotation: prepare the next key (published, not signing)."""
-    keys_admin.prepare_signing_key(keyring=sessions.keyring(), **access.scoped())
+    keys_admin.prepare_signing_key(**access.scoped())
     flash("New key prepared: it is in the JWKS now. Ship it in your theme next.", "ok")
     return redirect(url_for("dashboard.signing_keys"))
 

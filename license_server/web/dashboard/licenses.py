@@ -180,9 +180,7 @@ def license_regenerate(license_id: uuid.UUID) -> str:
             "Yes, make a new key",
             back,
         )
-    license, key = licenses.regenerate_key(
-        keyring=sessions.keyring(), license_id=license.id, **access.scoped()
-    )
+    license, key = licenses.regenerate_key(license_id=license.id, **access.scoped())
     return render_template("dashboard/key_shown.html", license=license, key=key)
 
 

@@ -14,7 +14,13 @@ from license_server.services import products
 from license_server.web.common import forms
 from license_server.web.dashboard import access, bp
 
-NUMBERS = ("max_domains", "max_dev_domains", "token_ttl", "grace_period")
+NUMBERS = (
+    "max_domains",
+    "max_dev_domains",
+    "max_deactivations",
+    "token_ttl",
+    "grace_period",
+)
 
 
 @bp.get("/products", endpoint="products")

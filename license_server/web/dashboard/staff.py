@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from license_server import errors
 from license_server.models.users import StaffRole
 from license_server.services import staff, staff_links
-from license_server.web.common import forms, sessions
+from license_server.web.common import forms
 from license_server.web.dashboard import access, bp
 
 ROLES = [str(role) for role in StaffRole]
@@ -43,7 +43,6 @@ def user_invite() -> str:
     if role not in ROLES:
         raise errors.ValidationFailed("Choose a role.")
     link, token = staff_links.invite(
-        keyring=sessions.keyring(),
         email=forms.text("email"),
         role=role,
         **access.scoped(),
@@ -56,9 +55,7 @@ def user_invite() -> str:
 @access.require("owner")
 def user_reset_link(user_id: uuid.UUID) -> str:
     """Create a password reset link (shown once) for a team member."""
-    link, token = staff_links.reset_link(
-        keyring=sessions.keyring(), user_id=user_id, **access.scoped()
-    )
+    link, token = staff_links.reset_link(user_id=user_id, **access.scoped())
     url = url_for("dashboard.reset_password", token=token, _external=True)
     return _link_page("Password reset link", link.email, url, link.expires_at)
 

@@ -8,6 +8,7 @@ from typing import Any
 from flask import render_template, request, url_for
 
 from license_server.services import events
+from license_server.web.common import sessions
 from license_server.web.dashboard import access, bp
 
 FILTERS = ("action", "actor", "subject_type", "subject_id")
@@ -59,7 +60,7 @@ def events_page() -> str:
 @access.require("viewer")
 def events_verify() -> str:
     """Recompute the vendor's event hash chain and show the result."""
-    breaks = events.verify_chain(access.vendor_id())
+    breaks = events.verify_chain(sessions.keyring(), access.vendor_id())
     page = events.list_events(vendor_id=access.vendor_id(), limit=50)
     return render_template(
         "dashboard/events.html",

@@ -1,0 +1,49 @@
+"""Security headers on every answer, JSON or HTML, error or not (issue 17, item 24).
+
+Every answer says: do not sniff the media type (``X-Content-Type-Options``), send
+no referrer onwards (``Referrer-Policy``) and never render inside a frame
+(``frame-ancestors 'none'``, with ``X-Frame-Options`` for old browsers). A page that
+is meant to be framed (a release's changelog, shown by WordPress in a thickbox
+iframe) marks its view with :func:`frameable`, or sets its own ``frame-ancestors``;
+it keeps the first two headers. :func:`license_server.api.hooks.after` calls the hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Response, current_app, request
+
+F = TypeVar("F", bound=Callable[..., Any])
+NO_FRAMES = "frame-ancestors 'none'"
+_FRAMEABLE = "license_server_frameable"
+
+
+def frameable(view: F) -> F:
+    """Mark a view whose page may be shown in a frame (the changelog page)."""
+    setattr(view, _FRAMEABLE, True)
+    return view
+
+
+def _is_frameable() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, _FRAMEABLE, False))
+
+
+def add_security_headers(response: Response) -> Response:
+    """Add the security headers to one answer (an ``after_request`` hook)."""
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if _is_frameable():
+        return response
+    policy = headers.get("Content-Security-Policy")
+    if policy is None:
+        policy = NO_FRAMES
+    elif "frame-ancestors" not in policy:
+        policy = f"{policy.rstrip('; ')}; {NO_FRAMES}"
+    headers["Content-Security-Policy"] = policy
+    if NO_FRAMES in policy:  # a page that allows some framers decided for itself
+        headers.setdefault("X-Frame-Options", "DENY")
+    return response
