@@ -203,6 +203,7 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
 
     def event(i: int, session: Any) -> None:
         common.record_event(
+            keyring=keyring,
             vendor_id=vendor_id,
             actor=common.public_actor(keyring, "127.0.0.1"),
             action="activation.created",
