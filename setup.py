@@ -8,7 +8,7 @@ Everything else about the package lives in pyproject.toml.
 import shutil
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 from setuptools.command.build_py import build_py
 
 
@@ -26,7 +26,13 @@ class BuildPy(build_py):
 setup(
     cmdclass={"build_py": BuildPy},
     packages=[
-        *find_packages(include=["license_server", "license_server.*"]),
+        # namespace packages too: the template and static folders hold package data,
+        # and setuptools warns (a screenful on every install) about importable
+        # folders it was not told about
+        *find_namespace_packages(
+            include=["license_server", "license_server.*"],
+            exclude=["*.__pycache__"],
+        ),
         "license_server.migrations",
         "license_server.migrations.versions",
     ],

@@ -29,6 +29,13 @@ if ( is_readable( __DIR__ . '/acme-license/license-client.php' ) ) {
 	);
 }
 
+add_action(
+	'wp_enqueue_scripts',
+	function () {
+		wp_enqueue_style( 'acme-example', get_stylesheet_uri(), array(), wp_get_theme()->get( 'Version' ) );
+	}
+);
+
 /**
  * Whether the theme is licensed here (what a theme gates its premium features on).
  *

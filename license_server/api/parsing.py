@@ -119,6 +119,12 @@ FORM = "application/x-www-form-urlencoded"
 
 def parse_form(request: flask.Request) -> dict[str, Any]:
     """Return a form body's fields, refusing a field given twice or holding NUL."""
+    if request.get_data(cache=True).lstrip()[:1] in (b"{", b"["):
+        # `curl -d '{...}'` without a Content-Type: say so, not "unknown field '{...'"
+        raise MalformedBody(
+            "The body is JSON sent as a form (application/x-www-form-urlencoded, "
+            "curl -d's default): send the header Content-Type: application/json."
+        )
     form = request.form
     fields: dict[str, Any] = {}
     for name in form:

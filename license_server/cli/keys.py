@@ -126,10 +126,13 @@ def _api_key_id(vendor_id: uuid.UUID, named: str) -> uuid.UUID:
         if len(prefix) >= 6 and key.prefix.startswith(prefix)
     ]
     if len(matches) != 1:
-        what = "no API key" if not matches else "several API keys"
+        what = (
+            "no API key of this vendor matches"
+            if not matches
+            else "several API keys of this vendor match"
+        )
         fail(
-            f"{what} of this vendor match {named!r}: pass an id from "
-            "`license-server api-keys list`",
+            f"{what} {named!r}: pass an id from `license-server api-keys list`",
             "NOT_FOUND" if not matches else "AMBIGUOUS",
         )
     return matches[0].id

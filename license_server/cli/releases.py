@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from license_server.cli import _app_context, main
+from license_server.cli import _app_context, fail, json_option, main
 
 
 @main.group()
@@ -35,6 +35,7 @@ def releases() -> None:
 @click.option("--requires-php", help="Minimum PHP version.")
 @click.option("--tested", help="WordPress version tested up to.")
 @click.option("--draft", is_flag=True, help="Upload but do not publish.")
+@json_option
 def publish(
     product: str,
     file: Path,
@@ -45,8 +46,13 @@ def publish(
     requires_php: str | None,
     tested: str | None,
     draft: bool,
+    as_json: bool,
 ) -> None:
-    """Upload FILE (the theme's ZIP) as VERSION of PRODUCT (a slug), and publish it."""
+    """Upload FILE (the theme's ZIP) as VERSION of PRODUCT (a slug), and publish it.
+
+    Prints the release as JSON (with or without ``--json``; ``--json`` makes a failure
+    JSON too).
+    """
     from license_server import errors
     from license_server.extensions import db
     from license_server.models import Product
@@ -60,27 +66,33 @@ def publish(
         # vendor/product, or a bare slug (the first product that took it)
         found = db.session.scalar(public_product_query(product, [Product]))
         if found is None:
-            raise click.ClickException(f"no product with slug {product!r}")
+            fail(
+                f"PRODUCT_NOT_FOUND: no product with slug {product!r} "
+                "(`license-server products list` shows them)",
+                "PRODUCT_NOT_FOUND",
+            )
         vendor_id, product_id = found.vendor_id, found.id
         notes = changelog.read_text(encoding="utf-8") if changelog else ""
+        keyring = runtime_of(app).keyring
+        release = service.create_release(
+            keyring=keyring,
+            vendor_id=vendor_id,
+            product_id=product_id,
+            version=version,
+            channel=channel,
+            changelog=notes,
+            requires=requires,
+            requires_php=requires_php,
+            tested=tested,
+            actor=actor,
+            now=datetime.now(UTC),
+        )
+        storage = updates_of(app).storage
         try:
-            release = service.create_release(
-                keyring=runtime_of(app).keyring,
-                vendor_id=vendor_id,
-                product_id=product_id,
-                version=version,
-                channel=channel,
-                changelog=notes,
-                requires=requires,
-                requires_php=requires_php,
-                tested=tested,
-                actor=actor,
-                now=datetime.now(UTC),
-            )
             with file.open("rb") as stream:
                 release = service.attach_package(
-                    keyring=runtime_of(app).keyring,
-                    storage=updates_of(app).storage,
+                    keyring=keyring,
+                    storage=storage,
                     vendor_id=vendor_id,
                     release_id=release.id,
                     stream=stream,
@@ -88,16 +100,27 @@ def publish(
                     actor=actor,
                     now=datetime.now(UTC),
                 )
-            if not draft:
-                release = service.publish(
-                    keyring=runtime_of(app).keyring,
-                    vendor_id=vendor_id,
-                    release_id=release.id,
-                    actor=actor,
-                    now=datetime.now(UTC),
-                )
-        except errors.APIError as exc:
-            raise click.ClickException(f"{exc.code}: {exc.text}") from exc
+        except errors.APIError:
+            # a refused package leaves no empty draft behind: the same command, with
+            # the right file, works again instead of answering RELEASE_EXISTS
+            db.session.rollback()
+            service.delete_release(
+                keyring=keyring,
+                storage=storage,
+                vendor_id=vendor_id,
+                release_id=release.id,
+                actor=actor,
+                now=datetime.now(UTC),
+            )
+            raise
+        if not draft:
+            release = service.publish(
+                keyring=keyring,
+                vendor_id=vendor_id,
+                release_id=release.id,
+                actor=actor,
+                now=datetime.now(UTC),
+            )
         out = {
             "id": str(release.id),
             "product": product,

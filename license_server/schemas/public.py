@@ -33,14 +33,20 @@ _PRODUCT = fields.String(
 _NONCE = fields.String(
     load_default=None,
     validate=validate.Length(min=1, max=128),
-    metadata={"description": "Echoed in the answer and in the signed token."},
+    metadata={
+        "description": "Echoed in the answer and in the signed token.",
+        "example": "b7Qd2mX9",
+    },
 )
 
 
 _VERSION = fields.String(
     load_default=None,
     validate=validate.Length(max=64),
-    metadata={"description": "The installed theme's version (informational)."},
+    metadata={
+        "description": "The installed theme's version (informational).",
+        "example": "1.0.0",
+    },
 )
 
 
@@ -61,7 +67,10 @@ class ActivateIn(Schema):
     environment = fields.String(
         load_default=None,
         validate=validate.Length(max=32),
-        metadata={"description": "The client's own claim; recorded, never trusted."},
+        metadata={
+            "description": "The client's own claim; recorded, never trusted.",
+            "example": "production",
+        },
     )
 
 

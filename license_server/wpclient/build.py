@@ -111,7 +111,8 @@ def build_files(build: ClientBuild, prefix: str) -> dict[str, bytes]:
     """Return the built client as ``{relative path: content}``."""
     if not PREFIX.fullmatch(prefix) or prefix.lower() == _PLACEHOLDER.lower():
         raise errors.ValidationFailed(
-            "A prefix is 2-20 letters and digits starting with a capital, not Lcwp.",
+            "A prefix is 2-20 letters and digits starting with a capital letter, "
+            "such as Acme (Lcwp, the source's own prefix, is taken).",
             detail={"prefix": ["e.g. Acme"]},
         )
     if not build.keys:

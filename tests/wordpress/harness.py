@@ -67,6 +67,25 @@ def missing_prerequisites() -> list[str]:
     return missing
 
 
+def copy_tree(source: Path, target: Path) -> None:
+    """Copy a tree, every symlink replaced by its target (a dangling one left out).
+
+    Debian's WordPress links its bundled libraries (underscore.js, getID3, cropper) to
+    the system's copies with relative links. ``shutil.copytree`` with
+    ``ignore_dangling_symlinks`` tests a relative link against the working directory,
+    not the link's own, so it drops them all, and wp-admin's Backbone screens (the
+    theme details overlay, the changelog link) break without underscore.js.
+    """
+    shutil.copytree(source, target, symlinks=True)
+    for link in [path for path in target.rglob("*") if path.is_symlink()]:
+        resolved = (source / link.relative_to(target)).resolve()
+        link.unlink()
+        if resolved.is_dir():
+            shutil.copytree(resolved, link)
+        elif resolved.is_file():
+            shutil.copy2(resolved, link)
+
+
 @dataclass
 class WordPress:
     """One WordPress tree, database and PHP server for a test run."""
@@ -91,9 +110,7 @@ class WordPress:
     def set_up(self, theme: Path) -> None:
         """Copy WordPress, configure it, create the database, install both sites."""
         self.artifacts.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(
-            WP_SOURCE, self.root, symlinks=False, ignore_dangling_symlinks=True
-        )
+        copy_tree(WP_SOURCE, self.root)
         (self.root / "wp-config.php").unlink()
         salts = "\n".join(
             f"define( '{name}', '{secrets.token_hex(32)}' );"

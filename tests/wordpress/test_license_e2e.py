@@ -114,7 +114,18 @@ def test_second_site_on_a_one_domain_licence_is_refused(
     )
     assert "Domain: shop-two.com" in page.content()
     assert notice_text(page) == NOTICE
+    # the refused key holds no seat here: no "Deactivate"; another key goes in at once
+    buttons = page.locator(".wrap button").all_inner_texts()
+    assert "Remove this key" in buttons and "Deactivate" not in buttons
+    assert "Last confirmed" not in page.locator(".wrap").inner_text()
     shot(page, "05-second-site-refused")
+    own = license_server.new_license()
+    page.fill("#acme_key", own["key"])
+    press(page, "activate")
+    assert state(page).startswith("Valid")
+    assert notice_text(page) is None
+    shot(page, "06-second-site-own-key")
+    press(page, "deactivate")
     page.context.close()
 
 
@@ -123,6 +134,7 @@ def test_public_pages_show_the_notice_only_when_the_product_asks(
 ) -> None:
     status, html = wordpress.get("two", "/")
     assert status == 200 and "acme-license-notice" not in html
+    assert "/themes/acme-example/style.css" in html  # the theme enqueues its styles
     wordpress.php("update_option('acme_example_public_notice', 1);", "two")
     try:
         status, html = wordpress.get("two", "/")

@@ -100,6 +100,10 @@ def test_licensed_site_updates_and_a_tampered_package_is_refused(
     assert "updated successfully" in log, log
     assert wordpress.php(VERSION) == "1.1.0"
     shot(page, "12-updated-to-1.1.0")
+    # the version just installed is no longer offered (WordPress saved that offer)
+    page.goto(wordpress.url("one", "/wp-admin/themes.php"))
+    assert "New version available." not in page.locator(".theme.active").inner_text()
+    shot(page, "12b-themes-screen-after-update")
 
     release = publish(license_server, theme_zip(wordpress, "1.2.0"), "1.2.0")
     stored = _stored_package(license_server, release["sha256"])
@@ -148,6 +152,12 @@ def test_lapsed_licence_sees_the_version_and_the_reason_but_no_package(
     assert "cannot install it" in details["update"]
     assert RENEWAL_URL in details["update"]
     shot(page, "15-lapsed-themes-screen-reason")
+    page.goto(wordpress.url("two", f"/wp-admin/themes.php?theme={PRODUCT}"))
+    overlay = page.locator(".theme-overlay .acme-update-reason")  # drawn by wp-admin JS
+    overlay.wait_for(timeout=15_000)
+    assert "cannot install it" in overlay.inner_text()
+    assert overlay.locator("a.acme-renew").get_attribute("href") == RENEWAL_URL
+    shot(page, "15b-lapsed-theme-details-reason")
     stored = wordpress.php(
         f"$u = get_option('acme_updates_{PRODUCT}');"
         "echo var_export($u['package'], true);",

@@ -123,14 +123,22 @@ class Lcwp_Admin {
 			$env     = function_exists( 'wp_get_environment_type' ) ? wp_get_environment_type() : null;
 			$outcome = $this->client->activate( $key, $env );
 		} elseif ( 'deactivate' === $op ) {
+			$held    = $this->holds_seat( $this->client->status() );
 			$outcome = $this->client->deactivate();
+			if ( ! $held && 'DEACTIVATED' === $outcome['code'] ) {
+				$outcome['code'] = 'KEY_REMOVED'; // nothing was active here: say what happened
+			}
 		} elseif ( 'check' === $op ) {
 			$outcome = $this->client->refresh();
 		} else {
 			$outcome = array( 'code' => 'BAD_REQUEST' );
 		}
 		do_action( 'lcwp_license_changed', $outcome );
-		wp_safe_redirect( add_query_arg( 'lcwp_result', rawurlencode( $outcome['code'] ), $this->page_url() ) );
+		$url = add_query_arg( 'lcwp_result', rawurlencode( $outcome['code'] ), $this->page_url() );
+		if ( isset( $outcome['why'] ) ) {
+			$url = add_query_arg( 'lcwp_why', rawurlencode( $outcome['why'] ), $url );
+		}
+		wp_safe_redirect( $url );
 		exit;
 	}
 
@@ -144,8 +152,10 @@ class Lcwp_Admin {
 		echo '<div class="wrap lcwp-license"><h1>' . esc_html( sprintf( __( '%s License', 'lcwp-license' ), $this->options['name'] ) ) . '</h1>';
 		if ( isset( $_GET['lcwp_result'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification -- display only
 			$code = sanitize_key( wp_unslash( $_GET['lcwp_result'] ) ); // phpcs:ignore WordPress.Security.NonceVerification
-			$ok   = in_array( strtoupper( $code ), array( 'VALID', 'DEACTIVATED' ), true );
-			echo '<div class="notice ' . ( $ok ? 'notice-success' : 'notice-error' ) . ' lcwp-result"><p>' . esc_html( $this->message( strtoupper( $code ) ) ) . '</p></div>';
+			$ok   = in_array( strtoupper( $code ), array( 'VALID', 'DEACTIVATED', 'KEY_REMOVED' ), true );
+			$why  = isset( $_GET['lcwp_why'] ) ? sanitize_key( wp_unslash( $_GET['lcwp_why'] ) ) : ''; // phpcs:ignore WordPress.Security.NonceVerification
+			$hint = 'UNTRUSTED_ANSWER' === strtoupper( $code ) ? $this->untrusted_hint( $why, $status['domain'] ) : '';
+			echo '<div class="notice ' . ( $ok ? 'notice-success' : 'notice-error' ) . ' lcwp-result"><p>' . esc_html( trim( $this->message( strtoupper( $code ) ) . ' ' . $hint ) ) . '</p></div>';
 		}
 		echo '<p class="lcwp-state"><strong>' . esc_html__( 'Status:', 'lcwp-license' ) . '</strong> ' . esc_html( $this->state_words( $status ) ) . '</p>';
 		foreach ( $this->details( $status ) as $line ) {
@@ -155,15 +165,51 @@ class Lcwp_Admin {
 		echo '<input type="hidden" name="action" value="' . esc_attr( self::ACTION ) . '">';
 		wp_nonce_field( self::ACTION );
 		if ( null === $status['key'] ) {
-			echo '<p><label for="lcwp_key">' . esc_html__( 'License key', 'lcwp-license' ) . '</label><br>';
-			echo '<input type="text" class="regular-text code" id="lcwp_key" name="lcwp_key" autocomplete="off" spellcheck="false" placeholder="XXX-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX"></p>';
-			echo '<p><button type="submit" class="button button-primary" name="lcwp_op" value="activate">' . esc_html__( 'Activate', 'lcwp-license' ) . '</button></p>';
+			$this->key_field( __( 'License key', 'lcwp-license' ), true );
 		} else {
 			echo '<p>' . esc_html__( 'License key:', 'lcwp-license' ) . ' <code class="lcwp-masked">' . esc_html( Lcwp_Key::mask( $status['key'] ) ) . '</code></p>';
-			echo '<p><button type="submit" class="button button-primary" name="lcwp_op" value="check">' . esc_html__( 'Check now', 'lcwp-license' ) . '</button> ';
-			echo '<button type="submit" class="button" name="lcwp_op" value="deactivate">' . esc_html__( 'Deactivate', 'lcwp-license' ) . '</button></p>';
+			$held = $this->holds_seat( $status );
+			echo '<p><button type="submit" class="button' . ( $held ? ' button-primary' : '' ) . '" name="lcwp_op" value="check">' . esc_html__( 'Check now', 'lcwp-license' ) . '</button> ';
+			if ( $held ) {
+				echo '<button type="submit" class="button" name="lcwp_op" value="deactivate">' . esc_html__( 'Deactivate', 'lcwp-license' ) . '</button></p>';
+			} else {
+				echo '<button type="submit" class="button" name="lcwp_op" value="deactivate">' . esc_html__( 'Remove this key', 'lcwp-license' ) . '</button></p>';
+			}
+			if ( Lcwp_Client::INVALID === $status['state'] ) {
+				// a refused key must not trap the owner: another key can be activated at once
+				$this->key_field( __( 'Use another license key', 'lcwp-license' ), ! $held );
+			}
 		}
 		echo '</form></div>';
+	}
+
+	/**
+	 * Print the key field and its Activate button.
+	 *
+	 * @param string $label   The field's label.
+	 * @param bool   $primary Whether Activate is the page's main button.
+	 */
+	private function key_field( $label, $primary ) {
+		echo '<p><label for="lcwp_key">' . esc_html( $label ) . '</label><br>';
+		echo '<input type="text" class="regular-text code" id="lcwp_key" name="lcwp_key" autocomplete="off" spellcheck="false" placeholder="XXX-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX"></p>';
+		echo '<p><button type="submit" class="button' . ( $primary ? ' button-primary' : '' ) . '" name="lcwp_op" value="activate">' . esc_html__( 'Activate', 'lcwp-license' ) . '</button></p>';
+	}
+
+	/**
+	 * Whether the stored key may hold a seat for this domain on the server.
+	 *
+	 * A key the server refused for this domain (unknown, another product's, every seat
+	 * taken, this domain not activated) holds none: removing it frees nothing, so the
+	 * page offers "Remove this key" instead of "Deactivate".
+	 *
+	 * @param array $status Lcwp_Client::status().
+	 * @return bool
+	 */
+	public function holds_seat( array $status ) {
+		if ( null === $status['key'] ) {
+			return false;
+		}
+		return Lcwp_Client::INVALID !== $status['state'] || ! in_array( $status['code'], array( 'NOT_FOUND', 'PRODUCT_MISMATCH', 'ACTIVATION_LIMIT_REACHED', 'DOMAIN_NOT_ACTIVATED' ), true );
 	}
 
 	/**
@@ -197,9 +243,12 @@ class Lcwp_Admin {
 		$lines = array();
 		/* translators: %s: the site's canonical domain. */
 		$lines[] = sprintf( __( 'Domain: %s', 'lcwp-license' ), '' === $status['domain'] ? __( '(this address cannot be licensed)', 'lcwp-license' ) : $status['domain'] );
-		if ( null !== $status['checked_at'] ) {
+		if ( null !== $status['checked_at'] && Lcwp_Client::VALID === $status['state'] ) {
 			/* translators: %s: a date and time. */
 			$lines[] = sprintf( __( 'Last confirmed by the license server: %s.', 'lcwp-license' ), $this->date( $status['checked_at'], true ) );
+		} elseif ( null !== $status['checked_at'] ) {
+			/* translators: %s: a date and time. */
+			$lines[] = sprintf( __( 'Last answer of the license server: %s.', 'lcwp-license' ), $this->date( $status['checked_at'], true ) );
 		}
 		if ( $status['failures'] > 0 && 'NETWORK_ERROR' === $status['last_error'] && null !== $status['failing_since'] ) {
 			/* translators: %s: a date and time. */
@@ -233,6 +282,7 @@ class Lcwp_Admin {
 			'ACTIVATION_LIMIT_REACHED' => __( 'Every domain this license allows is taken; deactivate the license on another site first.', 'lcwp-license' ),
 			'NO_LICENSE'               => __( 'No license has been activated on this site.', 'lcwp-license' ),
 			'DEACTIVATED'              => __( 'The license was deactivated on this domain.', 'lcwp-license' ),
+			'KEY_REMOVED'              => __( 'The license key was removed from this site; you can enter another one.', 'lcwp-license' ),
 			'INVALID_KEY_FORMAT'       => __( 'That is not a valid license key; check it for typos.', 'lcwp-license' ),
 			'NETWORK_ERROR'            => __( 'The license server could not be reached; try again later.', 'lcwp-license' ),
 			'BAD_ANSWER'               => __( "The license server's answer could not be read.", 'lcwp-license' ),
@@ -249,6 +299,30 @@ class Lcwp_Admin {
 		}
 		/* translators: %s: a result code. */
 		return sprintf( __( 'The license server answered %s.', 'lcwp-license' ), $code );
+	}
+
+	/**
+	 * Return what to check when an answer failed verification, by the check that failed.
+	 *
+	 * A theme built for another vendor or product, or one that does not pin the key the
+	 * server signs with now, fails every answer: the owner can only tell the vendor.
+	 *
+	 * @param string $why    Lcwp_Token_Error::$reason (lower case).
+	 * @param string $domain This site's canonical domain.
+	 * @return string
+	 */
+	public function untrusted_hint( $why, $domain ) {
+		if ( 'key_unknown' === $why || 'signature' === $why ) {
+			return __( 'It is signed with a key this theme does not know: update the theme, or ask its vendor for a version that pins their current key.', 'lcwp-license' );
+		}
+		if ( 'claim_iss' === $why || 'claim_aud' === $why ) {
+			return __( "It is for another vendor or product than this theme's license client was built for: ask the theme's vendor (the client is rebuilt with license-server wp-client).", 'lcwp-license' );
+		}
+		if ( 'claim_dom' === $why ) {
+			/* translators: %s: the site's canonical domain. */
+			return sprintf( __( "It is for another domain than this site's (%s): check the site's address under Settings, General.", 'lcwp-license' ), $domain );
+		}
+		return '';
 	}
 
 	/**

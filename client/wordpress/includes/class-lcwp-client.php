@@ -366,6 +366,7 @@ class Lcwp_Client {
 		);
 		$now  = $this->now();
 		$code = null;
+		$why  = null;
 		try {
 			list( $status, $data ) = $this->post( $endpoint, $body );
 			if ( ! isset( $data['token'] ) || ! is_string( $data['token'] ) ) {
@@ -380,6 +381,7 @@ class Lcwp_Client {
 			$code = 'BAD_ANSWER';
 		} catch ( Lcwp_Token_Error $error ) {
 			$code = in_array( $error->reason, array( 'expired', 'future' ), true ) ? ( 'expired' === $error->reason ? 'TOKEN_EXPIRED' : 'CLOCK_ROLLBACK' ) : 'UNTRUSTED_ANSWER';
+			$why  = $error->reason; // which check failed, for the page to say what to look at
 		} catch ( Throwable $error ) {
 			$code = 'BAD_ANSWER';
 		}
@@ -387,7 +389,11 @@ class Lcwp_Client {
 			if ( $count_failure ) {
 				$this->count_failure( $code, $now );
 			}
-			return $this->outcome( false, $code );
+			$outcome = $this->outcome( false, $code );
+			if ( null !== $why ) {
+				$outcome['why'] = $why;
+			}
+			return $outcome;
 		}
 		$old   = $this->state();
 		$state = array(

@@ -32,8 +32,8 @@ class Lcwp_Updates {
 	private $option;
 	/** @var string The licence server's host. */
 	private $host;
-	/** @var bool Whether this request asked the server already (core saves the transient twice). */
-	private $asked = false;
+	/** @var string|null The installed version this request asked the server about (core saves the transient twice). */
+	private $asked = null;
 
 	/**
 	 * @param Lcwp_Client $client  The licence logic.
@@ -83,7 +83,7 @@ class Lcwp_Updates {
 			'license_key' => $state['license_key'],
 			'domain'      => $this->client->domain,
 			'product'     => $this->options['product'],
-			'version'     => '' === (string) $this->options['version'] ? '0' : (string) $this->options['version'],
+			'version'     => '' === $this->installed() ? '0' : $this->installed(),
 			'wp_version'  => (string) get_bloginfo( 'version' ),
 			'php_version' => PHP_VERSION,
 			'locale'      => (string) get_locale(),
@@ -133,7 +133,7 @@ class Lcwp_Updates {
 		$reason = isset( $data['reason'] ) && is_array( $data['reason'] ) ? $data['reason'] : null;
 		return array(
 			'checked_at'       => $this->client->now(),
-			'installed'        => (string) $this->options['version'],
+			'installed'        => $this->installed(),
 			'update_available' => ! empty( $data['update_available'] ),
 			'new_version'      => $version,
 			'latest_version'   => isset( $data['latest_version'] ) && is_string( $data['latest_version'] ) ? $data['latest_version'] : $version,
@@ -162,11 +162,13 @@ class Lcwp_Updates {
 	 * @return mixed
 	 */
 	public function on_wordpress_check( $transient ) {
-		$stored = $this->stored();
-		$forced = isset( $_GET['force-check'] ); // phpcs:ignore WordPress.Security.NonceVerification -- core's own flag
-		$stale  = null === $stored || $this->client->now() - $stored['checked_at'] >= self::MIN_RECHECK;
-		if ( ! $this->asked && ( $forced || $stale ) ) {
-			$this->asked = true;
+		$stored    = $this->stored();
+		$installed = $this->installed();
+		$forced    = isset( $_GET['force-check'] ); // phpcs:ignore WordPress.Security.NonceVerification -- core's own flag
+		// an answer for another installed version (the update just ran) is stale at once
+		$stale = null === $stored || $this->client->now() - $stored['checked_at'] >= self::MIN_RECHECK || $stored['installed'] !== $installed;
+		if ( $installed !== $this->asked && ( $forced || $stale ) ) {
+			$this->asked = $installed;
 			$this->check();
 		}
 		return $this->inject( $transient );
@@ -195,9 +197,12 @@ class Lcwp_Updates {
 	 * @return mixed
 	 */
 	public function inject( $transient ) {
-		$stored = $this->stored();
-		if ( null === $stored || $stored['installed'] !== (string) $this->options['version'] ) {
-			return $transient; // nothing known, or the answer was for another installed version
+		$stored    = $this->stored();
+		$installed = $this->installed();
+		if ( null === $stored || $stored['installed'] !== $installed ) {
+			// nothing known, or the answer was for another installed version: never keep
+			// offering the version that is installed now (WordPress saved it before the update)
+			return $this->without_stale_offer( $transient, $installed );
 		}
 		if ( ! is_object( $transient ) ) {
 			$transient = new stdClass();
@@ -217,6 +222,45 @@ class Lcwp_Updates {
 		}
 		$transient->checked[ $slug ] = $stored['installed'];
 		return $transient;
+	}
+
+	/**
+	 * Remove our entry from a transient when it offers no version newer than the installed one.
+	 *
+	 * @param mixed  $transient The transient value.
+	 * @param string $installed The installed version.
+	 * @return mixed
+	 */
+	private function without_stale_offer( $transient, $installed ) {
+		$slug = $this->options['slug'];
+		if ( ! is_object( $transient ) || ! isset( $transient->response ) || ! is_array( $transient->response ) || ! isset( $transient->response[ $slug ] ) ) {
+			return $transient;
+		}
+		$entry   = (array) $transient->response[ $slug ];
+		$offered = isset( $entry['new_version'] ) ? (string) $entry['new_version'] : '';
+		if ( '' !== $installed && ! version_compare( $offered, $installed, '>' ) ) {
+			unset( $transient->response[ $slug ] );
+		}
+		return $transient;
+	}
+
+	/**
+	 * Return the version installed now (read again: an update changes it mid-request).
+	 *
+	 * @return string
+	 */
+	public function installed() {
+		$version = '';
+		if ( $this->is_plugin() ) {
+			$file = isset( $this->options['file'] ) ? (string) $this->options['file'] : '';
+			if ( '' !== $file && function_exists( 'get_file_data' ) && is_readable( $file ) ) {
+				$data    = get_file_data( $file, array( 'Version' => 'Version' ) );
+				$version = (string) $data['Version'];
+			}
+		} elseif ( function_exists( 'wp_get_theme' ) ) {
+			$version = (string) wp_get_theme( $this->options['slug'] )->get( 'Version' );
+		}
+		return '' === $version ? (string) $this->options['version'] : $version;
 	}
 
 	/**
@@ -312,7 +356,7 @@ class Lcwp_Updates {
 	 */
 	public function reason_text() {
 		$stored = $this->stored();
-		if ( null === $stored || null !== $stored['package'] || null === $stored['reason'] || ! version_compare( $stored['latest_version'], $stored['installed'], '>' ) ) {
+		if ( null === $stored || null !== $stored['package'] || null === $stored['reason'] || ! version_compare( $stored['latest_version'], $this->installed(), '>' ) ) {
 			return null;
 		}
 		/* translators: 1: product name, 2: version, 3: the server's reason. */

@@ -87,4 +87,97 @@ final class AdminTest extends TestCase {
 		$this->assertSame( 'Not validated: no license key has been activated on this site.', $admin->state_words( array( 'state' => 'UNKNOWN', 'code' => 'NO_LICENSE' ) ) );
 		$this->assertSame( 'The license server answered <NEW_CODE>.', $admin->message( '<NEW_CODE>' ) ); // escaped where printed
 	}
+
+	private function page( Lcwp_Admin $admin ) {
+		return $this->printed( array( $admin, 'render_page' ) );
+	}
+
+	public function test_a_valid_licence_offers_check_and_deactivate_but_no_key_field() {
+		list( $admin, $client ) = $this->admin( 'https://shop-one.com/' );
+		$client->activate( TEST_KEY );
+		$page = $this->page( $admin );
+		$this->assertStringContainsString( 'value="deactivate">Deactivate<', $page );
+		$this->assertStringNotContainsString( 'name="lcwp_key"', $page );
+		$this->assertStringContainsString( 'Last confirmed by the license server:', $page );
+		$this->assertTrue( $admin->holds_seat( $client->status() ) );
+	}
+
+	/** @return array[] Refusals for this domain: the key holds no seat here. */
+	public function refusals_holding_no_seat() {
+		return array(
+			'unknown key'        => array( 'NOT_FOUND' ),
+			'another product'    => array( 'PRODUCT_MISMATCH' ),
+			'every seat taken'   => array( 'ACTIVATION_LIMIT_REACHED' ),
+			'domain not active'  => array( 'DOMAIN_NOT_ACTIVATED' ),
+		);
+	}
+
+	/** @dataProvider refusals_holding_no_seat */
+	public function test_a_refused_key_can_be_removed_or_replaced_at_once( $code ) {
+		list( $admin, $client ) = $this->admin( 'https://shop-one.com/' );
+		$server                 = $this->server_of( $client );
+		$server->code           = $code;
+		$client->activate( TEST_KEY );
+		$page = $this->page( $admin );
+		$this->assertFalse( $admin->holds_seat( $client->status() ) );
+		$this->assertStringContainsString( 'value="deactivate">Remove this key<', $page );
+		$this->assertStringNotContainsString( '>Deactivate<', $page );
+		$this->assertStringContainsString( 'Use another license key', $page );
+		$this->assertStringContainsString( 'name="lcwp_key"', $page );
+		$this->assertStringContainsString( 'Last answer of the license server:', $page );
+		$this->assertStringNotContainsString( 'Last confirmed', $page ); // nothing was confirmed
+	}
+
+	public function test_a_revoked_licence_still_deactivates_and_takes_another_key() {
+		list( $admin, $client ) = $this->admin( 'https://shop-one.com/' );
+		$client->activate( TEST_KEY );
+		$this->server_of( $client )->code = 'REVOKED';
+		$client->refresh();
+		$page = $this->page( $admin );
+		$this->assertTrue( $admin->holds_seat( $client->status() ) );
+		$this->assertStringContainsString( 'value="deactivate">Deactivate<', $page );
+		$this->assertStringContainsString( 'Use another license key', $page );
+		$this->assertSame( 'The license key was removed from this site; you can enter another one.', $admin->message( 'KEY_REMOVED' ) );
+	}
+
+	private function server_of( Lcwp_Client $client ) {
+		$transport = ( new ReflectionProperty( Lcwp_Client::class, 'transport' ) );
+		$transport->setAccessible( true );
+		return $transport->getValue( $client );
+	}
+
+	/** @return array[] A server answer that fails one check, and the words the owner sees. */
+	public function untrusted_answers() {
+		return array(
+			'another vendor'  => array( array( 'iss' => 'other-vendor' ), 'claim_iss', 'another vendor or product' ),
+			'another product' => array( array( 'aud' => 'other-theme' ), 'claim_aud', 'another vendor or product' ),
+			'another domain'  => array( array( 'dom' => 'other.com' ), 'claim_dom', "another domain than this site&#039;s (shop-one.com)" ),
+		);
+	}
+
+	/** @dataProvider untrusted_answers */
+	public function test_an_unverifiable_answer_says_what_to_check( array $changes, $why, $words ) {
+		list( $admin, $client ) = $this->admin( 'https://shop-one.com/' );
+		$this->server_of( $client )->handler = function ( Fake_Server $server, array $body ) use ( $changes ) {
+			return $server->answer( $body, Fake_Server::sign( $server->claims( $body, $changes ) ) );
+		};
+		$outcome = $client->activate( TEST_KEY );
+		$this->assertSame( array( 'UNTRUSTED_ANSWER', $why ), array( $outcome['code'], $outcome['why'] ) );
+		$_GET = array(
+			'lcwp_result' => 'UNTRUSTED_ANSWER',
+			'lcwp_why'    => $why,
+		);
+		try {
+			$page = $this->page( $admin );
+		} finally {
+			$_GET = array();
+		}
+		$this->assertStringContainsString( "The license server&#039;s answer could not be verified. It is for " . $words, $page );
+	}
+
+	public function test_an_answer_under_an_unpinned_key_says_to_update_the_theme() {
+		list( $admin ) = $this->admin( 'https://shop-one.com/' );
+		$this->assertStringStartsWith( 'It is signed with a key this theme does not know', $admin->untrusted_hint( 'key_unknown', 'shop-one.com' ) );
+		$this->assertSame( '', $admin->untrusted_hint( 'malformed', 'shop-one.com' ) );
+	}
 }

@@ -17,16 +17,20 @@ final class UpdatesTest extends TestCase {
 	private $server;
 	/** @var Lcwp_Updates */
 	private $updates;
+	/** @var Lcwp_Client */
+	private $client;
 
 	protected function setUp(): void {
-		$GLOBALS['lcwp_test_options'] = array();
+		$GLOBALS['lcwp_test_options']        = array();
+		$GLOBALS['lcwp_test_theme_versions'] = array();
 		$this->server                 = new Fake_Server( new Test_Clock() );
 		$this->updates                = $this->updates_for( 'theme', 'jannah' );
 	}
 
 	private function updates_for( $type, $slug ) {
+		$this->client = $this->server->client( 'https://shop-one.com/' );
 		return new Lcwp_Updates(
-			$this->server->client( 'https://shop-one.com/' ),
+			$this->client,
 			array(
 				'product'      => Fake_Server::PRODUCT,
 				'issuer'       => Fake_Server::ISSUER,
@@ -177,6 +181,29 @@ final class UpdatesTest extends TestCase {
 		$this->keep( $this->updates, $this->answer() );
 		$GLOBALS['lcwp_test_options']['lcwp_updates_jannah']['installed'] = '0.9.0';
 		$this->assertFalse( $this->updates->inject( false ) );
+	}
+
+	public function test_after_the_update_the_installed_version_is_no_longer_offered() {
+		$this->keep( $this->updates, $this->answer() ); // asked while 1.0.0 was installed
+		$saved = (object) array( 'response' => array( 'jannah' => array( 'theme' => 'jannah', 'new_version' => '1.1.0' ) ) );
+		$GLOBALS['lcwp_test_theme_versions']['jannah'] = '1.1.0'; // WordPress installed it
+		$transient = $this->updates->inject( clone $saved );
+		$this->assertArrayNotHasKey( 'jannah', $transient->response );
+		$GLOBALS['lcwp_test_theme_versions']['jannah'] = '1.0.5'; // an older copy: 1.1.0 is still news
+		$this->assertSame( '1.1.0', $this->updates->inject( clone $saved )->response['jannah']['new_version'] );
+	}
+
+	public function test_wordpress_check_after_the_update_asks_about_the_new_version() {
+		$this->client->activate( TEST_KEY );
+		$this->keep( $this->updates, $this->answer() ); // fresh: no need to ask again for 1.0.0
+		$this->server->received = array();
+		$this->updates->on_wordpress_check( new stdClass() );
+		$this->assertSame( array(), $this->server->received );
+		$GLOBALS['lcwp_test_theme_versions']['jannah'] = '1.1.0';
+		$this->updates->on_wordpress_check( new stdClass() );
+		$this->updates->on_wordpress_check( new stdClass() ); // core saves twice: one request
+		$this->assertCount( 1, $this->server->received );
+		$this->assertSame( '1.1.0', $this->server->received[0][1]['version'] );
 	}
 
 	public function test_theme_is_removed_from_the_request_to_wordpress_org() {

@@ -64,3 +64,37 @@ if ( ! function_exists( 'esc_html' ) ) {
 		return 'switch_themes' === $capability;
 	}
 }
+if ( ! function_exists( 'wp_nonce_field' ) ) {
+	function wp_nonce_field( $action ) {
+		echo '<input type="hidden" name="_wpnonce" value="test-nonce">';
+	}
+	function wp_date( $format, $timestamp ) {
+		return gmdate( 'Y-m-d H:i', $timestamp );
+	}
+	function wp_unslash( $value ) {
+		return $value;
+	}
+}
+if ( ! function_exists( 'wp_get_theme' ) ) {
+	/** The installed version a test sets in $GLOBALS['lcwp_test_theme_versions'][ $slug ]. */
+	function wp_get_theme( $slug ) {
+		return new class( $slug ) {
+			private $slug;
+			public function __construct( $slug ) {
+				$this->slug = $slug;
+			}
+			public function get( $header ) {
+				$versions = isset( $GLOBALS['lcwp_test_theme_versions'] ) ? $GLOBALS['lcwp_test_theme_versions'] : array();
+				return 'Version' === $header && isset( $versions[ $this->slug ] ) ? $versions[ $this->slug ] : false;
+			}
+		};
+	}
+}
+if ( ! function_exists( 'get_bloginfo' ) ) {
+	function get_bloginfo( $show ) {
+		return 'version' === $show ? '6.1.9' : '';
+	}
+	function get_locale() {
+		return 'en_US';
+	}
+}
