@@ -58,9 +58,10 @@ example: $(VENV)/.client-installed
 test: dev
 	$(BIN)/python -m pytest
 
-# unit + app tiers on SQLite: a simple mistake fails here first (tests/conftest.py)
+# unit + app tiers on SQLite: a simple mistake fails here first (tests/conftest.py);
+# one worker per core, each test file on one worker (its module fixtures built once)
 test-fast: dev
-	$(BIN)/python -m pytest -m "(unit or app) and not postgresql"
+	$(BIN)/python -m pytest -m "(unit or app) and not postgresql" -n auto --dist loadfile
 
 # everything test-fast leaves out: system tests and the PostgreSQL runs
 test-system: dev

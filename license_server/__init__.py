@@ -12,7 +12,7 @@ __version__ = "0.1.0"
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask application: configuration, runtime, extensions, blueprints."""
-    from license_server import api, errors, extensions, proxy, runtime
+    from license_server import api, errors, extensions, mail, proxy, runtime
     from license_server.api import throttle
     from license_server.config import load_config
 
@@ -22,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     proxy.init_app(app)
     engine = extensions.init_app(app)
     runtime.build(app, keyring, engine, limits)
+    mail.register(engine, keyring)
     errors.init_app(app)
     api.init_app(app)
     return app

@@ -57,6 +57,9 @@ DEFAULTS: dict[str, Any] = {
     "WEB_SESSION_IDLE": 1800,
     "WEB_SESSION_LIFETIME": 43200,
     "WEB_COOKIE_SECURE": None,
+    # argon2id's cost of new staff passwords: passes, memory in KiB, lanes; these are
+    # argon2-cffi's defaults (RFC 9106's second recommendation). Lower only for tests.
+    "PASSWORD_HASH_COST": "3,65536,4",
     # webhooks (docs/WEBHOOKS.md): receivers are https on public addresses unless
     # these allow-lists say otherwise (comma-separated schemes / CIDR networks)
     "WEBHOOK_ALLOWED_SCHEMES": "https",
@@ -72,6 +75,18 @@ DEFAULTS: dict[str, Any] = {
     "DOWNLOAD_TTL": 1800,
     "X_ACCEL_PREFIX": None,
     "UPDATE_STATS_FLUSH_INTERVAL": 10,
+    # sales channels (docs/CHANNELS.md): Envato's API, for purchase codes
+    "ENVATO_API_URL": "https://api.envato.com",
+    "ENVATO_TIMEOUT": 10,
+    # mail and the customer portal (docs/PORTAL.md)
+    "PUBLIC_URL": None,
+    "SMTP_HOST": None,
+    "SMTP_PORT": None,
+    "SMTP_SECURITY": "starttls",
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_FROM": None,
+    "SMTP_TIMEOUT": 15,
 }
 
 _INT_KEYS = {
@@ -94,11 +109,14 @@ _INT_KEYS = {
     "RELEASE_MAX_BYTES",
     "DOWNLOAD_TTL",
     "UPDATE_STATS_FLUSH_INTERVAL",
+    "ENVATO_TIMEOUT",
+    "SMTP_PORT",
+    "SMTP_TIMEOUT",
 }
 # Settings that may hold a secret (a password in a URL): each may instead be read from
 # a file named by ``LICENSE_SERVER_<NAME>_FILE`` (Docker and Kubernetes secrets). The
 # master key has its own ``MASTER_KEY_FILE`` setting, which also checks the mode.
-FILE_KEYS = ("DATABASE_URL", "RATELIMIT_STORAGE_URI")
+FILE_KEYS = ("DATABASE_URL", "RATELIMIT_STORAGE_URI", "SMTP_PASSWORD")
 DB_FILE_NAME = "license_server.sqlite3"
 KEY_FILE_NAME = "master.key"
 
@@ -201,6 +219,23 @@ def load_config(app: Flask, overrides: Mapping[str, Any] | None = None) -> Keyri
     if settings["EMBEDDED"]:
         prepare_instance(Path(settings["INSTANCE_PATH"]))
     return Keyring(load_master_key(settings))
+
+
+def password_hash_cost(value: str) -> tuple[int, int, int]:
+    """Parse ``PASSWORD_HASH_COST`` ("passes,memory_kib,lanes") as argon2 accepts it."""
+    try:
+        passes, memory, lanes = (int(part) for part in str(value).split(","))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{PREFIX}PASSWORD_HASH_COST must be three integers, "
+            "passes,memory_kib,lanes (default 3,65536,4)"
+        ) from exc
+    if passes < 1 or lanes < 1 or memory < 8 * lanes:
+        raise ConfigError(
+            f"{PREFIX}PASSWORD_HASH_COST: argon2 needs at least 1 pass, 1 lane and "
+            "8 KiB of memory per lane"
+        )
+    return passes, memory, lanes
 
 
 def prepare_instance(folder: Path) -> None:

@@ -15,10 +15,15 @@ derives independent subkeys for each purpose, so no two uses share a key:
 - ``webhook-secret-encryption``: AES-256-GCM over webhook endpoints' HMAC secrets;
 - ``release-key-encryption``: AES-256-GCM over vendors' package-signing keys;
 - ``download-url``: HMAC-SHA256 key for the signed, short-lived package URLs;
+- ``channel-secret-encryption``: AES-256-GCM over store connections' signing
+  secrets, Envato personal tokens and Envato purchase codes, each bound to its row;
+- ``purchase-code-lookup``: HMAC-SHA256 key for the lookup hashes of purchase codes;
 - ``idempotency-replay``: AES-256-GCM over stored answers replayed for an
   ``Idempotency-Key`` (they may hold a new license key or API key);
 - ``event-chain``: HMAC-SHA256 key of the events' chain MACs, so a database writer
-  who deletes or edits an event cannot rebuild a chain that verifies.
+  who deletes or edits an event cannot rebuild a chain that verifies;
+- ``mail-secret-encryption``: AES-256-GCM over the secrets of queued mails (a
+  sign-in link, a licence key) until they are sent.
 
 Every sealed value is bound to its row: the associated data of AES-GCM names the
 purpose, the vendor and the row id, so a ciphertext moved to another row (another
@@ -110,6 +115,9 @@ class Keyring:
         self._webhook = AESGCM(self._derive(master, "webhook-secret-encryption"))
         self._release = AESGCM(self._derive(master, "release-key-encryption"))
         self._download = self._derive(master, "download-url")
+        self._channel = AESGCM(self._derive(master, "channel-secret-encryption"))
+        self._purchase_lookup = self._derive(master, "purchase-code-lookup")
+        self._mail = AESGCM(self._derive(master, "mail-secret-encryption"))
         self._replay = AESGCM(self._derive(master, "idempotency-replay"))
         self._chain = self._derive(master, "event-chain")
 
@@ -225,3 +233,31 @@ class Keyring:
     def download_mac(self, data: bytes) -> bytes:
         """Keyed hash (HMAC-SHA256) authenticating a package download URL."""
         return hmac.new(self._download, data, hashlib.sha256).digest()
+
+    def seal_channel_secret(self, secret: str, *, purpose: str, row_id: str) -> bytes:
+        """Encrypt a sales-channel secret, bound to its purpose and row."""
+        context = f"{purpose}\0{row_id}".encode()
+        return self._seal(self._channel, secret.encode(), context)
+
+    def open_channel_secret(self, sealed: bytes, *, purpose: str, row_id: str) -> str:
+        """Decrypt a secret sealed by :meth:`seal_channel_secret` for this row."""
+        context = f"{purpose}\0{row_id}".encode()
+        return self._open(self._channel, sealed, context).decode()
+
+    def purchase_code_lookup(self, code: str) -> bytes:
+        """Keyed hash of an Envato purchase code's canonical text, for lookups."""
+        return hmac.new(self._purchase_lookup, code.encode(), hashlib.sha256).digest()
+
+    def seal_mail_secret(
+        self, secret: bytes, *, vendor_id: uuid.UUID, mail_id: uuid.UUID
+    ) -> bytes:
+        """Encrypt a queued mail's secrets, bound to its outbox row."""
+        context = self._row(b"mail-secret", vendor_id, mail_id)
+        return self._seal(self._mail, secret, context)
+
+    def open_mail_secret(
+        self, sealed: bytes, *, vendor_id: uuid.UUID, mail_id: uuid.UUID
+    ) -> bytes:
+        """Decrypt secrets sealed by :meth:`seal_mail_secret` for this very row."""
+        context = self._row(b"mail-secret", vendor_id, mail_id)
+        return self._open(self._mail, sealed, context)

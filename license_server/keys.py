@@ -37,6 +37,13 @@ our keys is still refused offline. The only overlap is one of our keys whose pro
 prefix is 7 hexadecimal characters, typed without its dashes, whose 25 symbols all
 happen to be hexadecimal digits (about 1 in 2**25): it is looked up as a legacy key
 and answers "unknown key", never another license's answer.
+
+**Envato purchase codes** (ThemeForest buyers' proof of purchase, docs/CHANNELS.md):
+text that, once surrounding whitespace is stripped, is a UUID as Envato shows it
+(8-4-4-4-12 hexadecimal digits with its four dashes) is a purchase code, read in
+lower case and returned with an empty prefix and the 36 characters as its ``body``.
+Our keys as shown have five-symbol groups, legacy keys have no dashes: neither
+matches, so this rule changes nothing for them.
 """
 
 from __future__ import annotations
@@ -55,11 +62,13 @@ __all__ = [
     "InvalidKeyPrefix",
     "LEGACY_LENGTH",
     "LicenseKey",
+    "PURCHASE_CODE_LENGTH",
     "canonical_prefix",
     "check_symbol",
     "generate_key",
     "parse_key",
     "parse_legacy_key",
+    "parse_purchase_code",
 ]
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -93,9 +102,15 @@ _SEPARATORS = str.maketrans(
 )
 _BODY_ALIASES = str.maketrans({"I": "1", "L": "1", "O": "0"})
 _LEGACY_RE = re.compile(r"[0-9A-Fa-f]{32}")
+_PURCHASE_CODE_RE = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+)
 
 LEGACY_LENGTH = 32
 """Number of hexadecimal characters of a legacy (EDD) key."""
+
+PURCHASE_CODE_LENGTH = 36
+"""Number of characters of an Envato purchase code (a UUID with its dashes)."""
 
 
 class InvalidKeyFormat(ValueError):
@@ -117,16 +132,22 @@ class LicenseKey:
     prefix: str
     """Product prefix, uppercase, or ``""`` when none."""
     body: str
-    """25 canonical symbols, the check symbol last; or a legacy key's 32 hex digits."""
+    """25 canonical symbols, the check symbol last; a legacy key's 32 hex digits; or
+    a purchase code's 36 characters."""
 
     @property
     def legacy(self) -> bool:
         """Return whether this is an imported legacy (EDD) key."""
         return len(self.body) == LEGACY_LENGTH
 
+    @property
+    def purchase_code(self) -> bool:
+        """Return whether this is an Envato purchase code."""
+        return len(self.body) == PURCHASE_CODE_LENGTH
+
     def __str__(self) -> str:
         """Render as ``PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX`` (no ``PPP-`` if none)."""
-        if self.legacy:
+        if self.legacy or self.purchase_code:
             return self.body
         groups = [self.body[i : i + _GROUP] for i in range(0, len(self.body), _GROUP)]
         if self.prefix:
@@ -184,7 +205,7 @@ def parse_key(raw: object) -> LicenseKey:
         raise InvalidKeyFormat("a license key must be text")
     if len(raw) > _MAX_INPUT:
         raise InvalidKeyFormat("that is too long to be a license key")
-    legacy = parse_legacy_key(raw)
+    legacy = parse_legacy_key(raw) or parse_purchase_code(raw)
     if legacy is not None:
         return legacy
     compact = raw.strip(WHITESPACE).translate(_SEPARATORS)
@@ -216,5 +237,13 @@ def parse_legacy_key(raw: str) -> LicenseKey | None:
     """Return ``raw`` as a legacy (EDD) key if it is 32 hex digits, else None."""
     stripped = raw.strip(WHITESPACE)
     if _LEGACY_RE.fullmatch(stripped) is None:
+        return None
+    return LicenseKey(prefix="", body=stripped.lower())
+
+
+def parse_purchase_code(raw: str) -> LicenseKey | None:
+    """Return ``raw`` as an Envato purchase code if it is UUID-shaped, else None."""
+    stripped = raw.strip()
+    if _PURCHASE_CODE_RE.fullmatch(stripped) is None:
         return None
     return LicenseKey(prefix="", body=stripped.lower())

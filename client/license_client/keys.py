@@ -9,7 +9,9 @@ any case folding. The shared vectors in ``tests/vectors/keys.json`` pin it.
 
 A legacy key imported from Easy Digital Downloads is exactly 32 hexadecimal digits
 (surrounding whitespace aside, nothing between them); it is checked first and its
-canonical form is the 32 digits in lower case.
+canonical form is the 32 digits in lower case. An Envato purchase code (a UUID as
+Envato shows it, 8-4-4-4-12 hexadecimal digits with dashes) is accepted as it is,
+in lower case, for products that take ThemeForest purchase codes.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ _INNER = "".join(c for c in WHITESPACE if c not in "\n\r\x0b\x0c\u2028\u2029")
 _DROP = str.maketrans("", "", _INNER + "-")  # line breaks only around a key
 _ALIASES = str.maketrans("ILO", "110")
 _LEGACY = re.compile(r"[0-9A-Fa-f]{32}")
+_PURCHASE_CODE = re.compile(
+    r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+)
 
 
 def check_symbol(payload: str) -> str:
@@ -54,9 +59,10 @@ def parse_key(raw: str) -> str:
     """Return the canonical form of a typed license key; raise KeyFormatInvalid."""
     if not isinstance(raw, str) or len(raw) > _MAX_INPUT:
         raise KeyFormatInvalid("that is not a license key")
-    if _LEGACY.fullmatch(raw.strip(WHITESPACE)):
-        return raw.strip(WHITESPACE).lower()
-    compact = raw.strip(WHITESPACE).translate(_DROP)
+    stripped = raw.strip(WHITESPACE)
+    if _LEGACY.fullmatch(stripped) or _PURCHASE_CODE.fullmatch(stripped):
+        return stripped.lower()
+    compact = stripped.translate(_DROP)
     if not compact.isascii():
         raise KeyFormatInvalid("a license key is plain ASCII")
     compact = compact.upper()
@@ -74,10 +80,15 @@ def parse_key(raw: str) -> str:
 def key_hash(key: str) -> str:
     """Return the ``kh`` claim of a key (PROTOCOL §7): SHA-256 of its body, 16 bytes.
 
-    The body is the 25 canonical symbols (upper case, no prefix, no dashes); the
-    digest's first 16 bytes are written base64url without padding.
+    The body is the 25 canonical symbols (upper case, no prefix, no dashes), or an
+    Envato purchase code as parsed (lower case, with its dashes); the digest's
+    first 16 bytes are written base64url without padding.
     """
-    body = parse_key(key).replace("-", "")[-_BODY:]
+    canonical = parse_key(key)
+    # a purchase code's body is the whole code, dashes kept (PROTOCOL §1)
+    body = canonical
+    if not _PURCHASE_CODE.fullmatch(canonical):
+        body = canonical.replace("-", "")[-_BODY:]
     digest = hashlib.sha256(body.encode("ascii")).digest()[:16]
     return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 

@@ -34,6 +34,7 @@ def init_app(app: Flask) -> None:
     """Register the blueprints and the OpenAPI document on ``app``."""
     from license_server import updates
     from license_server.api import admin, docs, hooks, ops, public, throttle, webhooks
+    from license_server.channels import api as channels_api
     from license_server.compat import edd_admin, edd_api  # noqa: F401 - admin routes
 
     api = Api(app, spec_kwargs=_spec_kwargs())
@@ -42,6 +43,8 @@ def init_app(app: Flask) -> None:
     api.register_blueprint(ops.blp)
     edd_api.init_app(app)
     api.register_blueprint(webhooks.blp)
+    api.register_blueprint(channels_api.blp)
+    api.register_blueprint(channels_api.inbound_blp)
     updates.init_app(app, api)
     app.register_blueprint(docs.page)
     hooks.init_app(app)

@@ -9,6 +9,8 @@ from flask import Response, current_app, g, request
 from license_server import errors, metrics
 from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
+from license_server.channels.api import PUBLIC_ERRORS as CHANNEL_ERRORS
+from license_server.channels.api import admit_purchase_code
 from license_server.schemas import public as schemas
 from license_server.services import activations, validation, vendors
 from license_server.updates import release_keys
@@ -41,10 +43,11 @@ PUBLIC_ERRORS = (400, 413, 415, 422, 429, 503)
     description="NOT_FOUND with the signed token; or PRODUCT_NOT_FOUND (error shape).",
 )
 @docs.raises(*docs.SIGNED_REFUSALS, errors.ProductNotFound, errors.Conflict)
-@docs.raises(errors.InvalidKeyFormat, errors.InvalidDomain)
+@docs.raises(errors.InvalidKeyFormat, errors.InvalidDomain, *CHANNEL_ERRORS)
 def activate(args: dict[str, Any]) -> Response:
     """Activate a domain on a license (idempotent per domain)."""
     args.pop("version", None)
+    admit_purchase_code(args["license_key"], args["product"])
     try:
         answer, created = activations.activate(
             runtime=context.runtime(),
@@ -63,9 +66,11 @@ def activate(args: dict[str, Any]) -> Response:
 @blp.arguments(schemas.ValidateIn())
 @blp.response(200, schemas.ValidateOut)
 @docs.raises(errors.ProductNotFound, errors.InvalidKeyFormat, errors.InvalidDomain)
+@docs.raises(*CHANNEL_ERRORS)
 def validate(args: dict[str, Any]) -> Response:
     """Validate a license on a domain; the answer is signed, positive or negative."""
     args.pop("version", None)
+    admit_purchase_code(args["license_key"], args["product"])
     answer = validation.validate(runtime=context.runtime(), now=context.now(), **args)
     metrics.count_result("validate", str(answer.code))
     g.answer_code = str(answer.code)

@@ -224,4 +224,5 @@ from license_server.cli import users  # noqa: E402,F401
 from license_server.cli import worker  # noqa: E402,F401
 from license_server.cli import releases  # noqa: E402,F401
 from license_server.cli import wordpress  # noqa: E402,F401
+from license_server.cli import mail  # noqa: E402,F401
 from license_server.cli import maintenance  # noqa: E402,F401

@@ -27,7 +27,7 @@ def users() -> None:
 )
 def users_create(vendor: str, email: str, role: str, name: str, password: str) -> None:
     """Create a dashboard account for VENDOR (its slug) with a password."""
-    from license_server import errors
+    from license_server import errors, runtime
     from license_server.services import staff
     from license_server.services.vendors import vendor_by_slug
 
@@ -43,6 +43,7 @@ def users_create(vendor: str, email: str, role: str, name: str, password: str) -
                 name=name,
                 actor="cli",
                 now=datetime.now(UTC),
+                hasher=runtime.of(app).password_hasher,
             )
         except errors.APIError as exc:
             raise click.ClickException(f"{exc.code}: {exc.text}") from exc

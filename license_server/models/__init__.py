@@ -62,7 +62,16 @@ __all__ = [
     "UpdateCheckCounter",
 ]
 
-from license_server.models import users  # noqa: E402,F401
+from license_server.models import (
+    channels,  # noqa: E402,F401
+    users,  # noqa: E402,F401
+)
+from license_server.models.portal import (  # noqa: E402,F401
+    MailMessage,
+    MailTemplate,
+    PortalCustomer,
+    PortalLink,
+)
 from license_server.models.webhooks import (  # noqa: E402,F401
     LicenseNotice,
     WebhookAttempt,

@@ -14,7 +14,8 @@ services as arguments. No service reads it from Flask. It holds:
   batches on their own connections and once more at exit;
 - ``limiter``: the rate-limit counters (Redis or memory);
 - ``reader``: the hot path's reads (cached product and signer, prepared state);
-- ``clock``: the time, aware UTC (tests move it).
+- ``clock``: the time, aware UTC (tests move it);
+- ``password_hasher``: argon2id at ``PASSWORD_HASH_COST``, for new staff passwords.
 
 Nothing here is the truth: every buffer is advisory and bounded in time, every
 cache bounded in staleness, and the limits' counters live in Redis when several
@@ -27,12 +28,14 @@ import atexit
 import logging
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from argon2 import PasswordHasher
 from flask import Flask
 from sqlalchemy.engine import Engine
 
+from license_server.config import password_hash_cost
 from license_server.keyring import Keyring
 from license_server.runtime.caches import Caches
 from license_server.runtime.lastseen import API_KEY_LAST_USED, LastSeenBuffer
@@ -65,6 +68,7 @@ class Runtime:
     reader: Reader
     last_seen_interval: int = 3600
     clock: Callable[[], datetime] = utc_now
+    password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
     def now(self) -> datetime:
         """Return the runtime's current time."""
@@ -112,11 +116,19 @@ def build(
         engine=engine,
         reader=Reader(engine, caches),
         last_seen_interval=int(config["LAST_SEEN_INTERVAL"]),
+        password_hasher=_password_hasher(config.get("PASSWORD_HASH_COST")),
     )
     runtime.caches.watch(engine)
     app.extensions[EXTENSION] = runtime
     _flush_at_exit(runtime)
     return runtime
+
+
+def _password_hasher(cost: str | None) -> PasswordHasher:
+    if cost is None:  # an app configured without load_config's defaults
+        return PasswordHasher()
+    passes, memory, lanes = password_hash_cost(cost)
+    return PasswordHasher(time_cost=passes, memory_cost=memory, parallelism=lanes)
 
 
 def of(app: Flask) -> Runtime:

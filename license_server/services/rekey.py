@@ -39,6 +39,7 @@ from license_server.models import (
     SigningKey,
     Vendor,
 )
+from license_server.models.portal import MailMessage
 from license_server.models.users import StaffUser
 from license_server.models.webhooks import WebhookEndpoint, WebhookKey
 from license_server.services import events
@@ -240,6 +241,20 @@ register("idempotent_answers", _replays, ("idempotency_keys.body_sealed",))
 register("event_macs", _event_macs, ("events.mac", "vendors.event_mac_head"))
 
 
+def _mail_secrets(old: Keyring, new: Keyring) -> Counter[uuid.UUID]:
+    done: Counter[uuid.UUID] = Counter()
+    for message in _in_batches(MailMessage):
+        if message.secret_sealed is not None:
+            row = {"vendor_id": message.vendor_id, "mail_id": message.id}
+            opened = old.open_mail_secret(message.secret_sealed, **row)
+            message.secret_sealed = new.seal_mail_secret(opened, **row)
+            done[message.vendor_id] += 1
+    return done
+
+
+register("mail_secrets", _mail_secrets, ("mail_outbox.secret_sealed",))
+
+
 def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationReport:
     """Re-seal every stored secret from ``old`` to ``new`` in one transaction."""
     report = RotationReport()
@@ -275,3 +290,7 @@ def rotate_master_key(*, old: Keyring, new: Keyring, now: datetime) -> RotationR
         )
     db.session.commit()
     return report
+
+
+# the sales channels' secrets register their own re-sealers
+from license_server.channels import resealing  # noqa: E402,F401

@@ -1,6 +1,8 @@
 """Vendor staff accounts: create, list, roles, disable, sign out everywhere.
 
-Passwords are hashed with argon2id. Signing in is
+Passwords are hashed with argon2id, at the cost of the hasher the caller passes (the
+runtime's, from ``PASSWORD_HASH_COST``; argon2-cffi's defaults when none is passed).
+Verifying reads the cost from the stored hash. Signing in is
 :mod:`license_server.services.staff_signin`; invitations and password resets are
 :mod:`license_server.services.staff_links`.
 """
@@ -22,6 +24,7 @@ from license_server.services.unit import transactional
 
 KIND = "staff"
 MIN_PASSWORD = 12
+# argon2-cffi's defaults: 3 passes over 64 MiB in 4 lanes (RFC 9106's second choice)
 hasher = PasswordHasher()
 
 
@@ -60,7 +63,7 @@ def check_password(password: str) -> None:
         )
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, hasher: PasswordHasher = hasher) -> str:
     """Return the argon2id hash of a password."""
     check_password(password)
     return hasher.hash(password)
@@ -79,6 +82,7 @@ def add_user(
     password: str,
     name: str,
     now: datetime,
+    hasher: PasswordHasher = hasher,
 ) -> StaffUser:
     """Add a user to the caller's transaction (no event, no commit)."""
     email = normalise_email(email)
@@ -90,7 +94,7 @@ def add_user(
         email=email,
         name=name,
         role=StaffRole(role),
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, hasher),
         created_at=now,
     )
     db.session.add(user)
@@ -109,6 +113,7 @@ def create_user(
     name: str = "",
     actor: str,
     now: datetime,
+    hasher: PasswordHasher = hasher,
 ) -> StaffUser:
     """Create a staff user with a password (the first owner, from the CLI)."""
     user = add_user(
@@ -118,6 +123,7 @@ def create_user(
         password=password,
         name=name,
         now=now,
+        hasher=hasher,
     )
     record(
         keyring,

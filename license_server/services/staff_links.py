@@ -11,6 +11,7 @@ import secrets
 import uuid
 from datetime import datetime, timedelta
 
+from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from license_server import errors
@@ -25,6 +26,7 @@ from license_server.services.staff import (
     add_user,
     get_user,
     hash_password,
+    hasher,
     normalise_email,
     record,
 )
@@ -153,7 +155,13 @@ def _use(link: StaffToken, now: datetime) -> None:
 
 @transactional
 def accept_invitation(
-    *, keyring: Keyring, token: str, name: str, password: str, now: datetime
+    *,
+    keyring: Keyring,
+    token: str,
+    name: str,
+    password: str,
+    now: datetime,
+    hasher: PasswordHasher = hasher,
 ) -> StaffUser:
     """Create the invited user with their password; the link is used up."""
     link = find(keyring=keyring, purpose=INVITE, token=token, now=now)
@@ -165,6 +173,7 @@ def accept_invitation(
         password=password,
         name=name,
         now=now,
+        hasher=hasher,
     )
     record(keyring, user, "staff.joined", actor_of(user), {"email": user.email}, now)
     return user
@@ -172,11 +181,16 @@ def accept_invitation(
 
 @transactional
 def reset_password(
-    *, keyring: Keyring, token: str, password: str, now: datetime
+    *,
+    keyring: Keyring,
+    token: str,
+    password: str,
+    now: datetime,
+    hasher: PasswordHasher = hasher,
 ) -> StaffUser:
     """Set a new password from a reset link and end every session of the user."""
     link = find(keyring=keyring, purpose=RESET, token=token, now=now)
-    new_hash = hash_password(password)
+    new_hash = hash_password(password, hasher)
     _use(link, now)
     assert link.user_id is not None  # noqa: S101 - reset links always name a user
     user = get_user(vendor_id=link.vendor_id, user_id=link.user_id)

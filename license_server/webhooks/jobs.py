@@ -1,31 +1,53 @@
-"""Timed jobs the worker runs: expiry events (once each) and purges.
+"""Timed jobs the worker runs: expiry events (once each), their mails, and purges.
 
 ``license.expired`` is emitted once when a license's ``expires_at`` passes and
 ``license.expiring_soon`` once when it comes within the configured days; both are
 events in the vendor's chain (so their webhooks go through the outbox like any
 other) and a :class:`LicenseNotice` row per (license, kind, expiry date) makes them
-once-only: a renewed license gets new notices for its new date. On PostgreSQL an
-advisory lock lets one worker at a time run the jobs.
+once-only: a renewed license gets new notices for its new date. An ``expiring_soon``
+also queues the ``license_expiring`` mail to the licence's customer, in the same
+transaction. The purges delete expired idempotency rows, portal sign-in links past
+their expiry, and sent or failed mails a month old. On PostgreSQL an advisory lock
+lets one worker at a time run the jobs.
+
+:func:`recheck_purchase_codes` re-asks Envato, at most daily per code, about the
+purchase codes accepted as licences and revokes those of refunded sales
+(:mod:`license_server.channels.envato`); it holds no transaction while it waits for
+Envato, and a worker that Envato rate-limits waits as long as Envato asks.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, delete, exists, select, text
+from sqlalchemy import and_, delete, exists, or_, select, text
 
+from license_server import mail
+from license_server.channels import envato
+from license_server.channels.envato import RecheckReport
+from license_server.channels.envato_api import EnvatoApi
 from license_server.extensions import db
 from license_server.keyring import Keyring
-from license_server.models import IdempotencyKey, License, LicenseStatus
+from license_server.models import (
+    ExpiryPolicy,
+    IdempotencyKey,
+    License,
+    LicenseStatus,
+    ProductUpdateSettings,
+)
+from license_server.models.portal import MailMessage, MailState, PortalLink
 from license_server.models.webhooks import LicenseNotice
 from license_server.services import events
 
 JOBS_LOCK = 7_150_015  # an arbitrary, fixed advisory-lock id for the timed jobs
 BATCH = 500
 ACTOR = "system:worker"
+MAIL_KEPT = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -87,7 +109,38 @@ def _emit(
         )
     for vendor_id, found in by_vendor.items():
         events.append(keyring=keyring, vendor_id=vendor_id, events=found, now=now)
+    if kind == "expiring_soon":
+        for license in licenses:
+            _expiring_mail(license)
     return len(licenses)
+
+
+def _expiring_mail(license: License) -> None:
+    """Queue the ``license_expiring`` mail to the licence's customer, if known."""
+    if not license.customer_email or license.expires_at is None:
+        return
+    product = license.product
+    renewal = db.session.scalar(
+        select(ProductUpdateSettings.renewal_url).where(
+            ProductUpdateSettings.product_id == product.id
+        )
+    )
+    try:
+        mail.enqueue(
+            db.session,
+            vendor_id=license.vendor_id,
+            to=license.customer_email,
+            template="license_expiring",
+            context={
+                "product_name": product.name,
+                "key_hint": license.key_hint,
+                "expires_at": license.expires_at.strftime("%d %b %Y"),
+                "renewal_url": renewal,
+                "restricts": product.expiry_policy == ExpiryPolicy.RESTRICT,
+            },
+        )
+    except ValueError:  # an address the mail cannot go to: the event still stands
+        return
 
 
 def _locked() -> bool:
@@ -109,9 +162,7 @@ def run(*, keyring: Keyring, now: datetime, expiring_soon_days: int) -> JobRepor
     if expiring_soon_days > 0:
         horizon = now + timedelta(days=expiring_soon_days)
         soon = _due("expiring_soon", now, horizon)
-    stale = db.session.scalar(
-        select(IdempotencyKey.id).where(IdempotencyKey.expires_at < now).limit(1)
-    )
+    stale = _stale(now)
     if not (expired or soon or stale):
         # reads only: an idle worker never takes SQLite's one write lock
         db.session.rollback()
@@ -125,15 +176,49 @@ def run(*, keyring: Keyring, now: datetime, expiring_soon_days: int) -> JobRepor
     return report
 
 
-def purge(now: datetime) -> int:
-    """Delete rows whose time is up: stored idempotent answers past expiry."""
-    result = db.session.execute(
-        delete(IdempotencyKey)
-        .where(IdempotencyKey.expires_at < now)
-        .execution_options(synchronize_session=False)
+def _finished_mail(now: datetime) -> Any:
+    return and_(
+        MailMessage.state != MailState.PENDING,
+        MailMessage.finished_at < now - MAIL_KEPT,
     )
-    count: int = result.rowcount  # type: ignore[attr-defined]
+
+
+def _stale(now: datetime) -> bool:
+    """Tell whether anything is due for purging (reads only)."""
+    for query in (
+        select(IdempotencyKey.id).where(IdempotencyKey.expires_at < now),
+        select(PortalLink.id).where(PortalLink.expires_at < now),
+        select(MailMessage.id).where(_finished_mail(now)),
+    ):
+        if db.session.scalar(query.limit(1)) is not None:
+            return True
+    return False
+
+
+def purge(now: datetime) -> int:
+    """Delete rows whose time is up: idempotent answers, sign-in links, old mail."""
+    count = 0
+    for statement in (
+        delete(IdempotencyKey).where(IdempotencyKey.expires_at < now),
+        delete(PortalLink).where(
+            or_(PortalLink.expires_at < now, PortalLink.used_at < now - MAIL_KEPT)
+        ),
+        delete(MailMessage).where(_finished_mail(now)),
+    ):
+        result = db.session.execute(
+            statement.execution_options(synchronize_session=False)
+        )
+        count += int(getattr(result, "rowcount", 0) or 0)
     return count
 
 
-__all__ = ["JobReport", "purge", "run"]
+def recheck_purchase_codes(
+    *, keyring: Keyring, config: Mapping[str, Any], now: datetime
+) -> RecheckReport:
+    """Re-check the purchase codes due (a day since their last check)."""
+    return envato.recheck_due(
+        keyring=keyring, api=EnvatoApi.from_config(config), now=now
+    )
+
+
+__all__ = ["JobReport", "purge", "recheck_purchase_codes", "run"]

@@ -1,4 +1,4 @@
-"""The worker's loop: deliver what is due, run the timed jobs, sleep, repeat.
+"""The worker's loop: run the timed jobs, deliver webhooks and mail, sleep, repeat.
 
 ``license-server worker`` runs :meth:`Runner.run` until SIGTERM/SIGINT (or, as
 ``serve``'s child, until its parent is gone). Tests drive :meth:`Runner.tick` with
@@ -20,6 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from license_server import runtime
 from license_server.extensions import db
 from license_server.keyring import Keyring
+from license_server.mail import delivery as mail_delivery
+from license_server.mail.transport import Sender, sender_from_config
 from license_server.webhooks import jobs, metrics, ssrf
 from license_server.webhooks.worker import Clock, Settings, deliver_one, outbox_age
 from license_server.webhooks.worker import system_clock as system_clock
@@ -46,6 +48,7 @@ class Runner:
         settings: Settings | None = None,
         clock: Clock = system_clock,
         parent_pid: int | None = None,
+        mail_sender: Sender | None = None,
     ) -> None:
         self.app = app
         self.settings = settings or settings_from_config(app.config)
@@ -58,6 +61,8 @@ class Runner:
         )
         self.soon_days = int(app.config.get("WEBHOOK_EXPIRING_SOON_DAYS", 7))
         self._jobs_at: datetime | None = None
+        self._envato_at: datetime | None = None
+        self.mail_sender = mail_sender or sender_from_config(app.config)
 
     def tick(self, stop: threading.Event | None = None) -> int:
         """Run due jobs, then deliver until nothing is due; return attempts made."""
@@ -70,11 +75,21 @@ class Runner:
                     expiring_soon_days=self.soon_days,
                 )
                 self._jobs_at = now + self.jobs_every
+            if self._envato_at is None or now >= self._envato_at:
+                report = jobs.recheck_purchase_codes(
+                    keyring=self.keyring, config=self.app.config, now=now
+                )
+                wait = report.retry_after or self.jobs_every.total_seconds()
+                self._envato_at = now + timedelta(seconds=wait)
             attempts = 0
             while not (stop and stop.is_set()) and deliver_one(
                 keyring=self.keyring, settings=self.settings, clock=self.clock
             ):
                 attempts += 1
+            if not (stop and stop.is_set()):
+                attempts += mail_delivery.deliver_due(
+                    keyring=self.keyring, sender=self.mail_sender, clock=self.clock
+                )
             metrics.OUTBOX_AGE.set(outbox_age(self.clock()))
             db.session.remove()
             return attempts

@@ -73,6 +73,16 @@ BODIES: dict[str, dict[str, Any] | None] = {
     "releases.put_update_rules": {"max_version": "1.0"},
     "releases.rotate_release_key": None,
     "releases.retire_release_key": None,
+    "channels.create_connection": {"kind": "generic", "name": "Intruder"},
+    "channels.update_connection": {"name": "changed"},
+    "channels.delete_connection": None,
+    "channels.create_mapping": {"external_id": "x", "product": "victim-theme"},
+    "channels.update_mapping": {"duration_days": 30},
+    "channels.delete_mapping": None,
+    "channels.put_envato": {"token": "intruder-token"},
+    "channels.delete_envato": None,
+    "channels.put_envato_product": {"item_id": 1},
+    "channels.delete_envato_product": None,
 }
 
 
@@ -123,6 +133,26 @@ def _victim(app: Flask, client: FlaskClient) -> tuple[VendorFixture, dict[str, s
     delivery = client.post(
         f"{ADMIN}/webhooks/endpoints/{endpoint['id']}/test", headers=victim.headers
     ).get_json()
+    store = client.post(
+        f"{ADMIN}/channels/connections",
+        json={"kind": "woocommerce", "name": "Victim shop"},
+        headers=victim.headers,
+    ).get_json()
+    mapping = client.post(
+        f"{ADMIN}/channels/connections/{store['id']}/mappings",
+        json={"external_id": "77", "product": "victim-theme"},
+        headers=victim.headers,
+    ).get_json()
+    client.put(
+        f"{ADMIN}/channels/envato",
+        json={"token": "victim-token"},
+        headers=victim.headers,
+    )
+    client.put(
+        f"{ADMIN}/channels/envato/products/{product['id']}",
+        json={"item_id": 7},
+        headers=victim.headers,
+    )
     ids = {
         "endpoint_id": endpoint["id"],
         "delivery_id": delivery["id"],
@@ -133,6 +163,8 @@ def _victim(app: Flask, client: FlaskClient) -> tuple[VendorFixture, dict[str, s
         "signing_key_id": str(verifying.id),
         "release_id": release["id"],
         "release_key_id": old_release_key["id"],
+        "connection_id": store["id"],
+        "mapping_id": mapping["id"],
     }
     return victim, ids
 
@@ -228,6 +260,8 @@ def test_read_scoped_key_gets_403_on_every_write_route(
         "delivery_id": license["id"],
         "release_id": license["id"],
         "release_key_id": license["id"],
+        "connection_id": license["id"],
+        "mapping_id": license["id"],
     }
     before = _snapshot(app)
     writes = 0
@@ -260,7 +294,7 @@ def test_openapi_document_is_valid_and_lists_every_route(
             continue
         if rule.rule.startswith("/openapi"):
             continue
-        if rule.rule.startswith(("/dashboard", "/web/")):  # HTML pages, not the API
+        if rule.rule.startswith(("/dashboard", "/portal", "/web/")):  # HTML pages
             continue
         path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}:

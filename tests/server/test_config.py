@@ -68,7 +68,11 @@ def test_production_database_without_secret_refuses_to_start(
     assert not (tmp_path / "master.key").exists()
 
 
-@pytest.mark.parametrize("bad", ["short", "!!!!", new_master_key()[:-4]])
+@pytest.mark.parametrize(
+    "bad",
+    ["short", "!!!!", new_master_key()[:-4]],
+    ids=["short", "not-base64url", "28-bytes"],  # the same ids in every xdist worker
+)
 def test_malformed_master_key_is_refused(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bad: str
 ) -> None:
@@ -90,3 +94,33 @@ def test_new_master_key_is_32_random_bytes() -> None:
     keys = {new_master_key() for _ in range(100)}
     assert len(keys) == 100
     assert all(len(decode_master_key(key)) == 32 for key in keys)
+
+
+def test_password_hash_cost_defaults_to_argon2s_recommendation(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from argon2 import extract_parameters
+
+    from license_server.runtime import of
+
+    _env(monkeypatch, INSTANCE_PATH=str(tmp_path))
+    made = of(create_app()).password_hasher.hash("correct horse battery staple")
+    default = extract_parameters(made)
+    assert (default.time_cost, default.memory_cost, default.parallelism) == (
+        3,
+        65536,
+        4,
+    )
+    _env(monkeypatch, INSTANCE_PATH=str(tmp_path), PASSWORD_HASH_COST="2,1024,2")
+    cheap = extract_parameters(of(create_app()).password_hasher.hash("x" * 12))
+    assert (cheap.time_cost, cheap.memory_cost, cheap.parallelism) == (2, 1024, 2)
+    assert cheap.type.name == "ID"  # still argon2id, only cheaper
+
+
+@pytest.mark.parametrize("value", ["1,64", "a,b,c", "0,64,1", "1,8,2", "1,64,0"])
+def test_malformed_password_hash_cost_stops_startup(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, value: str
+) -> None:
+    _env(monkeypatch, INSTANCE_PATH=str(tmp_path), PASSWORD_HASH_COST=value)
+    with pytest.raises(ConfigError, match="PASSWORD_HASH_COST"):
+        create_app()

@@ -9,18 +9,26 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy.engine import make_url
 
 from license_server.compat import edd_import
 from license_server.compat.edd_request import parse
 from license_server.compat.edd_source import Download, LicenseRow, Store
 from license_server.extensions import db
 from license_server.runtime import of as runtime_of
-from tests.conftest import VendorFixture, create_license, create_product
+from tests.conftest import (
+    VendorFixture,
+    create_license,
+    create_product,
+    make_app,
+    new_vendor,
+)
 
 LEGACY = "5f4dcc3b5aa765d61d8327deb882cf99"
 UNLIMITED = "0cc175b9c0f1b6a831c399e269772661"
@@ -47,8 +55,76 @@ def _admin(
     return response.get_json()
 
 
+@dataclass
+class Snapshot:
+    """A SQLite database holding the shop, made once for this module."""
+
+    path: Path
+    vendor: VendorFixture
+    keys: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def shop_snapshot(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Snapshot:
+    """The shop built once on SQLite; each SQLite test opens a copy of it.
+
+    The master key is the tests' fixed one, so a fresh app on a copy opens the
+    vendor's signing key and finds its API key and the licences, as the app that
+    built them did. Building the shop takes about 20 requests; copying a file, none.
+    """
+    folder = tmp_path_factory.mktemp("edd_shop")
+    path = folder / "shop.sqlite3"
+    shutil.copy(sqlite_template, path)
+    app = make_app(f"sqlite:///{path}", folder / "instance")
+    vendor = new_vendor(app)
+    keys = _build_shop(app, app.test_client(), vendor)
+    with app.app_context():
+        db.engine.dispose()  # the last connection closed: the WAL is folded in
+    return Snapshot(path, vendor, keys)
+
+
+def _on_sqlite(request: pytest.FixtureRequest) -> bool:
+    callspec = getattr(request.node, "callspec", None)
+    return callspec is not None and callspec.params.get("database_url") == "sqlite"
+
+
 @pytest.fixture
-def shop(app: Flask, client: FlaskClient, vendor: VendorFixture) -> Shop:
+def database_url(database_url: str, request: pytest.FixtureRequest) -> str:
+    """The usual fresh database; on SQLite, for a shop test, a copy of the snapshot."""
+    if "shop" in request.fixturenames and _on_sqlite(request):
+        snapshot: Snapshot = request.getfixturevalue("shop_snapshot")
+        shutil.copy(snapshot.path, make_url(database_url).database or "")
+    return database_url
+
+
+@pytest.fixture
+def vendor(app: Flask, request: pytest.FixtureRequest) -> VendorFixture:
+    """The shop's vendor when the database is the snapshot's copy, else a new one."""
+    if "shop" in request.fixturenames and _on_sqlite(request):
+        snapshot: Snapshot = request.getfixturevalue("shop_snapshot")
+        return snapshot.vendor
+    return new_vendor(app)
+
+
+@pytest.fixture
+def shop(
+    app: Flask,
+    client: FlaskClient,
+    vendor: VendorFixture,
+    request: pytest.FixtureRequest,
+) -> Shop:
+    """The shop: the snapshot's copy on SQLite, built afresh on PostgreSQL."""
+    if _on_sqlite(request):
+        snapshot: Snapshot = request.getfixturevalue("shop_snapshot")
+        return Shop(client, vendor, dict(snapshot.keys))
+    return Shop(client, vendor, _build_shop(app, client, vendor))
+
+
+def _build_shop(
+    app: Flask, client: FlaskClient, vendor: VendorFixture
+) -> dict[str, str]:
     jannah = create_product(client, vendor, max_domains=2, expiry_policy="restrict")
     create_product(client, vendor, slug="sahifa", name="Sahifa", key_prefix="")
     mapping = {"item_ids": [42], "item_names": ["Jannah Old Name"]}
@@ -75,7 +151,7 @@ def shop(app: Flask, client: FlaskClient, vendor: VendorFixture) -> Shop:
         _post(client, "form", activate(keys["full"], url=site))
     _import_legacy(app, vendor)
     keys["legacy"], keys["unlimited"] = LEGACY, UNLIMITED
-    return Shop(client, vendor, keys)
+    return keys
 
 
 def _license_id(client: FlaskClient, vendor: VendorFixture, key: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from license_server.api.raises import documented_codes
+from license_server.channels.signatures import sign_generic
 from tests.conftest import make_app
 from tests.server.hardening_support import World, shared_world
 
@@ -31,6 +33,8 @@ RAISED_ELSEWHERE = {
     "SERVICE_UNAVAILABLE": "test_faults.py, test_db_restart.py",
     "IDEMPOTENCY_IN_FLIGHT": "test_admin_features.py (a claim still running)",
     "CONFLICT": "test_seat_races.py (an activation changed concurrently)",
+    "ENVATO_RATE_LIMITED": "test_channels_envato.py (a local Envato answering 429)",
+    "ENVATO_UNAVAILABLE": "test_channels_envato.py (a local Envato down)",
 }
 
 
@@ -211,6 +215,37 @@ def service_errors(app: Flask, recorder: Recorder) -> None:
             json={**site, "license_key": moving, "domain": domain},
         )
         send("post", "/v1/deactivate", json={"license_key": moving, "domain": domain})
+    channel_errors(send)
+
+
+def channel_errors(send: Callable[..., Any]) -> None:
+    """The sales channels' admin and inbound errors (docs/CHANNELS.md)."""
+    base = "/v1/admin/channels"
+    send("get", f"{base}/events", f"{base}/events?cursor=x")
+    send("post", f"{base}/connections", json={"kind": "stripe", "name": "S"})
+    mappings = f"{base}/connections/{{connection_id}}/mappings"
+    mapping = {"external_id": "77", "product": "jannah"}
+    send("post", mappings, json=mapping)
+    made = send(
+        "post", f"{base}/connections", json={"kind": "generic", "name": "G"}
+    ).get_json()
+    own = f"{base}/connections/{made['id']}/mappings"
+    send("post", mappings, own, json={**mapping, "product": "nope"})
+    send("post", mappings, own, json=mapping)
+    send("post", mappings, own, json=mapping)
+    send("put", f"{base}/envato/products/{{product_id}}", json={"item_id": 1})
+    inbound, url = "/v1/channels/{connection_id}/events", made["inbound_url"]
+    body = b'{"type": "order.paid", "data": {}}'
+    send("post", inbound, url, data=body, content_type="application/json")
+    old = int(time.time()) - 3600
+    for stamp, content in ((old, body), (int(time.time()), body)):
+        headers = {
+            "webhook-id": "msg_1",
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": sign_generic(made["secret"], "msg_1", content, stamp),
+        }
+        send("post", inbound, url, data=content, headers=headers)
+    send("post", inbound, url, data=b"x" * (1024 * 1024 + 10))
 
 
 def _license(send: Callable[..., Any], state: str) -> dict[str, Any]:

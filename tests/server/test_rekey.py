@@ -14,10 +14,13 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import select, update
 
+from license_server import mail
 from license_server.cli import main
 from license_server.extensions import db
 from license_server.keyring import Keyring, decode_master_key, new_master_key
 from license_server.models import ApiKey, Event, License, SigningKey
+from license_server.models.portal import MailMessage
+from license_server.runtime import of as runtime_of
 from license_server.services import rekey
 from tests.conftest import (
     TEST_MASTER_KEY,
@@ -51,6 +54,7 @@ def sealed(app: Flask) -> list[bytes]:
                 select(License.key_sealed, License.key_hash).order_by(License.id)
             ),
             *db.session.scalars(select(ApiKey.key_hash).order_by(ApiKey.id)),
+            *db.session.scalars(select(MailMessage.secret_sealed)),
             # the keyed chain: every MAC changes with the key
             *(
                 mac.encode()
@@ -88,6 +92,15 @@ def test_rotation_reseals_everything_under_the_new_key(
     status, activated = public_call(client, "activate", **body)
     assert status == 201
     jwks = client.get(f"/v1/vendors/{vendor.slug}/jwks.json").get_json()
+    with app.app_context():  # a queued mail's sealed key
+        mail.enqueue(
+            db.session,
+            vendor_id=vendor.new.vendor.id,
+            to="ann@example.com",
+            template="license_delivered",
+            context={"license_key": licenses[1]["key"], "product_name": "Jannah"},
+        )
+        db.session.commit()
     before = sealed(app)
 
     new = new_master_key()
@@ -107,6 +120,10 @@ def test_rotation_reseals_everything_under_the_new_key(
         "totp_secrets": 0,
         "webhook_secrets": 0,
         "webhook_keys": 0,
+        "store_connection_secrets": 0,
+        "envato_tokens": 0,
+        "purchase_codes": 0,
+        "mail_secrets": 1,
         "api_keys_reissued": 1,
     }
     # no old ciphertext or old keyed hash is left
@@ -119,6 +136,14 @@ def test_rotation_reseals_everything_under_the_new_key(
         for lic in licenses:  # the license keys decrypt under the new key
             shown = api.get(f"/v1/admin/licenses/{lic['id']}", headers=headers)
             assert shown.get_json()["key"] == lic["key"]
+        with rotated.app_context():  # the queued mail opens under the new key
+            queued = db.session.scalars(select(MailMessage)).one()
+            opened = runtime_of(rotated).keyring.open_mail_secret(
+                queued.secret_sealed or b"",
+                vendor_id=queued.vendor_id,
+                mail_id=queued.id,
+            )
+            assert licenses[1]["key"] in opened.decode()
         old_admin = api.get("/v1/admin/licenses", headers=vendor.headers)
         assert old_admin.status_code == 401  # the old admin text no longer opens
         # the lookup hashes match under the new key, and the same signing key signs

@@ -303,10 +303,11 @@ def test_answers_are_kept_to_2_kb_and_slow_receivers_time_out(
     receiver: Receiver,
     clock: Clock,
 ) -> None:
-    receiver.replies.extend([Reply(500, body=b"x" * 5000), Reply(200, delay=2.0)])
+    receiver.replies.extend([Reply(500, body=b"x" * 5000), Reply(200, delay=6.0)])
     endpoint = add_endpoint(client, vendor, receiver.url)
     create_license(client, vendor)
-    runner = _runner(app, clock, timeout=0.5)
+    # 2 s: a loaded machine answers the first (fast) reply well within it
+    runner = _runner(app, clock, timeout=2.0)
     runner.tick()
     clock.advance(5)
     runner.tick()
@@ -316,8 +317,8 @@ def test_answers_are_kept_to_2_kb_and_slow_receivers_time_out(
     ).get_json()["data"]
     first, second = listed[0]["attempts"]
     assert first["status_code"] == 500 and len(first["response_body"]) == 2048
-    assert second["status_code"] is None and "0.5 s" in second["error"]
-    assert second["duration_ms"] < 1500
+    assert second["status_code"] is None and "2 s" in second["error"]
+    assert second["duration_ms"] < 5000
 
 
 def test_each_license_s_events_arrive_in_order_through_a_failure(

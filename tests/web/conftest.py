@@ -59,6 +59,7 @@ def add_staff(app: Flask, vendor: VendorFixture, email: str, role: str) -> None:
             password=PASSWORD,
             actor="test",
             now=datetime.now(UTC),
+            hasher=runtime.of(app).password_hasher,
         )
 
 

@@ -254,6 +254,7 @@ OWNER_PAGES = [
     ("signing-keys", "/dashboard/signing-keys"),
     ("users", "/dashboard/users"),
     ("events", "/dashboard/events"),
+    ("sales", "/dashboard/sales"),
     ("account", "/dashboard/account"),
     ("totp", "/dashboard/account/totp"),
 ]

@@ -140,3 +140,29 @@ def test_signing_in_purges_dead_sessions(app: Flask, vendor: VendorFixture) -> N
         )
         left = db.session.scalars(select(WebSession)).all()
     assert len(left) == 1 and left[0].expires_at > datetime.now(UTC)
+
+
+def test_a_password_keeps_the_cost_it_was_hashed_with(
+    app: Flask, vendor: VendorFixture
+) -> None:
+    """A hash made at the production cost signs in on an app of a lower cost."""
+    from argon2 import extract_parameters
+
+    from license_server.services import staff
+    from tests.web.conftest import sign_in
+
+    with app.app_context():
+        user = staff.create_user(  # no hasher passed: argon2-cffi's defaults
+            keyring=runtime.of(app).keyring,
+            vendor_id=vendor.new.vendor.id,
+            email="costly@example.com",
+            role="owner",
+            password=PASSWORD,
+            actor="test",
+            now=datetime.now(UTC),
+        )
+        cost = extract_parameters(user.password_hash)
+    assert (cost.time_cost, cost.memory_cost, cost.parallelism) == (3, 65536, 4)
+    assert runtime.of(app).password_hasher.memory_cost == 64  # the tests' setting
+    assert sign_in(app.test_client(), "costly@example.com").status_code == 302
+    assert sign_in(app.test_client(), "costly@example.com", "x" * 12).status_code == 401

@@ -5,7 +5,9 @@
  * PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX: an optional prefix (2-8 of A-Z0-9) and 25
  * symbols of Crockford's base32, the last a Luhn mod 32 check symbol. Parsing
  * ignores case, dashes and the pinned whitespace set (keys.json "whitespace") and
- * reads I/L as 1 and O as 0 in the body.
+ * reads I/L as 1 and O as 0 in the body. An Envato purchase code (a UUID as Envato
+ * shows it, 8-4-4-4-12 hexadecimal digits with dashes) is accepted as it is, in
+ * lower case, for products that take them.
  *
  * @package Lcwp
  */
@@ -20,8 +22,9 @@ class Lcwp_Key_Error extends Exception {
 
 /** Parse license keys and hash them for the kh claim. */
 final class Lcwp_Key {
-	const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-	const BODY     = 25;
+	const ALPHABET      = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+	const BODY          = 25;
+	const PURCHASE_CODE = '/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i';
 
 	/**
 	 * The pinned whitespace (keys.json "whitespace") but line breaks: dropped around
@@ -65,7 +68,10 @@ final class Lcwp_Key {
 			throw new Lcwp_Key_Error( 'that is not a license key' );
 		}
 		$stripped = self::strip( $raw );
-		$compact  = preg_replace( '/[' . self::INSIDE . '-]/u', '', $stripped );
+		if ( 1 === preg_match( self::PURCHASE_CODE, $stripped ) ) {
+			return strtolower( $stripped );
+		}
+		$compact = preg_replace( '/[' . self::INSIDE . '-]/u', '', $stripped );
 		if ( null === $compact ) { // not UTF-8: refused below as non-ASCII
 			$compact = str_replace( array( ' ', "\t", '-' ), '', $stripped );
 		}
@@ -95,10 +101,13 @@ final class Lcwp_Key {
 	 * Return the kh claim a token for this canonical key carries (PROTOCOL §7).
 	 *
 	 * @param string $canonical A key as parse() returns it.
-	 * @return string base64url of the first 16 bytes of SHA-256 over the 25-symbol body.
+	 * @return string base64url of the first 16 bytes of SHA-256 over the 25-symbol body
+	 *                (a purchase code: over the whole code).
 	 */
 	public static function hash( $canonical ) {
-		$body = substr( str_replace( '-', '', $canonical ), -self::BODY );
+		$body = 1 === preg_match( self::PURCHASE_CODE, $canonical )
+			? $canonical
+			: substr( str_replace( '-', '', $canonical ), -self::BODY );
 		return rtrim( strtr( base64_encode( substr( hash( 'sha256', $body, true ), 0, 16 ) ), '+/', '-_' ), '=' );
 	}
 

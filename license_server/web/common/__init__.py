@@ -17,7 +17,7 @@ bp = Blueprint(
     static_url_path="/web/static",
 )
 # Path prefixes of the web areas: their answers get the headers below.
-WEB_PREFIXES = ["/dashboard", "/web/"]
+WEB_PREFIXES = ["/dashboard", "/portal", "/web/"]
 CSP = "; ".join(
     [
         "default-src 'none'",

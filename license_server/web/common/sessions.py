@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from argon2 import PasswordHasher
 from flask import current_app, g, request, session
 
 from license_server import runtime
@@ -27,6 +28,11 @@ def now() -> datetime:
 def keyring() -> Keyring:
     """Return the app's keyring."""
     return runtime.of(current_app).keyring
+
+
+def password_hasher() -> PasswordHasher:
+    """Return the app's argon2id hasher (``PASSWORD_HASH_COST``)."""
+    return runtime.of(current_app).password_hasher
 
 
 def policy() -> SessionPolicy:

@@ -20,6 +20,7 @@ from license_server.web.dashboard import (  # noqa: E402
     licenses,
     overview,
     products,
+    sales,
     staff,
     timeline,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "licenses",
     "overview",
     "products",
+    "sales",
     "staff",
     "timeline",
 ]

@@ -39,6 +39,7 @@ def login() -> Any:
             address=sessions.client_address(),
             policy=sessions.policy(),
             now=sessions.now(),
+            hasher=sessions.password_hasher(),
         )
     except (staff_signin.SignInRefused, staff_signin.SignInThrottled) as exc:
         page = render_template(
@@ -161,6 +162,7 @@ def _set_password(purpose: str, token: str) -> Any:
                 name=forms.text("name"),
                 password=password,
                 now=sessions.now(),
+                hasher=sessions.password_hasher(),
             )
         else:
             staff_links.reset_password(
@@ -168,6 +170,7 @@ def _set_password(purpose: str, token: str) -> Any:
                 token=token,
                 password=password,
                 now=sessions.now(),
+                hasher=sessions.password_hasher(),
             )
     except errors.ValidationFailed as exc:
         fields = forms.field_errors(exc)
