@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from dataclasses import dataclass
@@ -10,12 +11,13 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     Boolean,
+    Integer,
     Select,
     String,
     Uuid,
+    bindparam,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -69,6 +71,35 @@ class ActivationRefused(errors.APIError):
         self.code = str(answer.code)  # type: ignore[misc]
 
 
+_INSERTED = ["id", "vendor_id", "license_id", "domain", "development"]
+_INSERTED += ["environment", "created_at", "last_seen_at"]
+
+
+@functools.cache
+def _insert_statement(*, development: bool, limited: bool) -> Any:
+    """Return the seat-checked insert of one activation, built once per kind.
+
+    Built once and executed with bound values, so an activation pays neither the
+    statement's construction nor its cache-key computation again.
+    """
+    row = select(
+        bindparam("id", type_=Uuid),
+        bindparam("vendor_id", type_=Uuid),
+        bindparam("license_id", type_=Uuid),
+        bindparam("domain", type_=String),
+        bindparam("development", type_=Boolean),
+        bindparam("environment", type_=String),
+        bindparam("created_at", type_=UTCDateTime),
+        bindparam("last_seen_at", type_=UTCDateTime),
+    )
+    if limited:
+        seats = bindparam("seat_license", type_=Uuid)
+        taken = seats_taken(seats, development=development)
+        row = row.where(taken < bindparam("limit", type_=Integer))
+    statement = insert(Activation).from_select(_INSERTED, row)
+    return statement.returning(Activation.id)
+
+
 def _insert_if_seat_free(
     *,
     state: LicenseState,
@@ -86,23 +117,28 @@ def _insert_if_seat_free(
     its write lock when this statement starts.
     """
     new_id = uuid.uuid4()
-    row = select(
-        literal(new_id, Uuid),
-        literal(state.vendor_id, Uuid),
-        literal(state.id, Uuid),
-        literal(site, String),
-        literal(development, Boolean),
-        literal(environment, String),
-        literal(now, UTCDateTime),
-        literal(now, UTCDateTime),
-    )
+    values: dict[str, Any] = {
+        "id": new_id,
+        "vendor_id": state.vendor_id,
+        "license_id": state.id,
+        "domain": site,
+        "development": development,
+        "environment": environment,
+        "created_at": now,
+        "last_seen_at": now,
+    }
     if limit is not None:
-        row = row.where(seats_taken(state.id, development=development) < limit)
-    columns = ["id", "vendor_id", "license_id", "domain", "development"]
-    columns += ["environment", "created_at", "last_seen_at"]
-    statement = insert(Activation).from_select(columns, row)
-    inserted = db.session.scalar(statement.returning(Activation.id))
+        values.update(seat_license=state.id, limit=limit)
+    statement = _insert_statement(development=development, limited=limit is not None)
+    inserted = db.session.connection().execute(statement, values).scalar()
     return new_id if inserted == new_id else None
+
+
+_LOCK = (
+    select(License.id)
+    .where(License.key_hash == bindparam("key_hash"))
+    .with_for_update()
+)
 
 
 def _lock_license(key_hash: bytes) -> None:
@@ -111,9 +147,7 @@ def _lock_license(key_hash: bytes) -> None:
     Taken before the state is read, so that read (a new snapshot) sees every
     activation committed by whoever held the lock before.
     """
-    db.session.execute(
-        select(License.id).where(License.key_hash == key_hash).with_for_update()
-    )
+    db.session.connection().execute(_LOCK, {"key_hash": key_hash})
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    String,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from license_server.extensions import db
 from license_server.keyring import Keyring
@@ -96,6 +105,24 @@ def _fields(
     }
 
 
+# built once: an append pays neither their construction nor their cache keys again
+_BUMP = (
+    update(Vendor)
+    .where(Vendor.id == bindparam("vendor"))
+    .values(event_seq=Vendor.event_seq + bindparam("count", type_=BigInteger))
+    .returning(Vendor.event_seq, Vendor.event_head, Vendor.event_mac_head)
+)
+_HEAD = (
+    update(Vendor)
+    .where(Vendor.id == bindparam("vendor"))
+    .values(
+        event_head=bindparam("head", type_=String),
+        event_mac_head=bindparam("mac", type_=String),
+    )
+)
+_INSERT = insert(Event)
+
+
 def append(
     *,
     keyring: Keyring,
@@ -106,12 +133,10 @@ def append(
     """Append events to the vendor's chain, in the caller's transaction."""
     if not events:
         return
-    seq, head, mac = db.session.execute(
-        update(Vendor)
-        .where(Vendor.id == vendor_id)
-        .values(event_seq=Vendor.event_seq + len(events))
-        .returning(Vendor.event_seq, Vendor.event_head, Vendor.event_mac_head)
-        .execution_options(synchronize_session=False)
+    db.session.flush()  # the ORM changes these events record go first
+    connection = db.session.connection()
+    seq, head, mac = connection.execute(
+        _BUMP, {"vendor": vendor_id, "count": len(events)}
     ).one()
     rows = []
     for number, event in enumerate(events, start=seq - len(events) + 1):
@@ -134,18 +159,13 @@ def append(
             }
         )
         head = digest
-    db.session.execute(insert(Event), rows)
+    connection.execute(_INSERT, rows)
     # the webhooks of these events commit or roll back with them
     first = seq - len(events) + 1
     outbox.write(
         vendor_id=vendor_id, events=list(enumerate(events, start=first)), now=now
     )
-    db.session.execute(
-        update(Vendor)
-        .where(Vendor.id == vendor_id)
-        .values(event_head=head, event_mac_head=mac)
-        .execution_options(synchronize_session=False)
-    )
+    connection.execute(_HEAD, {"vendor": vendor_id, "head": head, "mac": mac})
 
 
 def chained_fields(event: Event) -> dict[str, Any]:

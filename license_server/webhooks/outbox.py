@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from license_server.extensions import db
 from license_server.models import Activation, License, Product, Release, Vendor
@@ -138,6 +138,13 @@ def body(
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
+# built once: every appended event with a webhook type runs it
+_ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
+    WebhookEndpoint.vendor_id == bindparam("vendor"),
+    WebhookEndpoint.enabled.is_(True),
+)
+
+
 def write(
     *, vendor_id: uuid.UUID, events: Sequence[tuple[int, NewEvent]], now: datetime
 ) -> None:
@@ -146,11 +153,7 @@ def write(
     typed = [(seq, e, kind) for seq, e, kind in wanted if kind is not None]
     if not typed:
         return
-    endpoints = db.session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
-            WebhookEndpoint.vendor_id == vendor_id, WebhookEndpoint.enabled.is_(True)
-        )
-    ).all()
+    endpoints = db.session.connection().execute(_ENDPOINTS, {"vendor": vendor_id}).all()
     if not endpoints:
         return
     vendor = db.session.get(Vendor, vendor_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -112,6 +113,40 @@ def test_batch_issue_of_1000_licenses(
         client, vendor, f"{A}/licenses/batch", {"product": "jannah", "count": 1001}
     )
     assert too_many.status_code == 422
+
+
+def test_batch_answer_is_the_schema_dump_of_every_license(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, product: dict[str, Any]
+) -> None:
+    """The batch answer copies one dumped license: each entry must equal its dump."""
+    from license_server.schemas.admin import LicenseOut
+    from license_server.services.common import Revealed
+
+    fields = {"customer_email": "shop@example.com", "customer_name": "Shop"}
+    fields |= {"max_domains": 3, "expires_at": "2030-01-01T00:00:00Z"}
+    fields |= {"notes": "n", "metadata": {"order": 7}}
+    response = _post(
+        client,
+        vendor,
+        f"{A}/licenses/batch",
+        {"product": "jannah", "count": 5, **fields},
+    )
+    assert response.status_code == 201
+    issued = response.get_json()["data"]
+    with app.app_context():
+        for item in issued:
+            license = db.session.get(License, uuid.UUID(item["id"]))
+            assert license is not None
+            dumped = LicenseOut().dump(Revealed(license, item["key"]))
+            assert item == runtime_json(app, dumped)
+    assert len({item["id"] for item in issued}) == 5
+
+
+def runtime_json(app: Flask, value: Any) -> Any:
+    """``value`` as the app's JSON encoder answers it, decoded again."""
+    import json
+
+    return json.loads(app.json.dumps(value))
 
 
 def test_batch_is_one_transaction(

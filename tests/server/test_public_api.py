@@ -198,3 +198,24 @@ def test_jwks_lists_the_vendor_key(client: FlaskClient, vendor: VendorFixture) -
     assert response.status_code == 200
     assert response.get_json()["keys"] == vendor.new.public_keys
     assert client.get("/v1/vendors/nobody/jwks.json").status_code == 404
+
+
+def test_answers_are_exactly_their_documented_schemas(
+    client: FlaskClient, license: dict[str, Any]
+) -> None:
+    """The hot path encodes answers directly: the bytes equal the schema's dump."""
+    from license_server.schemas import public as schemas
+
+    for call, schema, statuses in (
+        (_activate, schemas.ActivateOut(), (201, 200)),
+        (_validate, schemas.ValidateOut(), (200, 200)),
+    ):
+        for expected in statuses:
+            status, body = call(client, license["key"], "shop.example.com", nonce="n")
+            assert status == expected
+            assert body == schema.dump(body)  # no field the schema does not list
+            assert set(body) == set(schema.fields)  # and every field it lists
+    status, body = _validate(client, license["key"], "other.example.com")
+    assert (status, body["code"]) == (200, "DOMAIN_NOT_ACTIVATED")
+    assert body == schemas.ValidateOut().dump(body)
+    assert "activation_id" not in body
