@@ -145,6 +145,11 @@ _ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
 )
 
 
+# Core executemany on the session's connection, each one pipelined round trip
+_MESSAGES = insert(WebhookMessage)
+_DELIVERIES = insert(WebhookDelivery)
+
+
 def write(
     *, vendor_id: uuid.UUID, events: Sequence[tuple[int, NewEvent]], now: datetime
 ) -> None:
@@ -195,8 +200,9 @@ def write(
             for target in targets
         ]
     if messages:
-        db.session.execute(insert(WebhookMessage), messages)
-        db.session.execute(insert(WebhookDelivery), deliveries)
+        connection = db.session.connection()
+        connection.execute(_MESSAGES, messages)
+        connection.execute(_DELIVERIES, deliveries)
 
 
 def _delivery(

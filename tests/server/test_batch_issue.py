@@ -1,0 +1,173 @@
+"""A batch issue writes Core rows in multi-row INSERTs (issue 9): the same licenses,
+events and chain as the same number of single issues."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from license_server import keys
+from license_server.extensions import db
+from license_server.models import Event, License, Vendor
+from license_server.runtime import of as runtime_of
+from license_server.services import events, licenses
+from tests.conftest import VendorFixture, create_product, new_vendor
+
+NOW = datetime(2026, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
+FIELDS = {"customer_email": "shop@example.com", "max_domains": 2, "meta": {"o": 7}}
+
+
+def _chain(vendor_id: uuid.UUID) -> list[Event]:
+    return list(
+        db.session.scalars(
+            select(Event).where(Event.vendor_id == vendor_id).order_by(Event.seq)
+        )
+    )
+
+
+def _shape(rows: list[Event], ids: list[str]) -> list[tuple[Any, ...]]:
+    """Each event with the license it is about replaced by its place in the issue."""
+    return [
+        (
+            row.seq,
+            row.actor,
+            row.action,
+            row.subject_type,
+            ids.index(row.subject_id) if row.subject_id in ids else row.subject_id,
+            {**row.data, "key_hint": "hint"},
+            row.created_at,
+        )
+        for row in rows
+    ]
+
+
+def test_a_batch_writes_the_events_single_issues_would(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, product: dict[str, Any]
+) -> None:
+    keyring = runtime_of(app).keyring
+    other = new_vendor(app, "Beta Themes")
+    create_product(client, other)
+    batch_vendor, single_vendor = vendor.new.vendor.id, other.new.vendor.id
+    with app.app_context():
+        batch = licenses.create_licenses(
+            keyring=keyring,
+            vendor_id=batch_vendor,
+            actor="test",
+            product="jannah",
+            count=4,
+            now=NOW,
+            **FIELDS,
+        )
+        singles = [
+            licenses.create_license(
+                keyring=keyring,
+                vendor_id=single_vendor,
+                actor="test",
+                product="jannah",
+                now=NOW,
+                **FIELDS,
+            )
+            for _ in range(4)
+        ]
+    with app.app_context():
+        batch_ids = [str(license.id) for license, _ in batch]
+        single_ids = [str(license.id) for license, _ in singles]
+        batch_rows, single_rows = _chain(batch_vendor), _chain(single_vendor)
+        first = len(batch_rows) - 4  # after the vendor's and the product's events
+        assert len(single_rows) == len(batch_rows)
+        # types, numbers, order, actors, times and data agree event by event
+        assert _shape(batch_rows[first:], batch_ids) == _shape(
+            single_rows[first:], single_ids
+        )
+        assert [row.action for row in batch_rows[first:]] == ["license.created"] * 4
+        # ids follow the chain's order
+        assert [row.id for row in batch_rows] == sorted(row.id for row in batch_rows)
+        head, mac = batch_rows[first - 1].digest, batch_rows[first - 1].mac
+        for row, (issued, key) in zip(batch_rows[first:], batch, strict=True):
+            stored = db.session.get_one(License, issued.id)
+            assert row.subject_id == str(stored.id)
+            assert row.created_at == NOW
+            assert row.data == {"product": "jannah", "key_hint": stored.key_hint}
+            assert key.endswith(stored.key_hint)
+            # the digest and MAC a single append of this event computes
+            fields = events.chained_fields(row)
+            assert (row.prev_digest, row.digest) == (
+                head,
+                events.event_digest(head, fields),
+            )
+            assert row.mac == events.event_mac(keyring, mac, fields)
+            head, mac = row.digest, row.mac
+        vendor_row = db.session.get_one(Vendor, batch_vendor)
+        assert (vendor_row.event_seq, vendor_row.event_head) == (len(batch_rows), head)
+        assert vendor_row.event_mac_head == mac
+        assert events.verify_chain(keyring) == []
+        # a batch's stored rows are what singles store, sealed key and all
+        for (issued, key), (single, _) in zip(batch, singles, strict=True):
+            stored = db.session.get_one(License, issued.id)
+            assert licenses.reveal_key(keyring=keyring, license=stored) == key
+            assert stored.key_hash == keyring.license_lookup(keys.parse_key(key).body)
+            for name in ("max_domains", "customer_email", "meta", "status"):
+                assert getattr(stored, name) == getattr(single, name)
+            assert (stored.created_at, stored.updated_at) == (NOW, NOW)
+        # a tampered batch event is caught
+        db.session.execute(
+            update(Event)
+            .where(Event.id == batch_rows[first + 1].id)
+            .values(data={"product": "jannah", "key_hint": "ZZZZ"})
+        )
+        db.session.commit()
+        found = events.verify_chain(keyring, batch_vendor)
+        assert [(item.seq, item.reason) for item in found] == [
+            (batch_rows[first + 1].seq, "event content changed")
+        ]
+
+
+def test_a_batch_returns_persistent_licenses(
+    app: Flask, vendor: VendorFixture, product: dict[str, Any]
+) -> None:
+    """The returned objects are the session's: a change to one is stored."""
+    keyring = runtime_of(app).keyring
+    with app.app_context():
+        issued = licenses.create_licenses(
+            keyring=keyring,
+            vendor_id=vendor.new.vendor.id,
+            actor="test",
+            product="jannah",
+            count=3,
+            now=NOW,
+        )
+        first = issued[0][0]
+        assert db.session.get(License, first.id) is first  # no query, no copy
+        assert first.product.slug == "jannah"
+        first.notes = "changed after issue"
+        db.session.commit()
+    with app.app_context():
+        assert db.session.get_one(License, first.id).notes == "changed after issue"
+        count = len(list(db.session.scalars(select(License.id))))
+        assert count == 3
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"product": "jannah", "key_hint": "AB12"},
+        {"prev": "x", "seq": 9, "zz": {"prev": [1, '"seq":']}, "é": "ü\u2028"},
+    ],
+)
+def test_the_split_payload_is_the_canonical_payload(data: dict[str, Any]) -> None:
+    """An append serialises an event once; both halves rebuild ``_payload``."""
+    fields = events._fields(
+        uuid.uuid4(), 7, events.NewEvent("a", "b.c", "license", "id", data), NOW
+    )
+    left, right = events._payload_halves(fields)
+    for prev in ("", "0" * 64, "f00d"):
+        built = f"{left}{json.dumps(prev)}{right}".encode()
+        assert built == events._payload(prev, fields)
