@@ -17,7 +17,9 @@ EDD's shape:
 - ``last_updated`` is the release's publication (UTC, ``Y-m-d H:i:s``, as EDD's
   ``post_modified_gmt``).
 
-Every ``get_version`` with a key counts in the product's update stats, as a check.
+Every ``get_version`` with a key counts in the product's update stats, as a check,
+and a site holding a seat has the versions it sent recorded (batched, as the update
+check does: :func:`license_server.updates.check.note_versions`).
 """
 
 from __future__ import annotations
@@ -106,6 +108,9 @@ def offer(
 ) -> Offer:
     """Return EDD's release fields for a (key, site, product) and what it reported."""
     decision = _decision(ctx, product, license_key, site)
+    check.note_versions(
+        ctx.runtime, decision, installed or None, wp_version, php_version
+    )
     found, choice = check.offer(
         updates,
         decision,

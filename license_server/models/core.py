@@ -229,6 +229,11 @@ class Activation(Base):
     deactivated_by_owner: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=text("false")
     )
+    # what the site last reported in an update check (runtime/siteversions.py)
+    theme_version: Mapped[str | None] = mapped_column(String(64))
+    wp_version: Mapped[str | None] = mapped_column(String(32))
+    php_version: Mapped[str | None] = mapped_column(String(32))
+    versions_reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Event(Base):

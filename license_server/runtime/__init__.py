@@ -9,9 +9,10 @@ services as arguments. No service reads it from Flask. It holds:
   headers precomputed;
 - ``caches``: product settings and signers, at most ``CACHE_TTL`` seconds stale,
   cleared at once by a commit on this app's engine;
-- ``last_seen``, ``key_use`` and ``usage``: the write buffers of the hot path
-  (activations' last-seen times, API keys' last use, validation counts), written in
-  batches on their own connections and once more at exit;
+- ``last_seen``, ``key_use``, ``site_versions`` and ``usage``: the write buffers of
+  the hot path (activations' last-seen times, API keys' last use, the versions a
+  site reports in its update checks, validation counts), written in batches on
+  their own connections and once more at exit;
 - ``limiter``: the rate-limit counters (Redis or memory);
 - ``reader``: the hot path's reads (cached product and signer, prepared state);
 - ``clock``: the time, aware UTC (tests move it);
@@ -40,6 +41,7 @@ from license_server.keyring import Keyring
 from license_server.runtime.caches import Caches
 from license_server.runtime.lastseen import API_KEY_LAST_USED, LastSeenBuffer
 from license_server.runtime.limiter import Limiter, Rule
+from license_server.runtime.siteversions import SiteVersionBuffer
 from license_server.runtime.usage import UsageBuffer
 from license_server.signing import SignerCache
 from license_server.validation.reader import Reader
@@ -69,6 +71,7 @@ class Runtime:
     last_seen_interval: int = 3600
     clock: Callable[[], datetime] = utc_now
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    site_versions: SiteVersionBuffer = field(default_factory=SiteVersionBuffer)
 
     def now(self) -> datetime:
         """Return the runtime's current time."""
@@ -80,6 +83,8 @@ class Runtime:
             self.last_seen.flush(self.engine)
         if self.key_use.due():
             self.key_use.flush(self.engine)
+        if self.site_versions.due():
+            self.site_versions.flush(self.engine)
         if self.usage.due():
             self.usage.flush(self.engine)
 
@@ -87,6 +92,7 @@ class Runtime:
         """Write every buffer now (at exit, and in tests)."""
         self.last_seen.flush(self.engine)
         self.key_use.flush(self.engine)
+        self.site_versions.flush(self.engine)
         self.usage.flush(self.engine)
 
 
@@ -117,6 +123,9 @@ def build(
         reader=Reader(engine, caches),
         last_seen_interval=int(config["LAST_SEEN_INTERVAL"]),
         password_hasher=_password_hasher(config.get("PASSWORD_HASH_COST")),
+        site_versions=SiteVersionBuffer(
+            flush, rewrite_after=float(config["LAST_SEEN_INTERVAL"])
+        ),
     )
     runtime.caches.watch(engine)
     app.extensions[EXTENSION] = runtime

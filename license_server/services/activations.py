@@ -37,7 +37,6 @@ from license_server.validation.results import ResultCode, license_code
 from license_server.validation.state import (
     LicenseState,
     ProductInfo,
-    read_product,
     read_state,
     seats_taken,
 )
@@ -429,82 +428,6 @@ def _record_deactivation(
         data={"license_id": str(activation.license_id), "domain": activation.domain},
         now=now,
     )
-
-
-class MoveRefused(errors.APIError):
-    status_code, code, message = (
-        409,
-        "ACTIVATION_LIMIT_REACHED",
-        "The new domain needs a seat the license does not have.",
-    )
-
-
-@transactional
-def move_activation(
-    *,
-    keyring: Keyring,
-    vendor_id: uuid.UUID,
-    activation_id: uuid.UUID,
-    domain: str,
-    actor: str,
-    now: datetime,
-) -> Activation:
-    """Move a live activation to another domain in one transaction (staff use)."""
-    old = get_for_vendor(vendor_id=vendor_id, activation_id=activation_id)
-    site = common.canonical_domain(domain)
-    license = db.session.get_one(License, old.license_id)
-    product = license.product
-    # the vendor-scoped identifier: a bare slug may name another vendor's product
-    item = read_product(
-        db.session.connection(), f"{product.vendor.slug}/{product.slug}"
-    )
-    _lock_license(license.key_hash)
-    db.session.refresh(old)  # under the lock: a concurrent end is seen
-    state = read_state(db.session.connection(), license.key_hash, site)
-    if old.deactivated_at is not None or state is None or item is None:
-        raise errors.Conflict("This activation has ended already; nothing to move.")
-    if site == old.domain or state.activation_id is not None:
-        raise errors.Conflict("The license is active on this domain already.")
-    old.deactivated_at = now
-    db.session.flush()
-    development = is_development(site, item)
-    limit = item.max_dev_domains if development else state.seat_limit(item)
-    new_id = _insert_if_seat_free(
-        state=state,
-        site=site,
-        development=development,
-        environment=None,
-        limit=limit,
-        now=now,
-    )
-    if new_id is None:
-        raise MoveRefused()
-    common.record_event(
-        keyring=keyring,
-        vendor_id=vendor_id,
-        actor=actor,
-        action="activation.deactivated",
-        subject_type="activation",
-        subject_id=old.id,
-        data={"license_id": str(license.id), "domain": old.domain, "moved_to": site},
-        now=now,
-    )
-    common.record_event(
-        keyring=keyring,
-        vendor_id=vendor_id,
-        actor=actor,
-        action="activation.created",
-        subject_type="activation",
-        subject_id=new_id,
-        data={
-            "license_id": str(license.id),
-            "domain": site,
-            "development": development,
-            "moved_from": old.domain,
-        },
-        now=now,
-    )
-    return db.session.get_one(Activation, new_id)
 
 
 def get_for_vendor(*, vendor_id: uuid.UUID, activation_id: uuid.UUID) -> Activation:

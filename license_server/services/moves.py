@@ -9,9 +9,10 @@ outbox) and the ``domain_moved`` mail into the mail outbox. Any refusal rolls al
 of it back: the old site keeps its seat.
 
 The limit is the one the public ``/v1/deactivate`` endpoint applies (see
-:func:`end_counted`): a move spends one deactivation of the product's
+:func:`end_counted`): a site owner's move spends one deactivation of the product's
 ``max_deactivations`` a day, so no licence is cycled across many sites by mixing
-the two.
+the two. The dashboard's move (:func:`staff_move`) is the same use case without
+that limit: the vendor's own deactivations never count against it.
 """
 
 from __future__ import annotations
@@ -145,6 +146,62 @@ def move(
     """Move one of the customer's sites to ``domain`` atomically (see the module)."""
     site = common.canonical_domain(domain)
     license, old = _owned(vendor_id, email, license_id, activation_id)
+    return _move(
+        keyring, license, old, site,
+        counted=True, actor=actor, portal_url=portal_url, now=now,
+    )  # fmt: skip
+
+
+@transactional
+def staff_move(
+    *,
+    keyring: Keyring,
+    vendor_id: uuid.UUID,
+    activation_id: uuid.UUID,
+    domain: str,
+    actor: str,
+    portal_url: str | None,
+    now: datetime,
+) -> Moved:
+    """Move one of the vendor's activations to ``domain``: the dashboard's move.
+
+    The same transaction, seat guard, ``activation.moved`` event and
+    ``domain_moved`` mail as :func:`move`; the one difference is the limit. A move
+    by the vendor's staff is neither refused by the licence's deactivation limit
+    nor counted in it (no deactivation by the vendor is): it is how support helps a
+    customer who has used up their moves, and the event names the staff member.
+    """
+    site = common.canonical_domain(domain)
+    old = db.session.scalar(
+        select(Activation).where(
+            Activation.vendor_id == vendor_id, Activation.id == activation_id
+        )
+    )
+    if old is None:
+        raise errors.NotFound("No such activation.")
+    license = db.session.get_one(License, old.license_id)
+    _lock(license.id)
+    db.session.refresh(old)  # under the lock: a concurrent end is seen
+    if old.deactivated_at is not None:
+        raise errors.Conflict("This activation has ended already; nothing to move.")
+    return _move(
+        keyring, license, old, site,
+        counted=False, actor=actor, portal_url=portal_url, now=now,
+    )  # fmt: skip
+
+
+def _move(
+    keyring: Keyring,
+    license: License,
+    old: Activation,
+    site: str,
+    *,
+    counted: bool,
+    actor: str,
+    portal_url: str | None,
+    now: datetime,
+) -> Moved:
+    """End ``old`` and give ``site`` a seat, under the licence lock the caller holds."""
     if site == old.domain:
         raise SameDomain()
     connection = db.session.connection()
@@ -156,7 +213,10 @@ def move(
         raise errors.NotFound("No such licence.")
     if state.activation_id is not None:
         raise SameDomain()
-    end_counted(license, old, now=now)
+    if counted:
+        end_counted(license, old, now=now)
+    else:
+        old.deactivated_at = now
     db.session.flush()
     development = is_development(site, item)
     limit = item.max_dev_domains if development else state.seat_limit(item)
@@ -172,7 +232,7 @@ def move(
         raise MoveRefused()
     common.record_event(
         keyring=keyring,
-        vendor_id=vendor_id,
+        vendor_id=license.vendor_id,
         actor=actor,
         action="activation.moved",
         subject_type="activation",

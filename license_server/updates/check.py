@@ -2,8 +2,8 @@
 
 Reads: the validate decision (one query, :mod:`~license_server.updates.entitlement`),
 the product's release catalog (cached), and the licence's update rules (one
-primary-key read, only for a valid licence). Writes nothing per request: last-seen
-and stats go to per-process buffers.
+primary-key read, only for a valid licence). Writes nothing per request: last-seen,
+the versions a site reports and stats go to per-process buffers.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from license_server.keyring import Keyring
 from license_server.runtime import Runtime
+from license_server.runtime.siteversions import Reported
 from license_server.updates import (
     UpdateRuntime,
     catalog,
@@ -88,6 +89,7 @@ def check_update(
         now=now,
     )
     item = decision.product
+    note_versions(runtime, decision, version, wp_version, php_version)
     found, choice = offer(
         updates,
         decision,
@@ -128,6 +130,30 @@ def check_update(
     body["token"] = answer.token
     body["license"] = answer.lic
     return UpdateAnswer(body, etag, str(decision.code))
+
+
+def note_versions(
+    runtime: Runtime,
+    decision: entitlement.LicenceDecision,
+    theme: str | None,
+    wp: str | None,
+    php: str | None,
+) -> None:
+    """Queue what a site reported when it holds a seat of this product's licence.
+
+    Into the runtime's batched buffer (written on the last-seen schedule), never a
+    write of the request's own; a domain without a live activation records nothing.
+    """
+    state = decision.state
+    if (
+        state is None
+        or state.activation_id is None
+        or state.product_id != decision.product.id
+    ):
+        return
+    runtime.site_versions.add(
+        state.activation_id, Reported.of(theme, wp, php), decision.now
+    )
 
 
 def offer(

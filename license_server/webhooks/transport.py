@@ -51,7 +51,11 @@ class _Connection(http.client.HTTPSConnection):
             )
 
 
-def _abort(connection: _Connection) -> None:
+def _abort(connection: _Connection, fired: threading.Event) -> None:
+    # said before the socket goes: the blocked thread wakes as soon as it does, and
+    # must know why (checking whether this timer's thread is still alive raced:
+    # it still is while this function runs)
+    fired.set()
     # shutdown, unlike close, wakes a recv blocked in another thread
     sock = connection.sock
     if sock is not None:
@@ -71,7 +75,8 @@ def post(
 ) -> Answer:
     """POST ``body`` to ``target``; raise :class:`DeliveryError` without an answer."""
     connection = _Connection(target, timeout, context or ssl.create_default_context())
-    watchdog = threading.Timer(timeout, _abort, (connection,))
+    fired = threading.Event()
+    watchdog = threading.Timer(timeout, _abort, (connection, fired))
     watchdog.daemon = True
     watchdog.start()
     try:
@@ -93,7 +98,7 @@ def post(
             kept.decode("utf-8", errors="replace"),
         )
     except (OSError, http.client.HTTPException, ValueError) as exc:
-        if isinstance(exc, TimeoutError) or not watchdog.is_alive():
+        if isinstance(exc, TimeoutError) or fired.is_set():
             raise DeliveryError(f"no answer within {timeout:g} s") from exc
         raise DeliveryError(f"{type(exc).__name__}: {exc}"[:300]) from exc
     finally:

@@ -11,10 +11,13 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response as Redirect
 
 from license_server import errors
+from license_server.extensions import db
+from license_server.models import Vendor
 from license_server.schemas import admin as schemas
-from license_server.services import activations, events, licenses, products
+from license_server.services import activations, events, licenses, moves, products
 from license_server.web.common import forms, sessions
 from license_server.web.dashboard import access, bp
+from license_server.web.portal import access as portal_access
 
 PAGE = 25
 # action -> (role, question, warning) ; a warning means "asks for confirmation"
@@ -207,12 +210,29 @@ def activation_deactivate(activation_id: uuid.UUID) -> Any:
 @bp.post("/activations/<uuid:activation_id>/move")
 @access.require("support")
 def activation_move(activation_id: uuid.UUID) -> Redirect:
-    """Move a site to another domain in one step."""
-    moved = activations.move_activation(
-        activation_id=activation_id, domain=forms.text("domain"), **access.scoped()
+    """Move a site to another domain in one step: the portal's move, by staff.
+
+    One transaction, one ``activation.moved`` event (and webhook), the customer's
+    ``domain_moved`` mail; it does not count against the licence's deactivation
+    limit (docs/PORTAL.md, "Limits on cycling").
+    """
+    moved = moves.staff_move(
+        activation_id=activation_id,
+        domain=forms.text("domain"),
+        portal_url=_portal_url(),
+        **access.scoped(),
     )
-    flash(f"Moved to {moved.domain}.", "ok")
-    return redirect(url_for("dashboard.license_page", license_id=moved.license_id))
+    flash(f"Moved to {moved.new.domain}.", "ok")
+    return redirect(url_for("dashboard.license_page", license_id=moved.new.license_id))
+
+
+def _portal_url() -> str | None:
+    """The customer portal's address for the vendor, for the mail (None: unknown)."""
+    base = portal_access.public_url()
+    vendor = db.session.get(Vendor, access.vendor_id())
+    if base is None or vendor is None:
+        return None
+    return base.rstrip("/") + url_for("portal.licences", vendor_slug=vendor.slug)
 
 
 @bp.post("/licenses/<uuid:license_id>/edit")
