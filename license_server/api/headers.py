@@ -31,9 +31,26 @@ def _is_frameable() -> bool:
     return bool(getattr(view, _FRAMEABLE, False))
 
 
+_OURS = frozenset(
+    {"x-content-type-options", "referrer-policy", "content-security-policy"}
+)
+_ALL_FOUR = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Content-Security-Policy", NO_FRAMES),
+    ("X-Frame-Options", "DENY"),
+)
+
+
 def add_security_headers(response: Response) -> Response:
     """Add the security headers to one answer (an ``after_request`` hook)."""
     headers = response.headers
+    # the usual answer (JSON from the API) sets none of them and is not framed: add
+    # all four in one go (one pass over the headers, no lookups of missing ones)
+    if not any(name.lower() in _OURS for name, _ in headers.items()):
+        if not _is_frameable():
+            headers.extend(_ALL_FOUR)
+            return response
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
     if _is_frameable():
