@@ -103,26 +103,12 @@ def store_idempotent_answer(response: Response) -> Response:
     if claim is not None:
         idempotency.finish(
             keyring=context.keyring(),
-            vendor_id=_vendor_id(),
+            vendor_id=context.vendor_id(),
             claim_id=claim,
             status_code=response.status_code,
             body=response.get_data(),
         )
     return response
-
-
-def _vendor_id() -> uuid.UUID:
-    return context.api_key().vendor_id
-
-
-def _scoped() -> dict[str, Any]:
-    """Keyword arguments every write service takes: keyring, vendor, actor, time."""
-    return {
-        "keyring": context.keyring(),
-        "vendor_id": _vendor_id(),
-        "actor": context.actor(),
-        "now": context.now(),
-    }
 
 
 # --- products -----------------------------------------------------------------
@@ -135,7 +121,7 @@ def _scoped() -> dict[str, Any]:
 @raises(products.ProductExists)
 def create_product(args: dict[str, Any]) -> Any:
     """Create a product (a theme) and its licensing policy."""
-    return products.create_product(**_scoped(), **args)
+    return products.create_product(**context.scoped(), **args)
 
 
 @blp.get("/products")
@@ -143,7 +129,7 @@ def create_product(args: dict[str, Any]) -> Any:
 @reads
 def list_products() -> Any:
     """List the vendor's products, archived ones included."""
-    return {"data": products.list_products(vendor_id=_vendor_id())}
+    return {"data": products.list_products(vendor_id=context.vendor_id())}
 
 
 @blp.get("/products/<uuid:product_id>")
@@ -152,7 +138,7 @@ def list_products() -> Any:
 @raises(NotFound)
 def get_product(product_id: uuid.UUID) -> Any:
     """Get one product."""
-    return products.get_product(vendor_id=_vendor_id(), product_id=product_id)
+    return products.get_product(vendor_id=context.vendor_id(), product_id=product_id)
 
 
 @blp.patch("/products/<uuid:product_id>")
@@ -162,7 +148,9 @@ def get_product(product_id: uuid.UUID) -> Any:
 @raises(NotFound)
 def update_product(changes: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Change a product's name or policy; the slug is permanent."""
-    return products.update_product(product_id=product_id, changes=changes, **_scoped())
+    return products.update_product(
+        product_id=product_id, changes=changes, **context.scoped()
+    )
 
 
 @blp.post("/products/<uuid:product_id>/archive")
@@ -171,7 +159,9 @@ def update_product(changes: dict[str, Any], product_id: uuid.UUID) -> Any:
 @raises(NotFound)
 def archive_product(product_id: uuid.UUID) -> Any:
     """Archive a product: no new licenses; existing ones keep working."""
-    return products.set_archived(product_id=product_id, archived=True, **_scoped())
+    return products.set_archived(
+        product_id=product_id, archived=True, **context.scoped()
+    )
 
 
 @blp.post("/products/<uuid:product_id>/restore")
@@ -180,7 +170,9 @@ def archive_product(product_id: uuid.UUID) -> Any:
 @raises(NotFound)
 def restore_product(product_id: uuid.UUID) -> Any:
     """Bring an archived product back."""
-    return products.set_archived(product_id=product_id, archived=False, **_scoped())
+    return products.set_archived(
+        product_id=product_id, archived=False, **context.scoped()
+    )
 
 
 # --- licenses -----------------------------------------------------------------
@@ -193,7 +185,7 @@ def restore_product(product_id: uuid.UUID) -> Any:
 @raises(errors.ProductNotFound, licenses.ProductArchived)
 def create_license(args: dict[str, Any]) -> Any:
     """Issue a license; the answer carries its key."""
-    license, key = licenses.create_license(**_scoped(), **args)
+    license, key = licenses.create_license(**context.scoped(), **args)
     return Revealed(license, key)
 
 
@@ -204,7 +196,7 @@ def create_license(args: dict[str, Any]) -> Any:
 @raises(errors.ProductNotFound, licenses.ProductArchived)
 def create_licenses(args: dict[str, Any]) -> Any:
     """Issue up to 1,000 licenses in one transaction (all or none)."""
-    issued = licenses.create_licenses(**_scoped(), **args)
+    issued = licenses.create_licenses(**context.scoped(), **args)
     return _batch_answer(issued)
 
 
@@ -240,7 +232,7 @@ def list_licenses(args: dict[str, Any]) -> Any:
     cursor, limit = args.pop("cursor"), args.pop("limit")
     return licenses.list_licenses(
         keyring=context.keyring(),
-        vendor_id=_vendor_id(),
+        vendor_id=context.vendor_id(),
         where=licenses.LicenseFilter(**args),
         cursor=cursor,
         limit=limit,
@@ -260,7 +252,7 @@ def search_licenses(args: dict[str, Any]) -> Any:
     cursor, limit = args.pop("cursor"), args.pop("limit")
     return licenses.list_licenses(
         keyring=context.keyring(),
-        vendor_id=_vendor_id(),
+        vendor_id=context.vendor_id(),
         where=licenses.LicenseFilter(**args),
         cursor=cursor,
         limit=limit,
@@ -273,7 +265,7 @@ def search_licenses(args: dict[str, Any]) -> Any:
 @raises(NotFound)
 def get_license(license_id: uuid.UUID) -> Any:
     """Get one license; its key only for a write key (a read key sees the hint)."""
-    license = licenses.get_license(vendor_id=_vendor_id(), license_id=license_id)
+    license = licenses.get_license(vendor_id=context.vendor_id(), license_id=license_id)
     if context.api_key().scope != ApiKeyScope.WRITE:
         return license
     key = licenses.reveal_key(keyring=context.keyring(), license=license)
@@ -287,12 +279,16 @@ def get_license(license_id: uuid.UUID) -> Any:
 @raises(NotFound)
 def update_license(changes: dict[str, Any], license_id: uuid.UUID) -> Any:
     """Change limits, dates, customer fields, notes or metadata."""
-    return licenses.update_license(license_id=license_id, changes=changes, **_scoped())
+    return licenses.update_license(
+        license_id=license_id, changes=changes, **context.scoped()
+    )
 
 
 def _status_change(change: str) -> Any:
     def view(license_id: uuid.UUID) -> Any:
-        return licenses.change_status(license_id=license_id, change=change, **_scoped())
+        return licenses.change_status(
+            license_id=license_id, change=change, **context.scoped()
+        )
 
     view.__doc__ = f"{change.capitalize()} a license."
     view.__name__ = f"{change}_license"
@@ -315,7 +311,7 @@ revoke_license = _status_change("revoke")
 @raises(NotFound)
 def renew_license(args: dict[str, Any], license_id: uuid.UUID) -> Any:
     """Extend expires_at and updates_until by a number of days."""
-    return licenses.renew_license(license_id=license_id, **_scoped(), **args)
+    return licenses.renew_license(license_id=license_id, **context.scoped(), **args)
 
 
 @blp.post("/licenses/<uuid:license_id>/regenerate-key")
@@ -324,7 +320,7 @@ def renew_license(args: dict[str, Any], license_id: uuid.UUID) -> Any:
 @raises(NotFound)
 def regenerate_key(license_id: uuid.UUID) -> Any:
     """Give a license a new key; the old key stops working at once."""
-    license, key = licenses.regenerate_key(license_id=license_id, **_scoped())
+    license, key = licenses.regenerate_key(license_id=license_id, **context.scoped())
     return Revealed(license, key)
 
 
@@ -335,9 +331,9 @@ def regenerate_key(license_id: uuid.UUID) -> Any:
 @raises(NotFound, InvalidCursor)
 def list_license_activations(args: dict[str, Any], license_id: uuid.UUID) -> Any:
     """List a license's activations, live and deactivated."""
-    license = licenses.get_license(vendor_id=_vendor_id(), license_id=license_id)
+    license = licenses.get_license(vendor_id=context.vendor_id(), license_id=license_id)
     return activations.list_for_vendor(
-        vendor_id=_vendor_id(), license_id=license.id, **args
+        vendor_id=context.vendor_id(), license_id=license.id, **args
     )
 
 
@@ -351,7 +347,7 @@ def list_license_activations(args: dict[str, Any], license_id: uuid.UUID) -> Any
 @raises(errors.InvalidDomain, InvalidCursor)
 def list_activations(args: dict[str, Any]) -> Any:
     """List activations across the vendor's licenses, filtered."""
-    return activations.list_for_vendor(vendor_id=_vendor_id(), **args)
+    return activations.list_for_vendor(vendor_id=context.vendor_id(), **args)
 
 
 @blp.get("/activations/<uuid:activation_id>")
@@ -361,7 +357,7 @@ def list_activations(args: dict[str, Any]) -> Any:
 def get_activation(activation_id: uuid.UUID) -> Any:
     """Get one activation."""
     return activations.get_for_vendor(
-        vendor_id=_vendor_id(), activation_id=activation_id
+        vendor_id=context.vendor_id(), activation_id=activation_id
     )
 
 
@@ -373,7 +369,7 @@ def deactivate_activation(activation_id: uuid.UUID) -> Any:
     """Deactivate one activation (the site moved); frees its seat at once."""
     return activations.deactivate_for_vendor(
         keyring=context.keyring(),
-        vendor_id=_vendor_id(),
+        vendor_id=context.vendor_id(),
         activation_id=activation_id,
         actor=context.actor(),
         now=context.now(),
@@ -389,7 +385,7 @@ def deactivate_activation(activation_id: uuid.UUID) -> Any:
 @writes
 def create_api_key(args: dict[str, Any]) -> Any:
     """Create an API key; its `key` is shown in this answer only."""
-    key, token = keys_admin.create_api_key(**_scoped(), **args)
+    key, token = keys_admin.create_api_key(**context.scoped(), **args)
     return Revealed(key, token)
 
 
@@ -398,7 +394,7 @@ def create_api_key(args: dict[str, Any]) -> Any:
 @reads
 def list_api_keys() -> Any:
     """List the vendor's API keys (prefixes only, never the keys)."""
-    return {"data": keys_admin.list_api_keys(vendor_id=_vendor_id())}
+    return {"data": keys_admin.list_api_keys(vendor_id=context.vendor_id())}
 
 
 @blp.post("/api-keys/<uuid:key_id>/revoke")
@@ -407,7 +403,7 @@ def list_api_keys() -> Any:
 @raises(NotFound)
 def revoke_api_key(key_id: uuid.UUID) -> Any:
     """Revoke an API key; it stops working at once."""
-    return keys_admin.revoke_api_key(key_id=key_id, **_scoped())
+    return keys_admin.revoke_api_key(key_id=key_id, **context.scoped())
 
 
 @blp.get("/signing-keys")
@@ -415,7 +411,7 @@ def revoke_api_key(key_id: uuid.UUID) -> Any:
 @reads
 def list_signing_keys() -> Any:
     """List the vendor's signing keys and their public JWKs."""
-    return {"data": keys_admin.list_signing_keys(vendor_id=_vendor_id())}
+    return {"data": keys_admin.list_signing_keys(vendor_id=context.vendor_id())}
 
 
 @blp.post("/signing-keys")
@@ -423,7 +419,7 @@ def list_signing_keys() -> Any:
 @writes
 def create_signing_key() -> Any:
     """Prepare the next signing key: in the JWKS at once, signing once activated."""
-    return keys_admin.prepare_signing_key(**_scoped())
+    return keys_admin.prepare_signing_key(**context.scoped())
 
 
 @blp.post("/signing-keys/<uuid:key_id>/activate")
@@ -432,7 +428,7 @@ def create_signing_key() -> Any:
 @raises(NotFound, keys_admin.SigningKeyRetired)
 def activate_signing_key(key_id: uuid.UUID) -> Any:
     """Make a prepared key the signer; the previous one keeps verifying."""
-    return keys_admin.activate_signing_key(key_id=key_id, **_scoped())
+    return keys_admin.activate_signing_key(key_id=key_id, **context.scoped())
 
 
 @blp.post("/signing-keys/rotate")
@@ -440,7 +436,7 @@ def activate_signing_key(key_id: uuid.UUID) -> Any:
 @writes
 def rotate_signing_key() -> Any:
     """Create a new key and make it the signer at once."""
-    return keys_admin.rotate_signing_key(**_scoped())
+    return keys_admin.rotate_signing_key(**context.scoped())
 
 
 @blp.post("/signing-keys/<uuid:key_id>/retire")
@@ -449,7 +445,7 @@ def rotate_signing_key() -> Any:
 @raises(NotFound, keys_admin.SigningKeyInUse)
 def retire_signing_key(key_id: uuid.UUID) -> Any:
     """Retire a verifying key; it leaves the JWKS."""
-    return keys_admin.retire_signing_key(key_id=key_id, **_scoped())
+    return keys_admin.retire_signing_key(key_id=key_id, **context.scoped())
 
 
 # --- events and stats -----------------------------------------------------------
@@ -462,7 +458,7 @@ def retire_signing_key(key_id: uuid.UUID) -> Any:
 @raises(InvalidCursor)
 def list_events(args: dict[str, Any]) -> Any:
     """List the vendor's events, newest first, filtered."""
-    return events.list_events(vendor_id=_vendor_id(), **args)
+    return events.list_events(vendor_id=context.vendor_id(), **args)
 
 
 @blp.get("/stats")
@@ -473,9 +469,9 @@ def get_stats() -> Any:
     from license_server.updates import stats as update_stats
 
     now = context.now()
-    found = stats.vendor_stats(vendor_id=_vendor_id(), now=now)
+    found = stats.vendor_stats(vendor_id=context.vendor_id(), now=now)
     found["updates"] = update_stats.vendor_stats(
-        vendor_id=_vendor_id(), today=now.date()
+        vendor_id=context.vendor_id(), today=now.date()
     )
     return found
 

@@ -14,7 +14,8 @@ from flask import Response, request
 from marshmallow import Schema, fields, validate
 
 from license_server import errors
-from license_server.api.admin import _vendor_id, blp, reads
+from license_server.api import context
+from license_server.api.admin import blp, reads
 from license_server.api.raises import raises
 from license_server.wpclient import build
 
@@ -46,7 +47,7 @@ class WpClientQuery(Schema):
 def download_wp_client(args: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Build the product's WordPress client with a prefix; answer it as a ZIP."""
     pinned = build.build_for_product(
-        vendor_id=_vendor_id(),
+        vendor_id=context.vendor_id(),
         product_id=product_id,
         server_url=args["server_url"] or request.host_url,
     )

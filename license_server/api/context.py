@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
+from typing import Any
 
 from flask import current_app, g
 
@@ -42,3 +44,18 @@ def api_key() -> ApiKey:
 def actor() -> str:
     """Return the event actor for this admin request."""
     return f"api_key:{api_key().id}"
+
+
+def vendor_id() -> uuid.UUID:
+    """Return the vendor of this admin request's API key."""
+    return api_key().vendor_id
+
+
+def scoped() -> dict[str, Any]:
+    """The keyword arguments every admin write service takes."""
+    return {
+        "keyring": keyring(),
+        "vendor_id": vendor_id(),
+        "actor": actor(),
+        "now": now(),
+    }

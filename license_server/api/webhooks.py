@@ -49,26 +49,15 @@ def _policy() -> ssrf.Policy:
     return settings_from_config(current_app.config).policy
 
 
-def _vendor_id() -> uuid.UUID:
-    return context.api_key().vendor_id
-
-
-def _scoped() -> dict[str, Any]:
-    return {
-        "keyring": context.keyring(),
-        "vendor_id": _vendor_id(),
-        "actor": context.actor(),
-        "now": context.now(),
-    }
-
-
 @blp.post("/endpoints")
 @blp.arguments(schemas.EndpointIn)
 @blp.response(201, schemas.EndpointOut)
 @writes
 def create_endpoint(args: dict[str, Any]) -> Any:
     """Register an endpoint; a v1 endpoint's `secret` is in this answer only."""
-    endpoint, secret = endpoints.create_endpoint(policy=_policy(), **_scoped(), **args)
+    endpoint, secret = endpoints.create_endpoint(
+        policy=_policy(), **context.scoped(), **args
+    )
     return WithSecret(endpoint, secret) if secret else endpoint
 
 
@@ -77,7 +66,7 @@ def create_endpoint(args: dict[str, Any]) -> Any:
 @reads
 def list_endpoints() -> Any:
     """List the vendor's webhook endpoints."""
-    return {"data": endpoints.list_endpoints(vendor_id=_vendor_id())}
+    return {"data": endpoints.list_endpoints(vendor_id=context.vendor_id())}
 
 
 @blp.get("/endpoints/<uuid:endpoint_id>")
@@ -86,7 +75,9 @@ def list_endpoints() -> Any:
 @raises(errors.NotFound)
 def get_endpoint(endpoint_id: uuid.UUID) -> Any:
     """Get one endpoint (never its secret)."""
-    return endpoints.get_endpoint(vendor_id=_vendor_id(), endpoint_id=endpoint_id)
+    return endpoints.get_endpoint(
+        vendor_id=context.vendor_id(), endpoint_id=endpoint_id
+    )
 
 
 @blp.patch("/endpoints/<uuid:endpoint_id>")
@@ -97,7 +88,7 @@ def get_endpoint(endpoint_id: uuid.UUID) -> Any:
 def update_endpoint(changes: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
     """Change an endpoint's URL, event types, description, or enable it again."""
     return endpoints.update_endpoint(
-        policy=_policy(), endpoint_id=endpoint_id, changes=changes, **_scoped()
+        policy=_policy(), endpoint_id=endpoint_id, changes=changes, **context.scoped()
     )
 
 
@@ -107,7 +98,7 @@ def update_endpoint(changes: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def delete_endpoint(endpoint_id: uuid.UUID) -> None:
     """Delete an endpoint and its deliveries."""
-    endpoints.delete_endpoint(endpoint_id=endpoint_id, **_scoped())
+    endpoints.delete_endpoint(endpoint_id=endpoint_id, **context.scoped())
 
 
 @blp.post("/endpoints/<uuid:endpoint_id>/test")
@@ -116,7 +107,7 @@ def delete_endpoint(endpoint_id: uuid.UUID) -> None:
 @raises(errors.NotFound)
 def test_endpoint(endpoint_id: uuid.UUID) -> Any:
     """Queue a `test.ping` to the endpoint."""
-    delivery = endpoints.send_test(endpoint_id=endpoint_id, **_scoped())
+    delivery = endpoints.send_test(endpoint_id=endpoint_id, **context.scoped())
     return endpoints.delivery_views([delivery])[0]
 
 
@@ -126,7 +117,9 @@ def test_endpoint(endpoint_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def rotate_endpoint_secret(endpoint_id: uuid.UUID) -> Any:
     """Give a v1 endpoint a new secret (shown once); the old one signs for 24 h."""
-    endpoint, secret = endpoints.rotate_secret(endpoint_id=endpoint_id, **_scoped())
+    endpoint, secret = endpoints.rotate_secret(
+        endpoint_id=endpoint_id, **context.scoped()
+    )
     return WithSecret(endpoint, secret)
 
 
@@ -138,7 +131,7 @@ def rotate_endpoint_secret(endpoint_id: uuid.UUID) -> Any:
 def list_deliveries(args: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
     """List an endpoint's deliveries, newest first, with their attempts."""
     page = endpoints.list_deliveries(
-        vendor_id=_vendor_id(), endpoint_id=endpoint_id, **args
+        vendor_id=context.vendor_id(), endpoint_id=endpoint_id, **args
     )
     return {"data": endpoints.delivery_views(page.data), "next": page.next}
 
@@ -149,7 +142,9 @@ def list_deliveries(args: dict[str, Any], endpoint_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def get_delivery(delivery_id: uuid.UUID) -> Any:
     """Get one delivery with its attempts."""
-    delivery = endpoints.get_delivery(vendor_id=_vendor_id(), delivery_id=delivery_id)
+    delivery = endpoints.get_delivery(
+        vendor_id=context.vendor_id(), delivery_id=delivery_id
+    )
     return endpoints.delivery_views([delivery])[0]
 
 
@@ -159,7 +154,7 @@ def get_delivery(delivery_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def resend_delivery(delivery_id: uuid.UUID) -> Any:
     """Send a delivery again now (same webhook-id), with a fresh retry schedule."""
-    delivery = endpoints.resend(delivery_id=delivery_id, **_scoped())
+    delivery = endpoints.resend(delivery_id=delivery_id, **context.scoped())
     return endpoints.delivery_views([delivery])[0]
 
 
@@ -168,7 +163,7 @@ def resend_delivery(delivery_id: uuid.UUID) -> Any:
 @reads
 def list_webhook_keys() -> Any:
     """List the vendor's v1a webhook keys (public halves)."""
-    return {"data": endpoints.list_keys(vendor_id=_vendor_id())}
+    return {"data": endpoints.list_keys(vendor_id=context.vendor_id())}
 
 
 @blp.post("/keys/rotate")
@@ -176,4 +171,4 @@ def list_webhook_keys() -> Any:
 @writes
 def rotate_webhook_key() -> Any:
     """Make a new webhook key; the current one keeps signing for 24 h."""
-    return endpoints.rotate_key(**_scoped())
+    return endpoints.rotate_key(**context.scoped())

@@ -47,12 +47,12 @@ inbound_blp = Blueprint(
 )
 
 
-def _vendor_id() -> uuid.UUID:
-    return context.api_key().vendor_id
-
-
 def _scoped() -> dict[str, Any]:
-    return {"vendor_id": _vendor_id(), "actor": context.actor(), "now": context.now()}
+    return {
+        "vendor_id": context.vendor_id(),
+        "actor": context.actor(),
+        "now": context.now(),
+    }
 
 
 # --- connections --------------------------------------------------------------------
@@ -74,7 +74,7 @@ def create_connection(args: dict[str, Any]) -> Any:
 @blp.response(200, schemas.ConnectionList)
 def list_connections() -> Any:
     """List the vendor's store connections."""
-    return {"data": connections.list_connections(vendor_id=_vendor_id())}
+    return {"data": connections.list_connections(vendor_id=context.vendor_id())}
 
 
 @blp.get("/connections/<uuid:connection_id>")
@@ -83,7 +83,7 @@ def list_connections() -> Any:
 def get_connection(connection_id: uuid.UUID) -> Any:
     """Get one connection (never its secret)."""
     return connections.get_connection(
-        vendor_id=_vendor_id(), connection_id=connection_id
+        vendor_id=context.vendor_id(), connection_id=connection_id
     )
 
 
@@ -129,7 +129,7 @@ def list_mappings(connection_id: uuid.UUID) -> Any:
     """List a connection's mappings."""
     return {
         "data": connections.list_mappings(
-            vendor_id=_vendor_id(), connection_id=connection_id
+            vendor_id=context.vendor_id(), connection_id=connection_id
         )
     }
 
@@ -162,7 +162,7 @@ def delete_mapping(mapping_id: uuid.UUID) -> None:
 def list_events(args: dict[str, Any]) -> Any:
     """List inbound store events with their outcome, newest first."""
     page = connections.list_events(
-        vendor_id=_vendor_id(),
+        vendor_id=context.vendor_id(),
         connection_id=args.pop("connection"),
         **args,
     )
@@ -185,7 +185,7 @@ def put_envato(args: dict[str, Any]) -> Any:
 @raises(errors.NotFound)
 def get_envato() -> Any:
     """Show whether a token is saved (its last 4)."""
-    return envato.get_account(vendor_id=_vendor_id())
+    return envato.get_account(vendor_id=context.vendor_id())
 
 
 @blp.delete("/envato")
@@ -200,7 +200,7 @@ def delete_envato() -> None:
 @blp.response(200, schemas.EnvatoProductList)
 def list_envato_products() -> Any:
     """List the products that accept Envato purchase codes."""
-    return {"data": envato.list_products(vendor_id=_vendor_id())}
+    return {"data": envato.list_products(vendor_id=context.vendor_id())}
 
 
 @blp.put("/envato/products/<uuid:product_id>")

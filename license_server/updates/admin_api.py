@@ -37,19 +37,6 @@ writes = documented(blp, *ADMIN_WRITE_ERRORS)
 PACKAGE_TYPES = {"application/zip", "application/octet-stream"}
 
 
-def _scoped() -> dict[str, Any]:
-    return {
-        "keyring": context.keyring(),
-        "vendor_id": context.api_key().vendor_id,
-        "actor": context.actor(),
-        "now": context.now(),
-    }
-
-
-def _vendor_id() -> uuid.UUID:
-    return context.api_key().vendor_id
-
-
 @blp.post("/products/<uuid:product_id>/releases")
 @blp.arguments(s.ReleaseIn)
 @blp.response(201, s.ReleaseOut)
@@ -57,7 +44,7 @@ def _vendor_id() -> uuid.UUID:
 @raises(errors.NotFound)
 def create_release(args: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Create a draft release; upload its package next."""
-    return releases.create_release(product_id=product_id, **_scoped(), **args)
+    return releases.create_release(product_id=product_id, **context.scoped(), **args)
 
 
 @blp.get("/products/<uuid:product_id>/releases")
@@ -67,7 +54,9 @@ def create_release(args: dict[str, Any], product_id: uuid.UUID) -> Any:
 def list_releases(product_id: uuid.UUID) -> Any:
     """List a product's releases, newest version first."""
     return {
-        "data": releases.list_releases(vendor_id=_vendor_id(), product_id=product_id)
+        "data": releases.list_releases(
+            vendor_id=context.vendor_id(), product_id=product_id
+        )
     }
 
 
@@ -77,7 +66,7 @@ def list_releases(product_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def get_release(release_id: uuid.UUID) -> Any:
     """Return one release."""
-    return releases.get_release(vendor_id=_vendor_id(), release_id=release_id)
+    return releases.get_release(vendor_id=context.vendor_id(), release_id=release_id)
 
 
 @blp.patch("/releases/<uuid:release_id>")
@@ -87,7 +76,9 @@ def get_release(release_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def update_release(changes: dict[str, Any], release_id: uuid.UUID) -> Any:
     """Edit a release's notes, requirements or rollout percentage."""
-    return releases.update_release(release_id=release_id, changes=changes, **_scoped())
+    return releases.update_release(
+        release_id=release_id, changes=changes, **context.scoped()
+    )
 
 
 @blp.put("/releases/<uuid:release_id>/package")
@@ -96,7 +87,7 @@ def update_release(changes: dict[str, Any], release_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def upload_package(release_id: uuid.UUID) -> Any:
     """Upload the release's ZIP as the raw body (``application/zip``), streamed."""
-    releases.get_release(vendor_id=_vendor_id(), release_id=release_id)
+    releases.get_release(vendor_id=context.vendor_id(), release_id=release_id)
     if request.mimetype not in PACKAGE_TYPES:
         raise errors.UnsupportedMediaType("Send the ZIP as application/zip.")
     limit = int(current_app.config["RELEASE_MAX_BYTES"])
@@ -107,7 +98,7 @@ def upload_package(release_id: uuid.UUID) -> Any:
         release_id=release_id,
         stream=request.stream,
         limit=limit,
-        **_scoped(),
+        **context.scoped(),
     )
 
 
@@ -117,7 +108,7 @@ def upload_package(release_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def publish_release(release_id: uuid.UUID) -> Any:
     """Publish a release: update checks offer it from now on."""
-    return releases.publish(release_id=release_id, **_scoped())
+    return releases.publish(release_id=release_id, **context.scoped())
 
 
 @blp.post("/releases/<uuid:release_id>/unpublish")
@@ -126,7 +117,7 @@ def publish_release(release_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def unpublish_release(release_id: uuid.UUID) -> Any:
     """Stop offering a release (it may be published again)."""
-    return releases.unpublish(release_id=release_id, **_scoped())
+    return releases.unpublish(release_id=release_id, **context.scoped())
 
 
 @blp.post("/releases/<uuid:release_id>/yank")
@@ -136,7 +127,9 @@ def unpublish_release(release_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def yank_release(args: dict[str, Any], release_id: uuid.UUID) -> Any:
     """Withdraw a release for good; sites on it are offered the newest good one."""
-    return releases.yank(release_id=release_id, reason=args["reason"], **_scoped())
+    return releases.yank(
+        release_id=release_id, reason=args["reason"], **context.scoped()
+    )
 
 
 @blp.delete("/releases/<uuid:release_id>")
@@ -146,7 +139,7 @@ def yank_release(args: dict[str, Any], release_id: uuid.UUID) -> Any:
 def delete_release(release_id: uuid.UUID) -> Any:
     """Delete a release that was never published."""
     releases.delete_release(
-        storage=api.updates_runtime().storage, release_id=release_id, **_scoped()
+        storage=api.updates_runtime().storage, release_id=release_id, **context.scoped()
     )
     return None
 
@@ -158,7 +151,7 @@ def delete_release(release_id: uuid.UUID) -> Any:
 def get_update_settings(product_id: uuid.UUID) -> Any:
     """Return how a product's updates are offered."""
     return settings.get_settings(
-        vendor_id=_vendor_id(), product_id=product_id
+        vendor_id=context.vendor_id(), product_id=product_id
     ).as_dict()
 
 
@@ -169,7 +162,9 @@ def get_update_settings(product_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def put_update_settings(changes: dict[str, Any], product_id: uuid.UUID) -> Any:
     """Set a product's update settings (fields left out keep their values)."""
-    found = settings.put_settings(product_id=product_id, changes=changes, **_scoped())
+    found = settings.put_settings(
+        product_id=product_id, changes=changes, **context.scoped()
+    )
     return found.as_dict()
 
 
@@ -179,7 +174,7 @@ def put_update_settings(changes: dict[str, Any], product_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def get_update_rules(license_id: uuid.UUID) -> Any:
     """Return a licence's update rules."""
-    return settings.get_rules(vendor_id=_vendor_id(), license_id=license_id)
+    return settings.get_rules(vendor_id=context.vendor_id(), license_id=license_id)
 
 
 @blp.put("/licenses/<uuid:license_id>/updates")
@@ -189,7 +184,9 @@ def get_update_rules(license_id: uuid.UUID) -> Any:
 @raises(errors.NotFound)
 def put_update_rules(changes: dict[str, Any], license_id: uuid.UUID) -> Any:
     """Set a licence's version cap and allowed channels."""
-    return settings.put_rules(license_id=license_id, changes=changes, **_scoped())
+    return settings.put_rules(
+        license_id=license_id, changes=changes, **context.scoped()
+    )
 
 
 def _key_out(key: ReleaseKey) -> dict[str, Any]:
@@ -210,7 +207,7 @@ def _key_out(key: ReleaseKey) -> dict[str, Any]:
 @reads
 def list_release_keys() -> Any:
     """List the vendor's package-signing keys (public halves)."""
-    keys = release_keys.list_keys(vendor_id=_vendor_id())
+    keys = release_keys.list_keys(vendor_id=context.vendor_id())
     return {"data": [_key_out(key) for key in keys]}
 
 
@@ -219,7 +216,7 @@ def list_release_keys() -> Any:
 @writes
 def rotate_release_key() -> Any:
     """Create a new release key that signs from now on; the old one keeps verifying."""
-    return _key_out(release_keys.rotate(**_scoped()))
+    return _key_out(release_keys.rotate(**context.scoped()))
 
 
 @blp.post("/release-keys/<uuid:key_id>/retire")
@@ -228,4 +225,4 @@ def rotate_release_key() -> Any:
 @raises(errors.NotFound)
 def retire_release_key(key_id: uuid.UUID) -> Any:
     """Retire a verifying release key: it leaves the JWKS."""
-    return _key_out(release_keys.retire(key_id=key_id, **_scoped()))
+    return _key_out(release_keys.retire(key_id=key_id, **context.scoped()))
