@@ -186,11 +186,11 @@ class Keyring:
 
     def chain_mac(self, payload: bytes) -> str:
         """Keyed digest (HMAC-SHA256, hex) of one event's chained payload."""
-        return hmac.new(self._chain, payload, hashlib.sha256).hexdigest()
+        return hmac.digest(self._chain, payload, "sha256").hex()
 
     def license_lookup(self, body: str) -> bytes:
         """Keyed hash of a license key's canonical body, for lookups."""
-        return hmac.new(self._license_lookup, body.encode(), hashlib.sha256).digest()
+        return hmac.digest(self._license_lookup, body.encode(), "sha256")
 
     def api_key_lookup(self, token: str) -> bytes:
         """Keyed hash of an admin API key, for lookups."""

@@ -48,6 +48,7 @@ matches, so this rule changes nothing for them.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import re
 import secrets
@@ -66,6 +67,7 @@ __all__ = [
     "canonical_prefix",
     "check_symbol",
     "generate_key",
+    "generate_keys",
     "parse_key",
     "parse_legacy_key",
     "parse_purchase_code",
@@ -147,9 +149,13 @@ class LicenseKey:
 
     def __str__(self) -> str:
         """Render as ``PPP-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX`` (no ``PPP-`` if none)."""
+        body = self.body
+        if len(body) == BODY_LENGTH:  # ours: the common case, spelt out
+            text = f"{body[:5]}-{body[5:10]}-{body[10:15]}-{body[15:20]}-{body[20:]}"
+            return f"{self.prefix}-{text}" if self.prefix else text
         if self.legacy or self.purchase_code:
-            return self.body
-        groups = [self.body[i : i + _GROUP] for i in range(0, len(self.body), _GROUP)]
+            return body
+        groups = [body[i : i + _GROUP] for i in range(0, len(body), _GROUP)]
         if self.prefix:
             groups.insert(0, self.prefix)
         return "-".join(groups)
@@ -165,12 +171,20 @@ def check_symbol(payload: str) -> str:
         raise InvalidKeyFormat(
             f"a key payload is {PAYLOAD_LENGTH} symbols of {ALPHABET}"
         )
-    total = 0
-    factor = 2  # the rightmost payload symbol is doubled
-    for symbol in reversed(payload):
-        addend = factor * _CODEPOINT[symbol]
-        total += addend // _N + addend % _N
-        factor = 3 - factor  # alternate 2, 1, 2, 1, ...
+    return _check_symbol(payload.encode("ascii").translate(_CODEPOINT_BYTES))
+
+
+# a symbol's ASCII byte -> its codepoint; a codepoint -> its Luhn addend doubled
+_CODEPOINT_BYTES = bytes(
+    _CODEPOINT.get(chr(byte), 0) if byte < 128 else 0 for byte in range(256)
+)
+_DOUBLED = bytes((2 * c) // _N + (2 * c) % _N if c < _N else 0 for c in range(256))
+
+
+def _check_symbol(codepoints: bytes) -> str:
+    """Luhn mod 32 over 24 codepoints: from the right, every other one doubled."""
+    # the rightmost payload symbol (index 23) is doubled, so the odd indices are
+    total = sum(codepoints[1::2].translate(_DOUBLED)) + sum(codepoints[0::2])
     return ALPHABET[(_N - total % _N) % _N]
 
 
@@ -191,12 +205,32 @@ def canonical_prefix(prefix: str) -> str:
 
 def generate_key(prefix: str = "") -> LicenseKey:
     """Generate a new random key (120 bits from a CSPRNG) with its check symbol."""
+    return generate_keys(prefix, 1)[0]
+
+
+# base32's alphabet (RFC 4648) -> ours, symbol for symbol, and -> codepoints
+_RFC4648 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_FROM_B32 = bytes.maketrans(_RFC4648, ALPHABET.encode())
+_B32_CODEPOINTS = bytes.maketrans(_RFC4648, bytes(range(_N)))
+_PAYLOAD_BYTES = PAYLOAD_LENGTH * 5 // 8  # 15 random bytes are 24 symbols
+
+
+def generate_keys(prefix: str, count: int) -> list[LicenseKey]:
+    """Generate ``count`` new random keys (120 bits each from a CSPRNG).
+
+    One read of the CSPRNG for all of them, base32-encoded in one pass: every
+    5 random bits are one symbol, as :func:`generate_key` promises.
+    """
     canonical = canonical_prefix(prefix)
-    bits = secrets.randbits(PAYLOAD_LENGTH * 5)
-    payload = "".join(
-        ALPHABET[(bits >> (5 * i)) & (_N - 1)] for i in range(PAYLOAD_LENGTH)
-    )
-    return LicenseKey(prefix=canonical, body=payload + check_symbol(payload))
+    encoded = base64.b32encode(secrets.token_bytes(_PAYLOAD_BYTES * count))
+    symbols = encoded.translate(_FROM_B32).decode()
+    codepoints = encoded.translate(_B32_CODEPOINTS)
+    made = []
+    for start in range(0, PAYLOAD_LENGTH * count, PAYLOAD_LENGTH):
+        end = start + PAYLOAD_LENGTH
+        check = _check_symbol(codepoints[start:end])
+        made.append(LicenseKey(prefix=canonical, body=symbols[start:end] + check))
+    return made
 
 
 def parse_key(raw: object) -> LicenseKey:

@@ -23,17 +23,17 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
     String,
+    Table,
     and_,
     bindparam,
-    insert,
     or_,
     select,
     update,
@@ -42,7 +42,7 @@ from sqlalchemy import (
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, Event, Vendor
-from license_server.services import pages
+from license_server.services import bulk, pages
 from license_server.webhooks import outbox
 
 
@@ -142,10 +142,57 @@ _HEAD = (
         event_mac_head=bindparam("mac", type_=String),
     )
 )
-# one executemany for all the events of an append (psycopg pipelines it: one round
-# trip); a multi-row VALUES costs more here than it saves, psycopg re-parsing a
-# statement of thousands of placeholders on every call (bench/profile_issue.py)
-_INSERT = insert(Event)
+# the columns of an event row, in the order append builds them (the id is the
+# database's: its sequence numbers the rows in the order they are written)
+_ROW = (
+    "vendor_id",
+    "seq",
+    "actor",
+    "action",
+    "subject_type",
+    "subject_id",
+    "data",
+    "created_at",
+    "prev_digest",
+    "digest",
+    "mac",
+)
+_EVENTS = cast("Table", Event.__table__)
+
+
+class _Canonical:
+    """The canonical halves of many events of one vendor at one time.
+
+    Builds what :func:`_payload_halves` returns from the same pieces its encoder
+    writes (sorted keys, no spaces), so an append serialises only what differs per
+    event (its data, subject and number) and encodes a repeated string once.
+    """
+
+    def __init__(self, vendor_id: uuid.UUID, now: datetime) -> None:
+        self._strings: dict[str, str] = {}
+        self._created = _CANONICAL(_iso(now))
+        self._vendor = _CANONICAL(str(vendor_id))
+
+    def _text(self, value: str) -> str:
+        found = self._strings.get(value)
+        if found is None:
+            found = self._strings[value] = _CANONICAL(value)
+        return found
+
+    def halves(self, seq: int, event: NewEvent) -> tuple[str, str]:
+        """Return ``_payload_halves(_fields(vendor_id, seq, event, now))``."""
+        if type(seq) is not int:  # noqa: E721 - a bool or a subclass encodes otherwise
+            raise TypeError(f"an event number is an int, not {type(seq).__name__}")
+        left = (
+            f'{{"action":{self._text(event.action)},"actor":{self._text(event.actor)},'
+            f'"created_at":{self._created},"data":{_CANONICAL(event.data)},"prev":'
+        )
+        right = (
+            f',"seq":{seq},"subject_id":{_CANONICAL(event.subject_id)},'
+            f'"subject_type":{self._text(event.subject_type)},'
+            f'"vendor_id":{self._vendor}}}'
+        )
+        return left, right
 
 
 def append(
@@ -163,29 +210,38 @@ def append(
     seq, head, mac = connection.execute(
         _BUMP, {"vendor": vendor_id, "count": len(events)}
     ).one()
-    rows = []
-    for number, event in enumerate(events, start=seq - len(events) + 1):
-        fields = _fields(vendor_id, number, event, now)
-        left, right = _payload_halves(fields)
-        digest = hashlib.sha256(f"{left}{json.dumps(head)}{right}".encode()).hexdigest()
-        mac = keyring.chain_mac(f"{left}{json.dumps(mac)}{right}".encode())
-        rows.append(
-            {
-                "vendor_id": vendor_id,
-                "seq": number,
-                "actor": event.actor,
-                "action": event.action,
-                "subject_type": event.subject_type,
-                "subject_id": event.subject_id,
-                "data": event.data,
-                "created_at": now,
-                "prev_digest": head,
-                "digest": digest,
-                "mac": mac,
-            }
-        )
-        head = digest
-    connection.execute(_INSERT, rows)
+    canonical = _Canonical(vendor_id, now)
+    chain_mac = keyring.chain_mac
+    heads = [head, mac]
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        # a generator: on PostgreSQL the first events are stored while the rest
+        # are still being chained
+        head, mac = heads
+        for number, event in enumerate(events, start=seq - len(events) + 1):
+            left, right = canonical.halves(number, event)
+            digest = hashlib.sha256(
+                f"{left}{_CANONICAL(head)}{right}".encode()
+            ).hexdigest()
+            next_mac = chain_mac(f"{left}{_CANONICAL(mac)}{right}".encode())
+            yield (
+                vendor_id,
+                number,
+                event.actor,
+                event.action,
+                event.subject_type,
+                event.subject_id,
+                event.data,
+                now,
+                head,
+                digest,
+                next_mac,
+            )
+            head, mac = digest, next_mac
+        heads[:] = head, mac
+
+    bulk.insert_rows(connection, _EVENTS, _ROW, rows())
+    head, mac = heads
     # the webhooks of these events commit or roll back with them
     first = seq - len(events) + 1
     outbox.write(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from cryptography.exceptions import InvalidTag
-from sqlalchemy import Select, Table, insert, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
 
@@ -16,7 +17,7 @@ from license_server import errors, keys
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, License, LicenseStatus, Product
-from license_server.services import common, events, pages
+from license_server.services import bulk, common, events, pages
 from license_server.services.products import product_for_vendor
 from license_server.services.unit import transactional
 
@@ -109,8 +110,10 @@ _COLUMNS = (
     "notes",
 )
 _LICENSES = cast("Table", License.__table__)
-# a Core executemany: psycopg pipelines it (one round trip for the batch)
-_INSERT = insert(_LICENSES)
+# the row each license is: what differs per license first, then what the batch shares
+_OWN = ("id", "key_hash", "key_sealed", "key_hint")
+_SHARED = ("vendor_id", "product_id", "status", "created_at", "updated_at", *_COLUMNS)
+_ROW = (*_OWN, *_SHARED, "metadata")
 _MANAGER = manager_of_class(License)
 
 
@@ -125,16 +128,17 @@ def _issue(
     """Insert ``count`` licenses as Core rows; return them as persistent objects.
 
     Each row's id is chosen before its key is sealed (the ciphertext is bound to
-    the row). The rows go out as multi-row INSERTs; the objects are then made
-    persistent in the session without a flush (``make_transient_to_detached``),
-    so callers and the webhook outbox read them from the identity map, and a
-    later change to one is an UPDATE as for any loaded license.
+    the row). The rows go out in one statement (:mod:`services.bulk`: COPY on
+    PostgreSQL); the objects are then made persistent in the session without a
+    flush (``make_transient_to_detached``), so callers and the webhook outbox read
+    them from the identity map, and a later change to one is an UPDATE as for any
+    loaded license.
     """
     meta = fields.pop("meta", None) or {}
     common_values = {name: fields.pop(name, None) for name in _COLUMNS}
     if fields:  # every caller passes schema-loaded fields: a stray one is a bug
         raise TypeError(f"unexpected license fields: {sorted(fields)}")
-    shared = {
+    shared_values = {
         "vendor_id": vendor_id,
         "product_id": item.id,
         "status": LicenseStatus.ACTIVE,
@@ -142,30 +146,32 @@ def _issue(
         "updated_at": now,
         **common_values,
     }
-    rows, issued = [], []
-    for _ in range(count):
-        key = keys.generate_key(item.key_prefix)
-        license_id = uuid.uuid4()
-        text = str(key)
-        values = {
-            **shared,
-            "id": license_id,
-            "key_hash": keyring.license_lookup(key.body),
-            "key_sealed": keyring.seal_license_key(
+    shared = tuple(shared_values[name] for name in _SHARED)
+    issued: list[tuple[tuple[Any, ...], str]] = []
+
+    def rows() -> Iterator[tuple[Any, ...]]:
+        # a generator: on PostgreSQL the first rows are stored while the rest are
+        # still being sealed
+        for key in keys.generate_keys(item.key_prefix, count):
+            license_id = uuid.uuid4()
+            text = str(key)
+            sealed = keyring.seal_license_key(
                 text, vendor_id=vendor_id, license_id=license_id
-            ),
-            "key_hint": key.body[-4:],
-        }
-        rows.append({**values, "metadata": meta})
-        issued.append((values, text))
+            )
+            own = (license_id, keyring.license_lookup(key.body), sealed, key.body[-4:])
+            issued.append((own, text))
+            yield (*own, *shared, meta)
+
     db.session.flush()  # whatever the caller changed before goes first, as before
-    db.session.connection().execute(_INSERT, rows)
+    bulk.insert_rows(db.session.connection(), _LICENSES, _ROW, rows())
     made = []
-    for values, text in issued:
+    for own, text in issued:
         # as the ORM builds a loaded row (no constructor, no change tracking):
         # every column's value is set, so nothing is left to load or to flush
         license = _MANAGER.new_instance()
-        license.__dict__.update(values, meta=dict(meta), product=item)
+        license.__dict__.update(
+            zip(_OWN, own, strict=True), **shared_values, meta=dict(meta), product=item
+        )
         make_transient_to_detached(license)
         made.append((license, text))
     db.session.add_all([license for license, _ in made])
