@@ -25,7 +25,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "lua"
 BIN = Path(sys.executable).parent
-PG_BENCH_DATABASE = "ls_bench"
+# BENCH_PG_DATABASE: another name, for runs side by side on one PostgreSQL server
+PG_BENCH_DATABASE = os.environ.get("BENCH_PG_DATABASE", "ls_bench")
 
 
 def ensure_wrk() -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import sys
 import tempfile
@@ -41,7 +42,7 @@ from license_server import create_app, migrate  # noqa: E402
 from license_server.config import normalise_database_url  # noqa: E402
 from license_server.keyring import new_master_key  # noqa: E402
 
-DATABASE = "ls_bench_profile"
+DATABASE = os.environ.get("BENCH_PG_DATABASE", "ls_bench_profile")
 DROP = f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PRODUCT = {"slug": "bench-theme", "name": "Bench", "key_prefix": "BEN"}

@@ -11,9 +11,9 @@ cores).
 
 The values a caller passes are the ones it would give a Core ``insert()``; on
 PostgreSQL each column's SQLAlchemy bind processor (JSON serialisation, the UTC
-check of ``UTCDateTime``) runs on them first, once per distinct object (a batch's
-rows share their time and most fields), so the stored values are the same either
-way. Every column of the table with a Python-side default must be given (COPY
+check of ``UTCDateTime``) runs on them first, once for a run of rows sharing one
+object (a batch's rows share their time and most fields), so the stored values
+are the same either way. Every column of the table with a Python-side default must be given (COPY
 would apply the server's default instead).
 """
 
@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, insert
+from sqlalchemy import JSON, Connection, LargeBinary, Table, insert
 
 _SIZE = re.compile(r"\(.*\)$")
 
@@ -94,6 +94,8 @@ def _column_plan(
             getattr(dialect, "_json_serializer", None) or json.dumps
         )
         return "text", serialise
+    if isinstance(column.type, LargeBinary):
+        return sent, None  # its processor wraps bytes for the driver: COPY takes bytes
     return sent, column.type._cached_bind_processor(dialect)
 
 
@@ -101,23 +103,26 @@ def _processed(
     processes: Sequence[Callable[[Any], Any] | None],
     rows: Iterable[Sequence[Any]],
 ) -> Iterator[Sequence[Any]]:
-    """The rows with each column's processing applied, once per distinct object."""
-    active: list[tuple[int, Callable[[Any], Any], dict[int, tuple[Any, Any]]]] = [
-        (place, process, {})
-        for place, process in enumerate(processes)
-        if process is not None
-    ]
+    """The rows with each column's processing applied.
+
+    A value that is the very object the row before had in that column (a batch's
+    rows share their time, product and most fields) reuses its processed form.
+    """
+    active = [(place, process) for place, process in enumerate(processes) if process]
     if not active:
         yield from rows
         return
+    last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(active)
     for row in rows:
         values = list(row)
-        for place, process, done in active:
+        for slot, (place, process) in enumerate(active):
             value = values[place]
-            # keyed by identity: a value shared by many rows is processed once
-            # (the entry holds the value, so its id is not reused meanwhile)
-            found = done.get(id(value))
-            if found is None:
-                found = done[id(value)] = (value, process(value))
-            values[place] = found[1]
+            seen, processed = last[slot]
+            if value is not seen:
+                processed = process(value)
+                last[slot] = (value, processed)
+            values[place] = processed
         yield values
+
+
+_NOTHING = object()
