@@ -237,10 +237,11 @@ def _batch_answer(issued: list[tuple[Any, str]]) -> Response:
     for name in order:
         before, _, rest = rest.partition(f'"{marked[name]}"')
         pieces.append(before)
+    default = cast("DefaultJSONProvider", provider)
     encode = (
-        json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
-        if getattr(provider, "ensure_ascii", True)
-        else json.encoder.encode_basestring  # type: ignore[attr-defined]
+        json.encoder.encode_basestring_ascii
+        if default.ensure_ascii
+        else json.encoder.encode_basestring
     )
     items = []
     for license, key in issued:
@@ -253,7 +254,7 @@ def _batch_answer(issued: list[tuple[Any, str]]) -> Response:
             + rest
         )
     body = f'{{"data":[{",".join(items)}]}}\n'
-    return current_app.response_class(body, status=201, mimetype=provider.mimetype)
+    return current_app.response_class(body, status=201, mimetype=default.mimetype)
 
 
 # what differs between the licenses of one batch, in its answer

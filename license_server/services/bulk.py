@@ -13,8 +13,8 @@ The values a caller passes are the ones it would give a Core ``insert()``; on
 PostgreSQL each column's SQLAlchemy bind processor (JSON serialisation, the UTC
 check of ``UTCDateTime``) runs on them first, once for a run of rows sharing one
 object (a batch's rows share their time and most fields), so the stored values
-are the same either way. Every column of the table with a Python-side default must be given (COPY
-would apply the server's default instead).
+are the same either way. Every column of the table with a Python-side default
+must be given (COPY would apply the server's default instead).
 """
 
 from __future__ import annotations

@@ -129,10 +129,10 @@ def _issue(
 
     Each row's id is chosen before its key is sealed (the ciphertext is bound to
     the row). The rows go out in one statement (:mod:`services.bulk`: COPY on
-    PostgreSQL); the objects are then made persistent in the session without a
-    flush (``make_transient_to_detached``), so callers and the webhook outbox read
-    them from the identity map, and a later change to one is an UPDATE as for any
-    loaded license.
+    PostgreSQL); each row's object is made persistent in the session without a
+    flush (``make_transient_to_detached``) while the next rows are sent, so callers
+    and the webhook outbox read them from the identity map, and a later change to
+    one is an UPDATE as for any loaded license.
     """
     meta = fields.pop("meta", None) or {}
     common_values = {name: fields.pop(name, None) for name in _COLUMNS}
@@ -147,11 +147,12 @@ def _issue(
         **common_values,
     }
     shared = tuple(shared_values[name] for name in _SHARED)
-    issued: list[tuple[tuple[Any, ...], str]] = []
+    made: list[tuple[License, str]] = []
+    session = db.session()
 
     def rows() -> Iterator[tuple[Any, ...]]:
-        # a generator: on PostgreSQL the first rows are stored while the rest are
-        # still being sealed
+        # a generator: on PostgreSQL the server stores the first rows while the
+        # rest are sealed and their objects built
         for key in keys.generate_keys(item.key_prefix, count):
             license_id = uuid.uuid4()
             text = str(key)
@@ -159,22 +160,22 @@ def _issue(
                 text, vendor_id=vendor_id, license_id=license_id
             )
             own = (license_id, keyring.license_lookup(key.body), sealed, key.body[-4:])
-            issued.append((own, text))
             yield (*own, *shared, meta)
+            # as the ORM builds a loaded row (no constructor, no change tracking):
+            # every column's value is set, so nothing is left to load or to flush
+            license = _MANAGER.new_instance()
+            license.__dict__.update(
+                zip(_OWN, own, strict=True),
+                **shared_values,
+                meta=dict(meta),
+                product=item,
+            )
+            make_transient_to_detached(license)
+            session.add(license)  # no SQL: a persistent object joins the map
+            made.append((license, text))
 
-    db.session.flush()  # whatever the caller changed before goes first, as before
-    bulk.insert_rows(db.session.connection(), _LICENSES, _ROW, rows())
-    made = []
-    for own, text in issued:
-        # as the ORM builds a loaded row (no constructor, no change tracking):
-        # every column's value is set, so nothing is left to load or to flush
-        license = _MANAGER.new_instance()
-        license.__dict__.update(
-            zip(_OWN, own, strict=True), **shared_values, meta=dict(meta), product=item
-        )
-        make_transient_to_detached(license)
-        made.append((license, text))
-    db.session.add_all([license for license, _ in made])
+    session.flush()  # whatever the caller changed before goes first, as before
+    bulk.insert_rows(session.connection(), _LICENSES, _ROW, rows())
     return made
 
 

@@ -171,3 +171,104 @@ def test_the_split_payload_is_the_canonical_payload(data: dict[str, Any]) -> Non
     for prev in ("", "0" * 64, "f00d"):
         built = f"{left}{json.dumps(prev)}{right}".encode()
         assert built == events._payload(prev, fields)
+
+
+def test_the_built_halves_are_the_split_payload() -> None:
+    """``_Canonical`` writes the halves ``_payload_halves`` cuts, event for event."""
+    vendor_id = uuid.uuid4()
+    canonical = events._Canonical(vendor_id, NOW)
+    cases = [
+        events.NewEvent("test", "license.created", "license", str(uuid.uuid4()), {}),
+        events.NewEvent("api:x", "a.b", "activation", "id", {"z": 1, "a": [None, 2]}),
+        events.NewEvent("é\u2028", 'q"uote', "li\\cense", "ü", {"prev": {"seq": 9}}),
+        events.NewEvent("test", "license.created", "license", "same", {"k": "v"}),
+    ]
+    for seq, event in enumerate(cases * 2, start=1):  # repeated: cached strings
+        built = canonical.halves(seq, event)
+        assert built == events._payload_halves(
+            events._fields(vendor_id, seq, event, NOW)
+        )
+    with pytest.raises(TypeError):
+        canonical.halves(True, cases[0])  # type: ignore[arg-type]
+
+
+def test_generated_keys_are_well_formed_distinct_and_checked() -> None:
+    made = keys.generate_keys("jan", 500)
+    assert len({key.body for key in made}) == 500
+    for key in made:
+        assert key.prefix == "JAN"
+        assert keys.parse_key(str(key)) == key
+        assert key.body[-1] == _luhn32(key.body[:-1])
+    # every position takes every symbol across a batch: no slice is reused
+    for place in range(keys.PAYLOAD_LENGTH):
+        assert len({key.body[place] for key in made}) == len(keys.ALPHABET)
+    with pytest.raises(keys.InvalidKeyPrefix):
+        keys.generate_keys("x", 3)
+
+
+def _luhn32(payload: str) -> str:
+    """Luhn mod N over the alphabet, written out as the algorithm states it."""
+    total = 0
+    for place, symbol in enumerate(reversed(payload)):
+        addend = keys.ALPHABET.index(symbol) * (2 if place % 2 == 0 else 1)
+        total += addend // 32 + addend % 32
+    return keys.ALPHABET[(32 - total % 32) % 32]
+
+
+def test_check_symbol_is_luhn_mod_32() -> None:
+    import random
+
+    rng = random.Random(9)
+    for _ in range(2000):
+        payload = "".join(rng.choice(keys.ALPHABET) for _ in range(24))
+        assert keys.check_symbol(payload) == _luhn32(payload)
+
+
+def test_kept_hmac_states_give_hmac_sha256() -> None:
+    import hashlib
+    import hmac
+
+    from license_server.keyring import _HmacSha256
+
+    for size in (0, 1, 32, 63, 64, 65, 200):
+        key = bytes(range(size % 256)) * (size // 256 + 1)
+        key = key[:size]
+        mac = _HmacSha256(key)
+        for message in (b"", b"abc", b"x" * 1000):
+            assert (
+                mac.digest(message) == hmac.new(key, message, hashlib.sha256).digest()
+            )
+
+
+def test_the_batch_answer_is_the_providers_json_byte_for_byte(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, product: dict[str, Any]
+) -> None:
+    """The templated answer is what the JSON provider writes for the whole list."""
+    from license_server.schemas.admin import LicenseOut
+    from license_server.services.common import Revealed
+
+    body = {
+        "product": "jannah",
+        "count": 4,
+        "customer_name": 'Ünïcode "quoted" <b> &amp;',
+        "metadata": {"z": 1, "a": "é", "m": None},
+    }
+    for debug in (False, True):  # compact, then indented (the schema's own path)
+        app.debug = debug
+        response = client.post(
+            "/v1/admin/licenses/batch", json=body, headers=vendor.headers
+        )
+        assert response.status_code == 201, response.get_json()
+        assert response.mimetype == "application/json"
+        issued = response.get_json()["data"]
+        with app.test_request_context():
+            dumped = [
+                LicenseOut().dump(
+                    Revealed(
+                        db.session.get_one(License, uuid.UUID(item["id"])), item["key"]
+                    )
+                )
+                for item in issued
+            ]
+            expected = app.json.response({"data": dumped}).get_data()
+        assert response.get_data() == expected
