@@ -11,9 +11,9 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Table, bindparam, select
 
 from license_server.extensions import db
 from license_server.models import Activation, License, Product, Release, Vendor
@@ -23,6 +23,7 @@ from license_server.models.webhooks import (
     WebhookEndpoint,
     WebhookMessage,
 )
+from license_server.services import bulk
 from license_server.webhooks import types
 
 if TYPE_CHECKING:
@@ -145,9 +146,9 @@ _ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
 )
 
 
-# Core executemany on the session's connection, each one pipelined round trip
-_MESSAGES = insert(WebhookMessage)
-_DELIVERIES = insert(WebhookDelivery)
+# one statement each on the session's connection (services.bulk: COPY on PostgreSQL)
+_MESSAGES = cast("Table", WebhookMessage.__table__)
+_DELIVERIES = cast("Table", WebhookDelivery.__table__)
 
 
 def write(
@@ -201,8 +202,11 @@ def write(
         ]
     if messages:
         connection = db.session.connection()
-        connection.execute(_MESSAGES, messages)
-        connection.execute(_DELIVERIES, deliveries)
+        for table, rows in ((_MESSAGES, messages), (_DELIVERIES, deliveries)):
+            columns = tuple(rows[0])
+            bulk.insert_rows(
+                connection, table, columns, [tuple(r[c] for c in columns) for r in rows]
+            )
 
 
 def _delivery(

@@ -272,3 +272,53 @@ def test_the_batch_answer_is_the_providers_json_byte_for_byte(
             ]
             expected = app.json.response({"data": dumped}).get_data()
         assert response.get_data() == expected
+
+
+def test_a_batch_queues_one_webhook_per_license(
+    database_url: str, tmp_path: Any
+) -> None:
+    """The outbox rows of a batch (one statement per table) match its events."""
+    from license_server.models.webhooks import WebhookDelivery, WebhookMessage
+    from tests.server.webhook_support import add_endpoint, webhook_app
+
+    app = webhook_app(database_url, tmp_path / "instance")
+    try:
+        client = app.test_client()
+        vendor = new_vendor(app)
+        create_product(client, vendor)
+        endpoint = add_endpoint(client, vendor, "http://127.0.0.1:9/hook")
+        response = client.post(
+            "/v1/admin/licenses/batch",
+            json={"product": "jannah", "count": 3},
+            headers=vendor.headers,
+        )
+        assert response.status_code == 201, response.get_json()
+        ids = [item["id"] for item in response.get_json()["data"]]
+        with app.app_context():
+            created = {
+                row.subject_id: row.seq
+                for row in _chain(vendor.new.vendor.id)
+                if row.action == "license.created"
+            }
+            messages = list(
+                db.session.scalars(
+                    select(WebhookMessage)
+                    .where(WebhookMessage.event_type == "license.created")
+                    .order_by(WebhookMessage.event_seq)
+                )
+            )
+            bodies = [json.loads(message.body) for message in messages]
+            assert [body["data"]["license"]["id"] for body in bodies] == ids
+            assert [m.event_seq for m in messages] == [created[i] for i in ids]
+            deliveries = {
+                d.message_id: d for d in db.session.scalars(select(WebhookDelivery))
+            }
+            for message, license_id in zip(messages, ids, strict=True):
+                delivery = deliveries[message.id]
+                assert delivery.ordering_key == license_id
+                assert delivery.seq == message.event_seq
+                assert str(delivery.endpoint_id) == endpoint["id"]
+                assert (delivery.state, delivery.tries) == ("pending", 0)
+    finally:
+        with app.app_context():
+            db.engine.dispose()
