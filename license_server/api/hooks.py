@@ -16,7 +16,7 @@ from flask import Flask, Response, current_app, request
 
 from license_server import errors, metrics
 from license_server import runtime as runtimes
-from license_server.api.headers import add_security_headers
+from license_server.api.headers import add_security_headers, is_frameable
 from license_server.api.parsing import HeadersTooLarge, NulCharacter
 
 _STARTED = "license_server.started"
@@ -50,18 +50,24 @@ def nul_in_target(environ: dict[str, Any]) -> bool:
 
 def after(response: Response) -> Response:
     """Count the request, echo its id, add the security headers, flush what is due."""
-    environ = request.environ
+    current = request._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    environ = current.environ
+    endpoint = current.endpoint
     started = environ.get(_STARTED)
     if started is not None:
         metrics.observe(
             environ["REQUEST_METHOD"],
-            request.endpoint or "unmatched",
+            endpoint or "unmatched",
             response.status_code,
             time.perf_counter() - started,
         )
-    response.headers["X-Request-ID"] = errors.request_id_of(environ)
-    add_security_headers(response)
-    runtimes.of(current_app).flush_due()
+    add_security_headers(
+        response,
+        frameable=is_frameable(app, endpoint),
+        request_id=errors.request_id_of(environ),
+    )
+    runtimes.of(app).flush_due()
     return response
 
 
