@@ -147,8 +147,10 @@ def _issue(
         **common_values,
     }
     shared = tuple(shared_values[name] for name in _SHARED)
+    loaded = {**shared_values, "product": item}  # each object's attributes but its own
     made: list[tuple[License, str]] = []
     session = db.session()
+    lookup, seal = keyring.license_lookup, keyring.seal_license_key
 
     def rows() -> Iterator[tuple[Any, ...]]:
         # a generator: on PostgreSQL the server stores the first rows while the
@@ -156,20 +158,18 @@ def _issue(
         for key in keys.generate_keys(item.key_prefix, count):
             license_id = uuid.uuid4()
             text = str(key)
-            sealed = keyring.seal_license_key(
-                text, vendor_id=vendor_id, license_id=license_id
-            )
-            own = (license_id, keyring.license_lookup(key.body), sealed, key.body[-4:])
-            yield (*own, *shared, meta)
+            body = key.body
+            hashed = lookup(body)
+            sealed = seal(text, vendor_id=vendor_id, license_id=license_id)
+            yield (license_id, hashed, sealed, body[-4:], *shared, meta)
             # as the ORM builds a loaded row (no constructor, no change tracking):
             # every column's value is set, so nothing is left to load or to flush
             license = _MANAGER.new_instance()
-            license.__dict__.update(
-                zip(_OWN, own, strict=True),
-                **shared_values,
-                meta=dict(meta),
-                product=item,
-            )
+            attributes = license.__dict__
+            attributes.update(loaded)
+            attributes["id"], attributes["key_hash"] = license_id, hashed
+            attributes["key_sealed"], attributes["key_hint"] = sealed, body[-4:]
+            attributes["meta"] = dict(meta)
             make_transient_to_detached(license)
             session.add(license)  # no SQL: a persistent object joins the map
             made.append((license, text))
