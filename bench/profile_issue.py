@@ -12,6 +12,7 @@ the N costliest functions (cProfile, CPU time).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 import tempfile
@@ -36,6 +37,12 @@ def main() -> None:
     parser.add_argument("--pg-url", default=pv.PG_URL)
     parser.add_argument("--calls", type=int, default=10)
     parser.add_argument("--top", type=int, default=0)
+    parser.add_argument(
+        "--no-freeze",
+        dest="freeze",
+        action="store_false",
+        help="leave the app's objects to the GC (the served app freezes them)",
+    )
     args = parser.parse_args()
     for backend in [args.backend] if args.backend else ["postgresql", "sqlite"]:
         with tempfile.TemporaryDirectory(prefix="ls-profile-") as scratch:
@@ -53,6 +60,8 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
 
     migrate.upgrade(normalise_database_url(url))
     app = pv._make_app(url, scratch, limiter=True)
+    if args.freeze:
+        gc.freeze()  # as license_server.wsgi does once the served app is built
     with app.app_context():
         new = create_vendor(
             keyring=runtime_of(app).keyring, name="Profile", now=datetime.now(UTC)
