@@ -1,8 +1,9 @@
 """Releases, webhooks, the EDD mapping and the update numbers in a real browser.
 
 An owner maps EDD items, uploads a release, previews its notes, publishes and
-yanks it; adds a v1 webhook endpoint, sees its secret once, sends a test event to
-a receiver on 127.0.0.1 and sees the delivery; the overview shows validations by
+yanks it, and deletes one never published; adds a v1 webhook endpoint, sees its
+secret once, sends a test event to a receiver on 127.0.0.1, sees the delivery and
+rotates the secret; the overview shows validations by
 result code and the update shares. Support and viewers are refused, in the page
 and by the server; a POST without CSRF is refused. Every page is checked with
 axe-core and screenshotted into ``tests/web/artifacts/``; every request goes to
