@@ -10,6 +10,7 @@ way, because Flask pays for every registered hook on every request.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from flask import Flask, Response, current_app, request
 
@@ -26,16 +27,25 @@ def before() -> None:
     environ = request.environ
     environ[_STARTED] = time.perf_counter()
     limit: int = current_app.config["MAX_HEADER_BYTES"]
+    if header_bytes(environ) > limit:
+        raise HeadersTooLarge(detail={"limit": limit})
+    if nul_in_target(environ):
+        raise NulCharacter()
+
+
+def header_bytes(environ: dict[str, Any]) -> int:
+    """Return the size of a request's headers, roughly as they were sent."""
     size = 0
     for name, value in environ.items():
         if name.startswith("HTTP_"):
             size += len(name) - 1 + len(value) + 4  # "Name: value\r\n", roughly
-    if size > limit:
-        raise HeadersTooLarge(detail={"limit": limit})
-    # No database stores NUL in text (PostgreSQL refuses it): refuse it up front.
+    return size
+
+
+def nul_in_target(environ: dict[str, Any]) -> bool:
+    """Return whether the path or query holds NUL (no database stores it in text)."""
     query = environ.get("QUERY_STRING", "")
-    if "\x00" in environ.get("PATH_INFO", "") or "%00" in query or "\x00" in query:
-        raise NulCharacter()
+    return "\x00" in environ.get("PATH_INFO", "") or "%00" in query or "\x00" in query
 
 
 def after(response: Response) -> Response:
