@@ -52,6 +52,7 @@ ENDPOINT_LIMITS = {
     "updates.download": "RATELIMIT_DOWNLOAD",
     "edd_downloads.package_download": "RATELIMIT_DOWNLOAD",
     "updates.changelog": "RATELIMIT_CHANGELOG",
+    "channels_inbound.receive_event": "RATELIMIT_CHANNEL_EVENTS",
 }
 # endpoints whose answers are lookups of a key (failed-lookup rules apply)
 LOOKUP_ENDPOINTS = frozenset(
