@@ -9,6 +9,7 @@ setting is parsed at start-up, and the reference documents the 429.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from license_server.runtime import of as runtime_of
 from tests.conftest import create_product, make_app, new_vendor
 from tests.server.channel_support import (
     connect,
@@ -30,6 +32,9 @@ def limited(database_url: str, tmp_path: Path) -> Any:
     app = make_app(
         database_url, tmp_path / "instance", RATELIMIT_CHANNEL_EVENTS="2/minute"
     )
+    # one window for the whole test, however slowly the machine runs it
+    frozen = time.time()
+    runtime_of(app).limiter.clock = lambda: frozen
     yield app
 
 
