@@ -25,7 +25,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "lua"
 BIN = Path(sys.executable).parent
-PG_BENCH_DATABASE = "ls_bench"
+# one per run: two benchmarks at once must not drop each other's database
+PG_BENCH_DATABASE = f"ls_bench_{os.getpid()}"
 
 
 def ensure_wrk() -> str:

@@ -1,9 +1,9 @@
 """Where a validation's CPU time goes, measured in one process, without a server.
 
-Builds the app on a scratch database (PostgreSQL ``ls_bench_profile``, dropped at the
-end, or a temporary SQLite file), seeds licenses with bench/seed.py, then calls the
-WSGI application directly (no HTTP server, no wrk, no test client) and reports the
-CPU time per request, so the figures hold on a busy machine:
+Builds the app on a scratch database (PostgreSQL ``ls_bench_profile_<pid>``, dropped
+at the end, or a temporary SQLite file), seeds licenses with bench/seed.py, then
+calls the WSGI application directly (no HTTP server, no wrk, no test client) and
+reports the CPU time per request, so the figures hold on a busy machine:
 
 - ``GET /healthz``: Flask's floor;
 - ``POST /v1/validate`` as served (rate limiter on, counting every request);
@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import random
 import sys
 import tempfile
@@ -41,7 +42,8 @@ from license_server import create_app, migrate  # noqa: E402
 from license_server.config import normalise_database_url  # noqa: E402
 from license_server.keyring import new_master_key  # noqa: E402
 
-DATABASE = "ls_bench_profile"
+# one per run: two profiles at once (helpers, CI) must not drop each other's database
+DATABASE = f"ls_bench_profile_{os.getpid()}"
 DROP = f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PRODUCT = {"slug": "bench-theme", "name": "Bench", "key_prefix": "BEN"}

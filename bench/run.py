@@ -3,9 +3,9 @@
 One run (``make bench``, or ``.venv/bin/python bench/run.py``), for PostgreSQL and then
 SQLite:
 
-1. creates a scratch database (PostgreSQL: ``ls_bench``, dropped at the end), migrates
-   it with ``license-server db upgrade`` and creates a vendor with ``license-server
-   vendors create``; the product comes from the admin API;
+1. creates a scratch database (PostgreSQL: ``ls_bench_<pid>``, dropped at the end),
+   migrates it with ``license-server db upgrade`` and creates a vendor with
+   ``license-server vendors create``; the product comes from the admin API;
 2. seeds licenses with one activation each, in bulk (bench/seed.py), growing the same
    database through each size (default 1,000 then 1,000,000), plus a pool of 1,000
    licenses with free seats for the activation phase;
@@ -109,7 +109,7 @@ def parse_args() -> argparse.Namespace:
         default=os.environ.get(
             "BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
         ),
-        help="a PostgreSQL server where ls_bench may be created",
+        help="a PostgreSQL server where ls_bench_<pid> may be created",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()

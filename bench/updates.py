@@ -2,7 +2,7 @@
 
 One run (``.venv/bin/python bench/updates.py``, or ``make bench-updates``):
 
-1. creates a scratch database (PostgreSQL ``ls_bench`` by default), migrates it,
+1. creates a scratch database (PostgreSQL ``ls_bench_<pid>`` by default), migrates it,
    creates a vendor (CLI) and a product (admin API), and publishes one release whose
    package is a ZIP of ``--package-mb`` (20) MB of incompressible bytes;
 2. seeds ``--licenses`` licenses with one activation each (bench/seed.py);

@@ -111,6 +111,10 @@ class RateLimited(APIError):
     )
 
 
+class InternalError(APIError):
+    status_code, code, message = 500, "INTERNAL_ERROR", "Internal server error."
+
+
 class ServiceUnavailable(APIError):
     status_code, code, message = (
         503,
@@ -160,6 +164,23 @@ def request_id_of(environ: dict[str, Any]) -> str:
     return rid
 
 
+def error_body(
+    code: str,
+    message: str,
+    detail: dict[str, Any] | None,
+    request_id: str,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Return the protocol's error body (``extra`` adds top-level members)."""
+    return {
+        **(extra or {}),
+        "code": code,
+        "message": message,
+        "detail": detail or {},
+        "request_id": request_id,
+    }
+
+
 def error_response(
     status: int,
     code: str,
@@ -170,14 +191,7 @@ def error_response(
 ) -> Response:
     """Render the protocol's error body (``extra`` adds top-level members)."""
     g.answer_code = code
-    body = {
-        **(extra or {}),
-        "code": code,
-        "message": message,
-        "detail": detail or {},
-        "request_id": request_id(),
-    }
-    response = jsonify(body)
+    response = jsonify(error_body(code, message, detail, request_id(), extra))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -224,20 +238,30 @@ def _flatten_locations(messages: Any) -> Any:
 
 def handle_database_down(error: Exception) -> Response:
     """Answer 503 when the database cannot be reached, instead of a 500."""
-    log.warning("database unavailable: %s", type(error).__name__)
-    return handle_api_error(ServiceUnavailable(headers={"Retry-After": "5"}))
+    return handle_api_error(unexpected(error, request_id()))
 
 
 def handle_unexpected(error: Exception) -> Response:
     """Log an unexpected failure and answer a generic 500."""
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
+    return handle_api_error(unexpected(error, request_id()))
+
+
+def unexpected(error: Exception, request_id: str) -> APIError:
+    """Return the answer to an exception no handler expected, and log it.
+
+    The database out of reach is 503 with ``Retry-After`` (logged as a warning,
+    by the exception's type only); anything else is a bug: 500, logged with its
+    traceback and the request id.
+    """
     if isinstance(error, OperationalError | PoolTimeout) or (
         isinstance(error, DBAPIError) and error.connection_invalidated
     ):
-        return handle_database_down(error)
-    log.exception("unhandled error (request_id=%s)", request_id())
-    return error_response(500, "INTERNAL_ERROR", "Internal server error.")
+        log.warning("database unavailable: %s", type(error).__name__)
+        return ServiceUnavailable(headers={"Retry-After": "5"})
+    log.exception("unhandled error (request_id=%s)", request_id, exc_info=error)
+    return InternalError()
 
 
 def init_app(app: Flask) -> None:

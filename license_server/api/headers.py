@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, request
+from flask import Flask, Response
 
 F = TypeVar("F", bound=Callable[..., Any])
 NO_FRAMES = "frame-ancestors 'none'"
@@ -26,15 +26,17 @@ def frameable(view: F) -> F:
     return view
 
 
-def _is_frameable() -> bool:
-    view = current_app.view_functions.get(request.endpoint or "")
+def is_frameable(app: Flask, endpoint: str | None) -> bool:
+    """Return whether ``endpoint``'s view is marked :func:`frameable`."""
+    view = app.view_functions.get(endpoint or "")
     return bool(getattr(view, _FRAMEABLE, False))
 
 
 _OURS = frozenset(
     {"x-content-type-options", "referrer-policy", "content-security-policy"}
 )
-_ALL_FOUR = (
+# what a JSON answer of the API carries (the fast lane adds them as they are)
+API_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
     ("Content-Security-Policy", NO_FRAMES),
@@ -42,18 +44,24 @@ _ALL_FOUR = (
 )
 
 
-def add_security_headers(response: Response) -> Response:
-    """Add the security headers to one answer (an ``after_request`` hook)."""
+def add_security_headers(
+    response: Response, *, frameable: bool, request_id: str | None = None
+) -> Response:
+    """Add the security headers (and ``X-Request-ID``, if given) to one answer."""
     headers = response.headers
     # the usual answer (JSON from the API) sets none of them and is not framed: add
-    # all four in one go (one pass over the headers, no lookups of missing ones)
-    if not any(name.lower() in _OURS for name, _ in headers.items()):
-        if not _is_frameable():
-            headers.extend(_ALL_FOUR)
-            return response
+    # all in one call (one pass over the headers, no lookups of missing ones)
+    if not frameable and not any(name.lower() in _OURS for name, _ in headers.items()):
+        if request_id is None:
+            headers.extend(API_HEADERS)
+        else:
+            headers.extend((("X-Request-ID", request_id), *API_HEADERS))
+        return response
+    if request_id is not None:
+        headers["X-Request-ID"] = request_id
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
-    if _is_frameable():
+    if frameable:
         return response
     policy = headers.get("Content-Security-Policy")
     if policy is None:

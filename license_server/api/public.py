@@ -11,6 +11,7 @@ from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
 from license_server.channels.api import PUBLIC_ERRORS as CHANNEL_ERRORS
 from license_server.channels.api import admit_purchase_code
+from license_server.runtime import Runtime
 from license_server.schemas import public as schemas
 from license_server.services import activations, validation, vendors
 from license_server.updates import release_keys
@@ -71,12 +72,22 @@ def validate(args: dict[str, Any]) -> Response:
     """Validate a license on a domain; the answer is signed, positive or negative."""
     args.pop("version", None)
     admit_purchase_code(args["license_key"], args["product"])
-    answer = validation.validate(runtime=context.runtime(), now=context.now(), **args)
-    metrics.count_result("validate", str(answer.code))
-    g.answer_code = str(answer.code)
+    body, g.answer_code = validated(context.runtime(), args)
+    return _answer(body, 200)
+
+
+def validated(runtime: Runtime, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Run the validate use case; return its answer's body and result code.
+
+    Shared by the view above and the fast lane (:mod:`license_server.api.fastlane`),
+    which serves the common request without Flask's request machinery.
+    """
+    answer = validation.validate(runtime=runtime, now=runtime.now(), **args)
+    code = str(answer.code)
+    metrics.count_result("validate", code)
     body = answer.body()
     body.pop("activation_id", None)  # validate's answer has none (PROTOCOL §2)
-    return _answer(body, 200)
+    return body, code
 
 
 def _answer(body: dict[str, Any], status: int) -> Response:

@@ -38,7 +38,7 @@ from flask import Flask, Response, current_app, g, request
 from license_server import errors, keys
 from license_server.api.parsing import parse_body_once
 from license_server.keyring import Keyring
-from license_server.runtime import of
+from license_server.runtime import Runtime, of
 from license_server.runtime.limiter import Limiter, Op, Rule, parse_rules, window
 
 # public endpoint -> setting holding its per-address limit
@@ -131,10 +131,18 @@ def key_bucket(keyring: Keyring) -> str | None:
             text = parse_body_once().get("license_key")
         else:
             return None
-        if not text:
-            return None
+    except (errors.APIError, Exception):  # noqa: BLE001
+        return None
+    return bucket_of_key(keyring, text)
+
+
+def bucket_of_key(keyring: Keyring, text: Any) -> str | None:
+    """Name the counters of the license key ``text`` (None when it is no key)."""
+    if not text or not isinstance(text, str):
+        return None
+    try:
         key = keys.parse_key(text)
-    except (errors.APIError, keys.InvalidKeyFormat, Exception):  # noqa: BLE001
+    except (keys.InvalidKeyFormat, Exception):  # noqa: BLE001
         return None
     digest = keyring.license_lookup(key.body)
     # one more hash, so the counter's name is not the database's lookup hash
@@ -159,21 +167,28 @@ def _counter(
     return Op(current.key, add, rule.seconds + 1 if add else 0), current.retry_after
 
 
-def before_request() -> None:
-    """Count this request against its limits; answer 429 when one is exceeded."""
-    endpoint = request.endpoint or ""
+def count(
+    runtime: Runtime, endpoint: str, address: str | None, key: str | None
+) -> Plan | None:
+    """Count one request to ``endpoint`` against its limits, in one storage round.
+
+    ``key`` is the bucket of the license key the request names
+    (:func:`bucket_of_key`), for the lookup endpoints. Returns what the answer's
+    step (:func:`settle`) needs, or None when the endpoint is not limited; raises
+    :class:`errors.RateLimited` (429) when a limit is exceeded.
+    """
     setting = ENDPOINT_LIMITS.get(endpoint)
-    runtime = of(current_app)
     limiter = runtime.limiter
     if setting is None or not limiter.enabled:
-        return
+        return None
     now = limiter.clock()
-    address = address_bucket(runtime.keyring, request.remote_addr)
+    bucket = address_bucket(runtime.keyring, address)
     lookup = endpoint in LOOKUP_ENDPOINTS
-    key = key_bucket(runtime.keyring) if lookup else None
+    if not lookup:
+        key = None
     checks: list[tuple[Rule, str, Op, int]] = []
     for rule in limiter.rules[setting]:
-        op, retry = _counter(limiter, f"{address}:{endpoint}", rule, now, 1)
+        op, retry = _counter(limiter, f"{bucket}:{endpoint}", rule, now, 1)
         checks.append((rule, "client_address", op, retry))
     if key is not None:
         for rule in limiter.rules["RATELIMIT_LICENSE_KEY"]:
@@ -181,31 +196,28 @@ def before_request() -> None:
             checks.append((rule, "license_key", op, retry))
     if lookup:
         for rule in limiter.rules["RATELIMIT_FAILED_LOOKUPS"]:
-            op, retry = _counter(limiter, f"{address}:failed", rule, now, 0)
+            op, retry = _counter(limiter, f"{bucket}:failed", rule, now, 0)
             checks.append((rule, "failed_lookups", op, retry))
     ops = [op for _, _, op, _ in checks]
     if key is not None:
-        ops.append(Op(_known(limiter, address, key), 0, 0))
+        ops.append(Op(_known(limiter, bucket, key), 0, 0))
     counts = limiter.apply(ops)
     known = key is not None and counts[-1] > 0
-    g._throttle = Plan(address, key, known)
-    for (rule, counted_by, op, retry), count in zip(checks, counts, strict=False):
-        over = count > rule.amount if op.add else count >= rule.amount and not known
+    for (rule, counted_by, op, retry), count_ in zip(checks, counts, strict=False):
+        over = count_ > rule.amount if op.add else count_ >= rule.amount and not known
         if over:
             raise _refuse(rule, counted_by, retry)
+    return Plan(bucket, key, known)
 
 
-def _known(limiter: Limiter, address: str, key: str) -> str:
-    return f"{limiter.prefix}:known:{address}:{key}"
-
-
-def after_request(response: Response) -> Response:
+def settle(
+    runtime: Runtime, plan: Plan | None, status: int, answer_code: str | None
+) -> None:
     """Count a failed lookup, or remember a key that succeeded from this address."""
-    plan: Plan | None = g.pop("_throttle", None)
-    if plan is None or response.status_code >= 500 or response.status_code == 429:
-        return response
-    limiter = of(current_app).limiter
-    if g.get("answer_code") in FAILED_LOOKUP_CODES:
+    if plan is None or status >= 500 or status == 429:
+        return
+    limiter = runtime.limiter
+    if answer_code in FAILED_LOOKUP_CODES:
         now = limiter.clock()
         limiter.apply(
             [
@@ -215,6 +227,26 @@ def after_request(response: Response) -> Response:
         )
     elif plan.key is not None and not plan.known:
         limiter.apply([Op(_known(limiter, plan.address, plan.key), 1, KNOWN_FOR)])
+
+
+def _known(limiter: Limiter, address: str, key: str) -> str:
+    return f"{limiter.prefix}:known:{address}:{key}"
+
+
+def before_request() -> None:
+    """Count this request against its limits; answer 429 when one is exceeded."""
+    endpoint = request.endpoint or ""
+    runtime = of(current_app)
+    if endpoint not in ENDPOINT_LIMITS or not runtime.limiter.enabled:
+        return
+    key = key_bucket(runtime.keyring) if endpoint in LOOKUP_ENDPOINTS else None
+    g._throttle = count(runtime, endpoint, request.remote_addr, key)
+
+
+def after_request(response: Response) -> Response:
+    """Settle this request's counters once its answer is known."""
+    plan: Plan | None = g.pop("_throttle", None)
+    settle(of(current_app), plan, response.status_code, g.get("answer_code"))
     return response
 
 

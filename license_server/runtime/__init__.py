@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol, cast
 
 from argon2 import PasswordHasher
 from flask import Flask
@@ -39,6 +40,7 @@ from sqlalchemy.engine import Engine
 from license_server.config import password_hash_cost
 from license_server.keyring import Keyring
 from license_server.runtime.caches import Caches
+from license_server.runtime.flusher import Flusher
 from license_server.runtime.lastseen import API_KEY_LAST_USED, LastSeenBuffer
 from license_server.runtime.limiter import Limiter, Rule
 from license_server.runtime.siteversions import SiteVersionBuffer
@@ -72,28 +74,60 @@ class Runtime:
     clock: Callable[[], datetime] = utc_now
     password_hasher: PasswordHasher = field(default_factory=PasswordHasher)
     site_versions: SiteVersionBuffer = field(default_factory=SiteVersionBuffer)
+    flusher: Flusher = field(init=False, repr=False)
 
     def now(self) -> datetime:
         """Return the runtime's current time."""
         return self.clock()
 
+    def __post_init__(self) -> None:
+        """Give the runtime its flusher thread (started when first needed)."""
+        self.flusher = Flusher(self, _flush_due_buffers)
+
+    def buffers(self) -> tuple[Buffer, ...]:
+        """The write buffers of the hot path."""
+        return (self.last_seen, self.key_use, self.site_versions, self.usage)
+
     def flush_due(self) -> None:
-        """Write whichever buffer is due (called after answers, off the decision)."""
-        if self.last_seen.due():
-            self.last_seen.flush(self.engine)
-        if self.key_use.due():
-            self.key_use.flush(self.engine)
-        if self.site_versions.due():
-            self.site_versions.flush(self.engine)
-        if self.usage.due():
-            self.usage.flush(self.engine)
+        """Have whichever buffer is due written (called after answers).
+
+        The write happens on the flusher's thread (:mod:`.flusher`), so no answer
+        waits for it; a buffer whose interval is 0 is written here, at once.
+        """
+        background = False
+        for buffer in self.buffers():
+            if buffer.due():
+                if buffer.interval <= 0:
+                    buffer.flush(self.engine)
+                else:
+                    background = True
+        if background:
+            self.flusher.wake()
+
+    def flush_due_now(self) -> None:
+        """Write whichever buffer is due, now (the flusher's work)."""
+        for buffer in self.buffers():
+            if buffer.due():
+                buffer.flush(self.engine)
 
     def flush_all(self) -> None:
         """Write every buffer now (at exit, and in tests)."""
-        self.last_seen.flush(self.engine)
-        self.key_use.flush(self.engine)
-        self.site_versions.flush(self.engine)
-        self.usage.flush(self.engine)
+        for buffer in self.buffers():
+            buffer.flush(self.engine)
+
+
+class Buffer(Protocol):
+    """What a write buffer of the hot path offers the runtime."""
+
+    interval: float
+
+    def due(self) -> bool: ...  # noqa: D102
+
+    def flush(self, engine: Engine) -> int: ...  # noqa: D102
+
+
+def _flush_due_buffers(runtime: object) -> None:
+    cast(Runtime, runtime).flush_due_now()
 
 
 def build(

@@ -4,8 +4,8 @@ A validation that finds an activation not seen for ``LAST_SEEN_INTERVAL`` second
 adds ``(activation id, now)`` to this process's buffer; the buffer is written in one
 batched ``UPDATE`` (never moving a time backwards) once ``LAST_SEEN_FLUSH_INTERVAL``
 seconds have passed since the last write, or once it holds ``max_entries``
-activations, and at process exit. A validation therefore never waits on a write of
-its own; one request every few seconds carries a batch.
+activations, and at process exit, by the runtime's flusher thread
+(:mod:`license_server.runtime.flusher`): no answer waits on the write.
 
 Last-seen times are advisory (they tell a vendor which sites still run the theme;
 nothing is decided on them), so a process that crashes loses at most

@@ -124,7 +124,10 @@ class Reader:
         """Run the state query prepared; return (row, False) on a dead connection."""
         import psycopg
 
-        pooled = self.engine.raw_connection()
+        try:
+            pooled = self.engine.raw_connection()
+        except psycopg.OperationalError:  # the database refuses new connections
+            return None, False
         try:
             driver: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
             try:

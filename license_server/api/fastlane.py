@@ -1,0 +1,237 @@
+"""The fast lane: ``POST /v1/validate`` served without Flask's request machinery.
+
+Validation is the hot path (every theme install re-checks), and most of what it
+cost when served through Flask was the framework's, not its own: building a
+request and its context, routing, webargs and marshmallow reading the body, a
+response object, the hooks. The fast lane is a WSGI middleware inside the app
+(under ``ProxyFix``, so it sees the client's address as the app does) that serves
+the **common** validate request itself and hands **everything else** to Flask,
+unchanged:
+
+- it takes a request only when it is ``POST /v1/validate`` with an
+  ``application/json`` body of a declared length within ``MAX_CONTENT_LENGTH``,
+  headers within ``MAX_HEADER_BYTES``, no NUL in the path or query, and a body
+  that is one flat UTF-8 JSON object whose fields are exactly the schema's
+  (:class:`~license_server.schemas.public.ValidateIn`), each a string passing the
+  schema's own validators, with no NUL, no lone surrogate and no field twice, and
+  whose key is not an Envato purchase code (their first use is verified first);
+- any other request, including every one that would be refused for its form,
+  goes to Flask with its body put back: the strict parser, the schema and the
+  error handlers answer it, so every refusal stays the one the protocol documents;
+- what it serves, it serves with the same steps in the same order and the same
+  bytes: the same rate-limit round (:func:`throttle.count` / :func:`throttle.settle`),
+  the same use case and answer (:func:`public.validated`), the same error bodies
+  (:func:`errors.error_body`, :func:`errors.unexpected`), the same metrics,
+  request id, security headers and buffer flush as :mod:`license_server.api.hooks`.
+
+``tests/server/test_fastlane.py`` sends each request of a table through the fast
+lane and through Flask alone, with the clock frozen, and compares status, headers
+and body byte for byte.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, cast
+
+from flask import Flask
+from marshmallow import ValidationError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from license_server import errors, keys, metrics
+from license_server import runtime as runtimes
+from license_server.api import hooks, public, throttle
+from license_server.api.headers import API_HEADERS
+from license_server.schemas.public import ValidateIn
+
+PATH = "/v1/validate"
+ENDPOINT = "public.validate"
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Field:
+    """One body field as the schema declares it: required, nullable, validators."""
+
+    def __init__(self, name: str, field: Any) -> None:
+        self.name = name
+        self.required = bool(field.required)
+        self.nullable = bool(field.allow_none)
+        self.validators = tuple(field.validators)
+        if type(field).__name__ != "String":
+            raise TypeError(f"the fast lane reads text fields only, not {name!r}")
+
+
+def _fields(schema: Any) -> dict[str, _Field]:
+    return {
+        field.data_key or name: _Field(field.data_key or name, field)
+        for name, field in schema.fields.items()
+    }
+
+
+FIELDS = _fields(ValidateIn())
+
+
+class _Object(list[tuple[str, Any]]):
+    """A JSON object's members in order, as the parser met them (duplicates kept)."""
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Object:
+    return _Object(pairs)
+
+
+def read_args(data: bytes) -> dict[str, Any] | None:
+    """Return the body's fields when the schema would take them as they are.
+
+    None means "not the common case": Flask's strict path answers it.
+    """
+    try:
+        parsed = json.loads(data.decode("utf-8"), object_pairs_hook=_pairs)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError too
+        return None
+    if not isinstance(parsed, _Object):  # not one JSON object
+        return None
+    args: dict[str, Any] = {}
+    for name, value in parsed:
+        field = FIELDS.get(name)
+        if field is None or name in args:
+            return None  # an unknown field, or one given twice
+        if value is None:
+            if not field.nullable:
+                return None
+        elif not isinstance(value, str) or "\x00" in value:
+            return None
+        else:
+            try:
+                value.encode("utf-8")
+                for validator in field.validators:
+                    validator(value)
+            except (UnicodeEncodeError, ValidationError):
+                return None
+        args[name] = value
+    for name, field in FIELDS.items():
+        if name not in args:
+            if field.required:
+                return None
+            args[name] = None  # the schema's load_default
+    return args
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.partition(";")[0].strip().lower() == "application/json"
+
+
+class FastLane:
+    """WSGI middleware serving the common validate request (see the module doc)."""
+
+    def __init__(self, app: Flask, inner: WSGIApp) -> None:
+        self.app = app
+        self.inner = inner
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        """Serve ``environ`` if it is the common validate request, else pass it on."""
+        if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
+            return self.inner(environ, start_response)
+        started = time.perf_counter()
+        args = self._admit(environ)
+        if args is None:
+            return self.inner(environ, start_response)
+        status, body, extra = self._serve(environ, args, started)
+        return self._respond(start_response, status, body, extra, environ)
+
+    def _admit(self, environ: dict[str, Any]) -> dict[str, Any] | None:
+        """Return the request's fields if the fast lane takes it, else None.
+
+        A body it read and does not take is put back for Flask to read.
+        """
+        app = self.app
+        config = app.config
+        if app.debug or getattr(app.json, "compact", None) is False:  # indented
+            return None
+        if not _is_json(environ.get("CONTENT_TYPE", "")):
+            return None
+        if "HTTP_TRANSFER_ENCODING" in environ or "HTTP_CONTENT_ENCODING" in environ:
+            return None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            return None
+        limit = config["MAX_CONTENT_LENGTH"]
+        if length <= 0 or (limit is not None and length > limit):
+            return None
+        if hooks.header_bytes(environ) > config["MAX_HEADER_BYTES"]:
+            return None
+        if hooks.nul_in_target(environ):
+            return None
+        data = environ["wsgi.input"].read(length)
+        args = read_args(data) if len(data) == length else None
+        if args is None or keys.parse_purchase_code(args["license_key"]) is not None:
+            environ["wsgi.input"] = io.BytesIO(data)
+            return None
+        args.pop("version", None)  # informational on validate
+        return args
+
+    def _serve(
+        self, environ: dict[str, Any], args: dict[str, Any], started: float
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """Count, validate, settle: the steps Flask's hooks and view take."""
+        runtime = runtimes.of(self.app)
+        rid = errors.request_id_of(environ)
+        status, extra = 200, cast("dict[str, str]", {})
+        plan: throttle.Plan | None = None
+        code: str | None = None
+        try:
+            if runtime.limiter.enabled:
+                key = throttle.bucket_of_key(runtime.keyring, args["license_key"])
+                plan = throttle.count(
+                    runtime, ENDPOINT, environ.get("REMOTE_ADDR"), key
+                )
+            body, code = public.validated(runtime, args)
+        except Exception as error:  # noqa: BLE001 - answered as Flask's handlers do
+            status, body, extra, code = _refusal(error, rid)
+        try:
+            throttle.settle(runtime, plan, status, code)
+        except Exception as error:  # noqa: BLE001
+            status, body, extra, code = _refusal(error, rid)
+        metrics.observe("POST", ENDPOINT, status, time.perf_counter() - started)
+        runtime.flush_due()
+        return status, body, extra
+
+    def _respond(
+        self,
+        start_response: Callable[..., Any],
+        status: int,
+        body: dict[str, Any],
+        extra: dict[str, str],
+        environ: dict[str, Any],
+    ) -> list[bytes]:
+        """Write the answer as Flask's JSON response and the hooks would."""
+        data = (self.app.json.dumps(body, separators=(",", ":")) + "\n").encode()
+        headers = [
+            ("Content-Type", getattr(self.app.json, "mimetype", "application/json")),
+            ("Content-Length", str(len(data))),
+            *extra.items(),
+            ("X-Request-ID", errors.request_id_of(environ)),
+            *API_HEADERS,
+        ]
+        start_response(f"{status} {HTTP_STATUS_CODES[status].upper()}", headers)
+        return [data]
+
+
+def _refusal(
+    error: Exception, rid: str
+) -> tuple[int, dict[str, Any], dict[str, str], str]:
+    """Answer an exception as the app's error handlers do."""
+    if not isinstance(error, errors.APIError):
+        error = errors.unexpected(error, rid)
+    body = errors.error_body(error.code, error.text, error.detail, rid, error.extra)
+    return error.status_code, body, error.headers, error.code
+
+
+def install(app: Flask) -> None:
+    """Put the fast lane in front of ``app``'s WSGI application."""
+    app.wsgi_app = FastLane(app, app.wsgi_app)  # type: ignore[method-assign]
