@@ -54,6 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_UPDATE_CHECK": "300/minute",
     "RATELIMIT_DOWNLOAD": "60/minute",
     "RATELIMIT_CHANGELOG": "120/minute",
+    # a store's signed events (POST /v1/channels/<id>/events), per sending address
+    "RATELIMIT_CHANNEL_EVENTS": "300/minute",
     "RATELIMIT_LICENSE_KEY": "60/minute",
     "RATELIMIT_FAILED_LOOKUPS": "20/minute;200/hour",
     # a second path for the EDD endpoint (besides / and /edd/<vendor>/), e.g. the

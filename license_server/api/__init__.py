@@ -142,7 +142,10 @@ def init_app(app: Flask) -> None:
     hooks.init_app(app)
     from license_server.updates import api as updates_api
 
-    throttle.init_app(app, (public.blp, updates_api.blp, updates_api.edd_blp))
+    throttle.init_app(
+        app,
+        (public.blp, updates_api.blp, updates_api.edd_blp, channels_api.inbound_blp),
+    )
     web.init_app(app)
     logredact.install()
 

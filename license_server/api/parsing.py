@@ -10,7 +10,8 @@ Blueprints that set ``accepts_forms`` (the public endpoints, PROTOCOL §7) also 
 ``application/x-www-form-urlencoded`` — what WordPress's ``wp_remote_post()`` sends
 for an array body — with the same fields and the same strictness: every value is
 text, a field named twice is refused (400 ``MALFORMED_BODY``), and the schema
-refuses unknown fields exactly as for JSON.
+refuses unknown fields exactly as for JSON. Their OpenAPI request bodies list both
+media types with the same schema.
 """
 
 from __future__ import annotations
@@ -212,3 +213,11 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         self._prepare_doc_cbks.append(
             functools.partial(raises.prepare_errors_doc, blueprint=self)
         )
+        self._prepare_doc_cbks.append(self._document_form_bodies)
+
+    def _document_form_bodies(self, doc: dict[str, Any], *_: Any, **__: Any) -> Any:
+        """List a form body beside JSON, same schema, where ``accepts_forms``."""
+        content = doc.get("requestBody", {}).get("content", {})
+        if getattr(self, "accepts_forms", False) and "application/json" in content:
+            content.setdefault(FORM, dict(content["application/json"]))
+        return doc

@@ -21,9 +21,10 @@ Three kinds of limit apply, each counted separately:
 Every counter is named by a keyed hash (of the address, or of the key's canonical
 body), never by the address or the key. IPv6 addresses count by their /64, since
 one host is given a whole /64. All the counters a request needs are read and
-bumped in **one** storage round (:mod:`license_server.runtime.limiter`); an answer
-that is a failed lookup, or a key's first success from an address that day, costs
-one more.
+bumped in **one** storage round (:mod:`license_server.runtime.limiter`), which also
+marks a key as used from this address when the request is within its limits (the
+mark lifts the failed-lookup limit); an answer that turns out a failed lookup (or a
+5xx) costs one more round, to count it and take the mark back.
 """
 
 from __future__ import annotations
@@ -39,7 +40,15 @@ from license_server import errors, keys
 from license_server.api.parsing import parse_body_once
 from license_server.keyring import Keyring
 from license_server.runtime import Runtime, of
-from license_server.runtime.limiter import Limiter, Op, Rule, parse_rules, window
+from license_server.runtime.limiter import (
+    Limiter,
+    Mark,
+    Op,
+    Rule,
+    over,
+    parse_rules,
+    window,
+)
 
 # public endpoint -> setting holding its per-address limit
 ENDPOINT_LIMITS = {
@@ -52,6 +61,7 @@ ENDPOINT_LIMITS = {
     "updates.download": "RATELIMIT_DOWNLOAD",
     "edd_downloads.package_download": "RATELIMIT_DOWNLOAD",
     "updates.changelog": "RATELIMIT_CHANGELOG",
+    "channels_inbound.receive_event": "RATELIMIT_CHANNEL_EVENTS",
 }
 # endpoints whose answers are lookups of a key (failed-lookup rules apply)
 LOOKUP_ENDPOINTS = frozenset(
@@ -82,6 +92,7 @@ class Plan:
     address: str
     key: str | None
     known: bool
+    marked: bool = False  # this request's round marked the key as used here
 
 
 def check_settings(config: Any) -> dict[str, tuple[Rule, ...]]:
@@ -164,7 +175,8 @@ def _counter(
     limiter: Limiter, bucket: str, rule: Rule, now: float, add: int
 ) -> tuple[Op, int]:
     current = window(limiter.prefix, bucket, rule, now)
-    return Op(current.key, add, rule.seconds + 1 if add else 0), current.retry_after
+    ttl = rule.seconds + 1 if add else 0
+    return Op(current.key, add, ttl, rule.amount), current.retry_after
 
 
 def count(
@@ -173,8 +185,11 @@ def count(
     """Count one request to ``endpoint`` against its limits, in one storage round.
 
     ``key`` is the bucket of the license key the request names
-    (:func:`bucket_of_key`), for the lookup endpoints. Returns what the answer's
-    step (:func:`settle`) needs, or None when the endpoint is not limited; raises
+    (:func:`bucket_of_key`), for the lookup endpoints. The same round reads
+    whether this address has used the key successfully, and, if it has not and
+    the request is within its limits, marks the key as used (undone by
+    :func:`settle` if the answer is a failed lookup). Returns what :func:`settle`
+    needs, or None when the endpoint is not limited; raises
     :class:`errors.RateLimited` (429) when a limit is exceeded.
     """
     setting = ENDPOINT_LIMITS.get(endpoint)
@@ -199,24 +214,38 @@ def count(
             op, retry = _counter(limiter, f"{bucket}:failed", rule, now, 0)
             checks.append((rule, "failed_lookups", op, retry))
     ops = [op for _, _, op, _ in checks]
+    mark = None
     if key is not None:
-        ops.append(Op(_known(limiter, bucket, key), 0, 0))
-    counts = limiter.apply(ops)
-    known = key is not None and counts[-1] > 0
+        known_key = _known(limiter, bucket, key)
+        ops.append(Op(known_key, 0, 0))
+        mark = Mark(known_key, KNOWN_FOR, exempt=len(ops) - 1)
+    counts = limiter.apply(ops, mark)
+    known = mark is not None and counts[mark.exempt] > 0
+    marked = mark is not None and counts[-1] == 1
     for (rule, counted_by, op, retry), count_ in zip(checks, counts, strict=False):
-        over = count_ > rule.amount if op.add else count_ >= rule.amount and not known
-        if over:
+        if over(op, count_, known):
             raise _refuse(rule, counted_by, retry)
-    return Plan(bucket, key, known)
+    return Plan(bucket, key, known, marked)
 
 
 def settle(
     runtime: Runtime, plan: Plan | None, status: int, answer_code: str | None
 ) -> None:
-    """Count a failed lookup, or remember a key that succeeded from this address."""
-    if plan is None or status >= 500 or status == 429:
+    """Count a failed lookup (and forget the key :func:`count` marked as used).
+
+    An answer that failed (5xx) or was refused (429) counts nothing, but does not
+    leave its key marked either.
+    """
+    if plan is None:
         return
     limiter = runtime.limiter
+    undo = []
+    if plan.marked and plan.key is not None:
+        undo.append(Op(_known(limiter, plan.address, plan.key), -1, KNOWN_FOR))
+    if status >= 500 or status == 429:
+        if undo:
+            limiter.apply(undo)
+        return
     if answer_code in FAILED_LOOKUP_CODES:
         now = limiter.clock()
         limiter.apply(
@@ -224,9 +253,8 @@ def settle(
                 _counter(limiter, f"{plan.address}:failed", rule, now, 1)[0]
                 for rule in limiter.rules["RATELIMIT_FAILED_LOOKUPS"]
             ]
+            + undo
         )
-    elif plan.key is not None and not plan.known:
-        limiter.apply([Op(_known(limiter, plan.address, plan.key), 1, KNOWN_FOR)])
 
 
 def _known(limiter: Limiter, address: str, key: str) -> str:

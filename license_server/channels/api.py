@@ -45,6 +45,8 @@ inbound_blp = Blueprint(
     url_prefix="/v1/channels",
     description="Where stores send their signed events (docs/CHANNELS.md).",
 )
+# counted per sending address before the body is read (RATELIMIT_CHANNEL_EVENTS)
+raise_docs.blueprint_raises("channels_inbound", errors.RateLimited)
 
 
 def _scoped() -> dict[str, Any]:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from license_server.cli import _app, _app_context, _safe_url, main
+from license_server.cli import (
+    _app,
+    _app_context,
+    _safe_url,
+    emit,
+    fail,
+    json_option,
+    main,
+)
 from license_server.cli.basics import master_key
 from license_server.keyring import Keyring, MasterKeyError, decode_master_key
 from license_server.runtime import of as runtime_of
@@ -30,7 +38,8 @@ REMINDER = """\
     type=click.Path(dir_okay=False, path_type=Path),
     help="The backup file to write (never overwritten; mode 0600).",
 )
-def backup(out: Path) -> None:
+@json_option
+def backup(out: Path, as_json: bool) -> None:
     """Write a consistent backup of the database (a dump and a manifest)."""
     from license_server.services.backup import BackupError, create_backup
 
@@ -43,19 +52,35 @@ def backup(out: Path) -> None:
             now=datetime.now(UTC),
         )
     except BackupError as exc:
-        raise click.ClickException(str(exc)) from exc
+        fail(str(exc), "BACKUP_FAILED")
     rows = sum(manifest.tables.values())
-    click.echo(
-        f"backup of {_safe_url(app)} written to {out}: {manifest.backend}, schema "
-        f"{manifest.revision}, {len(manifest.tables)} tables, {rows} rows, "
-        f"master key check {manifest.key_check}"
-    )
+    payload = {
+        "file": str(out),
+        "database": _safe_url(app),
+        "backend": manifest.backend,
+        "revision": manifest.revision,
+        "created_at": manifest.created_at,
+        "tables": len(manifest.tables),
+        "rows": rows,
+        "key_check": manifest.key_check,
+        "master_key_included": False,
+    }
+
+    def lines() -> Iterator[str]:
+        yield (
+            f"backup of {payload['database']} written to {out}: {manifest.backend}, "
+            f"schema {manifest.revision}, {len(manifest.tables)} tables, {rows} rows, "
+            f"master key check {manifest.key_check}"
+        )
+
+    emit(as_json, payload, lines)
     click.echo(REMINDER, err=True)
 
 
 @main.command("restore")
 @click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def restore(archive: Path) -> None:
+@json_option
+def restore(archive: Path, as_json: bool) -> None:
     """Restore a backup into the configured, empty database."""
     from license_server import migrate
     from license_server.services.backup import BackupError, restore_backup
@@ -67,18 +92,35 @@ def restore(archive: Path) -> None:
             database_url=url, keyring=runtime_of(app).keyring, archive=archive
         )
     except BackupError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(
-        f"restored {archive} (made {manifest.created_at}) into {_safe_url(app)}: "
-        f"{sum(manifest.tables.values())} rows in {len(manifest.tables)} tables"
-    )
+        fail(str(exc), "RESTORE_FAILED")
     _, head = migrate.revisions(url)
-    if manifest.revision != head:
-        click.echo(
-            f"the backup is at schema {manifest.revision}, this server needs {head}: "
-            "run `license-server db upgrade` next"
+    upgrade = manifest.revision != head
+    payload = {
+        "archive": str(archive),
+        "created_at": manifest.created_at,
+        "database": _safe_url(app),
+        "tables": len(manifest.tables),
+        "rows": sum(manifest.tables.values()),
+        "revision": manifest.revision,
+        "needs_upgrade": upgrade,
+        "next": (["license-server db upgrade"] if upgrade else [])
+        + ["license-server events verify"],
+    }
+
+    def lines() -> Iterator[str]:
+        yield (
+            f"restored {archive} (made {manifest.created_at}) into "
+            f"{payload['database']}: {payload['rows']} rows in "
+            f"{payload['tables']} tables"
         )
-    click.echo("next: `license-server events verify`, then start the servers")
+        if upgrade:
+            yield (
+                f"the backup is at schema {manifest.revision}, this server needs "
+                f"{head}: run `license-server db upgrade` next"
+            )
+        yield "next: `license-server events verify`, then start the servers"
+
+    emit(as_json, payload, lines)
 
 
 def _read_old_key(path: Path | None) -> bytes:
@@ -88,7 +130,7 @@ def _read_old_key(path: Path | None) -> bytes:
         text = click.prompt("Old master key", hide_input=True)
         return decode_master_key(text)
     except (MasterKeyError, OSError) as exc:
-        raise click.ClickException(f"old master key: {exc}") from exc
+        fail(f"old master key: {exc}", "MASTER_KEY_INVALID")
 
 
 @master_key.command("rotate")
@@ -97,7 +139,7 @@ def _read_old_key(path: Path | None) -> bytes:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A file holding the old master key (else it is asked for, unechoed).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@json_option
 def rotate(old_key_file: Path | None, as_json: bool) -> None:
     """Re-seal every stored secret under the configured (new) master key."""
     from license_server.services.backup import key_check
@@ -111,14 +153,17 @@ def rotate(old_key_file: Path | None, as_json: bool) -> None:
     with _app_context() as app:
         new: Keyring = runtime_of(app).keyring
         if key_check(old) == key_check(new):
-            raise click.ClickException(
+            fail(
                 "the old key is the configured key: configure the NEW master key "
-                "(LICENSE_SERVER_MASTER_KEY or _FILE) and give the old one here"
+                "(LICENSE_SERVER_MASTER_KEY or _FILE) and give the old one here",
+                "SAME_MASTER_KEY",
             )
         try:
             report = rotate_master_key(old=old, new=new, now=datetime.now(UTC))
-        except (WrongOldKey, ChainBroken) as exc:
-            raise click.ClickException(str(exc)) from exc
+        except WrongOldKey as exc:
+            fail(str(exc), "WRONG_OLD_KEY")
+        except ChainBroken as exc:
+            fail(str(exc), "CHAIN_BROKEN")
     keys = [
         {
             "vendor_id": str(k.vendor_id),
@@ -129,7 +174,7 @@ def rotate(old_key_file: Path | None, as_json: bool) -> None:
         for k in report.api_keys
     ]
     if as_json:
-        click.echo(json.dumps({"counts": report.counts, "api_keys": keys}, indent=2))
+        emit(True, {"counts": report.counts, "api_keys": keys}, lambda: iter(()))
         return
     counts = ", ".join(f"{count} {kind}" for kind, count in report.counts.items())
     click.echo(f"re-sealed under the new master key: {counts}")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from license_server.cli import _app_context, main
+from license_server.cli import _app_context, emit, fail, json_option, main
 
 
 @main.group("import")
@@ -31,7 +31,7 @@ def import_group() -> None:
 )
 @click.option("--timezone", help="The store's time zone for --csv (e.g. Europe/Paris).")
 @click.option("--dry-run", is_flag=True, help="Do everything, then roll it back.")
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option
 def import_edd(
     vendor_slug: str,
     database_url: str | None,
@@ -42,13 +42,12 @@ def import_edd(
     as_json: bool,
 ) -> None:
     """Import an EDD store (idempotent: a second run changes nothing)."""
-    from license_server import errors
     from license_server.compat import edd_import, edd_source
     from license_server.runtime import of as runtime_of
     from license_server.services.vendors import vendor_by_slug
 
     if (database_url is None) == (csv_path is None):
-        raise click.UsageError("give exactly one of --database-url and --csv")
+        fail("give exactly one of --database-url and --csv", "USAGE")
     try:
         if csv_path is not None:
             store = edd_source.read_csv(csv_path, timezone)
@@ -56,12 +55,9 @@ def import_edd(
             assert database_url is not None  # noqa: S101 - checked above
             store = edd_source.read_mysql(database_url, table_prefix)
     except Exception as exc:  # noqa: BLE001 - say why the store cannot be read
-        raise click.ClickException(f"cannot read the EDD store: {exc}") from exc
+        fail(f"cannot read the EDD store: {exc}", "EDD_UNREADABLE")
     with _app_context() as app:
-        try:
-            vendor = vendor_by_slug(vendor_slug)
-        except errors.APIError as exc:
-            raise click.ClickException(f"{exc.code}: {exc.text}") from exc
+        vendor = vendor_by_slug(vendor_slug)  # an APIError: one line, its code
         summary = edd_import.import_store(
             keyring=runtime_of(app).keyring,
             vendor_id=vendor.id,
@@ -70,11 +66,12 @@ def import_edd(
             dry_run=dry_run,
         )
     counts = summary.as_dict()
-    if as_json:
-        click.echo(json.dumps(counts, indent=2))
-        return
-    title = "EDD import (dry run: nothing written)" if dry_run else "EDD import"
-    click.echo(f"{title} into vendor {vendor_slug}:")
-    for name, value in counts.items():
-        if name != "dry_run":
-            click.echo(f"  {name.replace('_', ' ')}: {value}")
+
+    def lines() -> Iterator[str]:
+        title = "EDD import (dry run: nothing written)" if dry_run else "EDD import"
+        yield f"{title} into vendor {vendor_slug}:"
+        for name, value in counts.items():
+            if name != "dry_run":
+                yield f"  {name.replace('_', ' ')}: {value}"
+
+    emit(as_json, counts, lines)

@@ -46,14 +46,24 @@ def templates_list(vendor_slug: str | None, as_json: bool) -> None:
 @mail_group.command("show")
 @vendor_option
 @click.argument("name")
-def template_show(vendor_slug: str | None, name: str) -> None:
+@json_option
+def template_show(vendor_slug: str | None, name: str, as_json: bool) -> None:
     """Print template NAME as the vendor's mails use it (edit it, then `mail set`)."""
     from license_server.mail import TEMPLATES, templates
 
     if name not in TEMPLATES:
         fail(f"no mail template {name!r}; one of {', '.join(TEMPLATES)}", "NOT_FOUND")
     with _app_context():
-        template, _ = templates.for_vendor(find_vendor(vendor_slug).id, name)
+        template, own = templates.for_vendor(find_vendor(vendor_slug).id, name)
+    if as_json:
+        payload = {
+            "name": name,
+            "own": own,
+            "subject": template.subject,
+            "body": template.body,
+        }
+        emit(True, payload, lambda: iter(()))
+        return
     click.echo(f"Subject: {template.subject}\n\n{template.body}", nl=False)
 
 
@@ -61,31 +71,43 @@ def template_show(vendor_slug: str | None, name: str) -> None:
 @vendor_option
 @click.argument("name")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def template_set(vendor_slug: str | None, name: str, source: Path) -> None:
+@json_option
+def template_set(
+    vendor_slug: str | None, name: str, source: Path, as_json: bool
+) -> None:
     """Use the template in file SOURCE for NAME ('Subject: ...', blank line, body)."""
     from license_server.mail import templates
 
     with _app_context():
         vendor = find_vendor(vendor_slug)
-        templates.set_template(
+        stored = templates.set_template(
             vendor_id=vendor.id,
             name=name,
             text=source.read_text(encoding="utf-8"),
             now=datetime.now(UTC),
         )
-    click.echo(f"{name}: the vendor's own template is stored.")
+    emit(
+        as_json,
+        {"name": name, "own": True, "subject": stored.subject},
+        lambda: iter([f"{name}: the vendor's own template is stored."]),
+    )
 
 
 @mail_group.command("reset")
 @vendor_option
 @click.argument("name")
-def template_reset(vendor_slug: str | None, name: str) -> None:
+@json_option
+def template_reset(vendor_slug: str | None, name: str, as_json: bool) -> None:
     """Go back to the shipped default of template NAME."""
     from license_server.mail import templates
 
     with _app_context():
         templates.reset_template(vendor_id=find_vendor(vendor_slug).id, name=name)
-    click.echo(f"{name}: the default template applies.")
+    emit(
+        as_json,
+        {"name": name, "own": False},
+        lambda: iter([f"{name}: the default template applies."]),
+    )
 
 
 @mail_group.command("outbox")
@@ -144,7 +166,8 @@ def outbox(vendor_slug: str | None, as_json: bool) -> None:
 @mail_group.command("retry")
 @vendor_option
 @click.argument("mail_id", type=click.UUID)
-def retry(vendor_slug: str | None, mail_id: uuid.UUID) -> None:
+@json_option
+def retry(vendor_slug: str | None, mail_id: uuid.UUID, as_json: bool) -> None:
     """Send a pending mail now (its wait is skipped)."""
     from license_server.extensions import db
     from license_server.models.portal import MailMessage, MailState
@@ -160,4 +183,9 @@ def retry(vendor_slug: str | None, mail_id: uuid.UUID) -> None:
             fail("no pending mail with this id for this vendor", "NOT_FOUND")
         found.next_attempt_at = datetime.now(UTC)
         db.session.commit()
-    click.echo("The worker sends it at its next round.")
+        payload = {
+            "id": str(found.id),
+            "state": found.state,
+            "next_attempt_at": found.next_attempt_at.isoformat(),
+        }
+    emit(as_json, payload, lambda: iter(["The worker sends it at its next round."]))

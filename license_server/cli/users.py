@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import click
 
-from license_server.cli import _app_context, keyring_of, main
+from license_server.cli import _app_context, emit, json_option, keyring_of, main
 from license_server.models.users import StaffRole
 
 ROLES = [str(role) for role in StaffRole]
+SIGN_IN = "/dashboard/login"
 
 
 @main.group()
@@ -25,27 +27,39 @@ def users() -> None:
 @click.password_option(
     "--password", envvar="LICENSE_SERVER_NEW_PASSWORD", help="At least 12 characters."
 )
-def users_create(vendor: str, email: str, role: str, name: str, password: str) -> None:
+@json_option
+def users_create(
+    vendor: str, email: str, role: str, name: str, password: str, as_json: bool
+) -> None:
     """Create a dashboard account for VENDOR (its slug) with a password."""
-    from license_server import errors, runtime
+    from license_server import runtime
     from license_server.services import staff
     from license_server.services.vendors import vendor_by_slug
 
     with _app_context() as app:
-        try:
-            found = vendor_by_slug(vendor)
-            user = staff.create_user(
-                keyring=keyring_of(app),
-                vendor_id=found.id,
-                email=email,
-                role=role,
-                password=password,
-                name=name,
-                actor="cli",
-                now=datetime.now(UTC),
-                hasher=runtime.of(app).password_hasher,
-            )
-        except errors.APIError as exc:
-            raise click.ClickException(f"{exc.code}: {exc.text}") from exc
-        click.echo(f"User {user.email} ({user.role}) created for vendor {vendor}.")
-    click.echo("Sign in at /dashboard/login")
+        # an APIError (unknown vendor, e-mail taken, short password): one line
+        found = vendor_by_slug(vendor)
+        user = staff.create_user(
+            keyring=keyring_of(app),
+            vendor_id=found.id,
+            email=email,
+            role=role,
+            password=password,
+            name=name,
+            actor="cli",
+            now=datetime.now(UTC),
+            hasher=runtime.of(app).password_hasher,
+        )
+        shown = {
+            "id": str(user.id),
+            "email": user.email,
+            "name": user.name,
+            "role": str(user.role),
+            "vendor": found.slug,
+        }
+
+    def lines() -> Iterator[str]:
+        yield f"User {shown['email']} ({shown['role']}) created for vendor {vendor}."
+        yield f"Sign in at {SIGN_IN}"
+
+    emit(as_json, {"user": shown, "sign_in": SIGN_IN}, lines)

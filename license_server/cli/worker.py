@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from types import FrameType
 import click
 from flask import Flask
 
-from license_server.cli import _app, _require_migrated, main
+from license_server.cli import _app, _require_migrated, _safe_url, json_option, main
 
 BESIDE_SERVE_DELAY = 3.0
 
@@ -26,8 +27,13 @@ BESIDE_SERVE_DELAY = 3.0
     hidden=True,
     help="Exit when this process is gone (serve's supervision).",
 )
-def worker(parent_pid: int | None) -> None:
-    """Deliver the webhook outbox and run the timed jobs until stopped."""
+@json_option
+def worker(parent_pid: int | None, as_json: bool) -> None:
+    """Deliver the webhook outbox and run the timed jobs until stopped.
+
+    It says on stderr when it starts and stops (with ``--json``, one JSON object a
+    line, as ``serve`` does): stdout stays free for nothing but errors.
+    """
     if parent_pid is not None:
         # beside serve: let the server's workers boot first (they answer requests)
         time.sleep(BESIDE_SERVE_DELAY)
@@ -42,9 +48,17 @@ def worker(parent_pid: int | None) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    click.echo("webhook worker started", err=True)
+    where = _safe_url(app)
+    _say(as_json, {"worker": "started", "pid": os.getpid(), "database": where})
     Runner(app, parent_pid=parent_pid).run(stop)
-    click.echo("webhook worker stopped", err=True)
+    _say(as_json, {"worker": "stopped", "pid": os.getpid(), "database": where})
+
+
+def _say(as_json: bool, state: dict[str, object]) -> None:
+    if as_json:
+        click.echo(json.dumps(state), err=True)
+    else:
+        click.echo(f"webhook worker {state['worker']}", err=True)
 
 
 def start_beside_serve(app: Flask) -> subprocess.Popen[bytes] | None:

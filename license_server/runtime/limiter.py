@@ -43,19 +43,45 @@ STORAGE_ERRORS = Counter(
 )
 REDIS_SCHEMES = ("redis://", "rediss://", "redis+unix://", "unix://")
 
-# KEYS: counters; ARGV: increment and lifetime (s) of each, in pairs. Returns counts.
+# KEYS: the ops' counters, then the mark's (if any). ARGV: the number of ops; then
+# for each op its increment, lifetime (s) and limit (-1: none); then the mark's
+# lifetime and the (1-based) index of the op whose count, when above 0, lifts the
+# limits of read-only ops (0: none). Returns the counts, then 1 if the mark was set.
+# The mark is set only when no op is over its limit (`over` below, in Lua).
 _SCRIPT = """
+local n = tonumber(ARGV[1])
 local counts = {}
-for i, key in ipairs(KEYS) do
-  local add = tonumber(ARGV[2 * i - 1])
-  local n
-  if add > 0 then
-    n = redis.call('INCRBY', key, add)
-    if n == add then redis.call('EXPIRE', key, tonumber(ARGV[2 * i])) end
+for i = 1, n do
+  local add = tonumber(ARGV[3 * i - 1])
+  local value
+  if add ~= 0 then
+    value = redis.call('INCRBY', KEYS[i], add)
+    if value == add then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[3 * i])) end
   else
-    n = tonumber(redis.call('GET', key) or '0')
+    value = tonumber(redis.call('GET', KEYS[i]) or '0')
   end
-  counts[i] = n
+  counts[i] = value
+end
+if #KEYS > n then
+  local exempt = tonumber(ARGV[3 * n + 3])
+  local known = exempt > 0 and counts[exempt] > 0
+  local within = not known
+  for i = 1, n do
+    local limit = tonumber(ARGV[3 * i + 1])
+    if within and limit >= 0 then
+      if tonumber(ARGV[3 * i - 1]) > 0 then
+        within = counts[i] <= limit
+      else
+        within = counts[i] < limit
+      end
+    end
+  end
+  counts[n + 1] = 0
+  if within then
+    local value = redis.call('INCRBY', KEYS[n + 1], 1)
+    if value == 1 then redis.call('EXPIRE', KEYS[n + 1], tonumber(ARGV[3 * n + 2])) end
+    counts[n + 1] = 1
+  end
 end
 return counts
 """
@@ -81,11 +107,49 @@ def parse_rules(text: str) -> tuple[Rule, ...]:
 
 @dataclass(frozen=True)
 class Op:
-    """Add ``add`` (0: only read) to counter ``key``, which lives ``ttl`` seconds."""
+    """Add ``add`` (0: only read) to counter ``key``, which lives ``ttl`` seconds.
+
+    ``limit`` (-1: none) is the most the counter may reach (an op that adds), or
+    the count at which a read-only op stands in the way: see :func:`over`.
+    """
 
     key: str
     add: int
     ttl: int
+    limit: int = -1
+
+
+def over(op: Op, count: int, exempt: bool) -> bool:
+    """Return whether ``count`` breaks ``op``'s limit.
+
+    An op that adds is over once its count passes the limit; a read-only op (the
+    failed lookups) once its count reaches it, unless the request is ``exempt``
+    (it names a key this address has used). The Lua script decides the same way.
+    """
+    if op.limit < 0:
+        return False
+    if op.add > 0:
+        return count > op.limit
+    return count >= op.limit and not exempt
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Set counter ``key`` (to 1, for ``ttl`` s) in the same round as the ops, if
+    the counter at ``exempt`` (an index into the ops) was 0 and no op is over."""
+
+    key: str
+    ttl: int
+    exempt: int
+
+
+def within(ops: Sequence[Op], counts: Sequence[int], mark: Mark) -> bool:
+    """Return whether ``mark`` is to be set after ``ops`` counted ``counts``."""
+    if counts[mark.exempt] > 0:
+        return False
+    return not any(
+        over(op, count, False) for op, count in zip(ops, counts, strict=False)
+    )
 
 
 @dataclass(frozen=True)
@@ -114,22 +178,30 @@ class MemoryCounters:
         self._lock = threading.Lock()
         self._swept_at = clock()
 
-    def apply(self, ops: Sequence[Op]) -> list[int]:
-        """Perform ``ops`` and return each counter's value after them."""
+    def apply(self, ops: Sequence[Op], mark: Mark | None = None) -> list[int]:
+        """Perform ``ops`` (and ``mark``); return the counts (and 1 if marked)."""
         now = self.clock()
         counts = []
         with self._lock:
             if now - self._swept_at > 60:
                 self._sweep(now)
             for op in ops:
-                value, expires = self._counts.get(op.key, (0, 0.0))
-                if expires <= now:
-                    value, expires = 0, now + op.ttl
-                if op.add:
-                    value += op.add
-                    self._counts[op.key] = (value, expires)
-                counts.append(value)
+                counts.append(self._add(op.key, op.add, op.ttl, now))
+            if mark is not None:
+                marked = within(ops, counts, mark)
+                if marked:
+                    self._add(mark.key, 1, mark.ttl, now)
+                counts.append(int(marked))
         return counts
+
+    def _add(self, key: str, add: int, ttl: int, now: float) -> int:
+        value, expires = self._counts.get(key, (0, 0.0))
+        if expires <= now:
+            value, expires = 0, now + ttl
+        if add:
+            value += add
+            self._counts[key] = (value, expires)
+        return value
 
     def _sweep(self, now: float) -> None:
         self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
@@ -153,12 +225,16 @@ class RedisCounters:
         )
         self.script = self.client.register_script(_SCRIPT)
 
-    def apply(self, ops: Sequence[Op]) -> list[int]:
-        """Perform ``ops`` in one round and return the counters' values."""
-        args: list[Any] = []
+    def apply(self, ops: Sequence[Op], mark: Mark | None = None) -> list[int]:
+        """Perform ``ops`` (and ``mark``) in one round; return as the memory does."""
+        args: list[Any] = [len(ops)]
         for op in ops:
-            args += [op.add, op.ttl]
-        result = self.script(keys=[op.key for op in ops], args=args)
+            args += [op.add, op.ttl, op.limit]
+        keys = [op.key for op in ops]
+        if mark is not None:
+            keys.append(mark.key)
+            args += [mark.ttl, mark.exempt + 1]
+        result = self.script(keys=keys, args=args)
         return [int(value) for value in result]
 
 
@@ -192,21 +268,26 @@ class Limiter:
         """Return whether counts go to memory because the shared storage is down."""
         return self._down_since is not None
 
-    def apply(self, ops: Sequence[Op]) -> list[int]:
-        """Perform ``ops`` in one round: in the shared storage, or in memory."""
+    def apply(self, ops: Sequence[Op], mark: Mark | None = None) -> list[int]:
+        """Perform ``ops`` in one round: in the shared storage, or in memory.
+
+        With ``mark``, the same round also sets the mark's counter when no op is
+        over its limit and the op at ``mark.exempt`` was 0; the last value returned
+        is then 1 if it did, else 0.
+        """
         if not ops:
             return []
         shared = self.shared
         if shared is None:
-            return self.memory.apply(ops)
+            return self.memory.apply(ops, mark)
         now = time.monotonic()
         if self._down_since is not None and now < self._retry_at:
-            return self.memory.apply(ops)
+            return self.memory.apply(ops, mark)
         try:
-            counts = shared.apply(ops)
+            counts = shared.apply(ops, mark)
         except Exception as exc:  # noqa: BLE001 - any storage failure fails open
             self._storage_failed(now, exc)
-            return self.memory.apply(ops)
+            return self.memory.apply(ops, mark)
         if self._down_since is not None:
             log.warning(
                 "rate-limit storage is back after %.0f s; counting there again",
@@ -232,4 +313,15 @@ class Limiter:
         self._retry_at = now + self._backoff
 
 
-__all__ = ["Limiter", "MemoryCounters", "Op", "Rule", "Window", "parse_rules", "window"]
+__all__ = [
+    "Limiter",
+    "Mark",
+    "MemoryCounters",
+    "Op",
+    "Rule",
+    "Window",
+    "over",
+    "parse_rules",
+    "window",
+    "within",
+]

@@ -324,6 +324,36 @@ class ActivationOut(Schema):
     created_at = fields.AwareDateTime()
     last_seen_at = fields.AwareDateTime()
     deactivated_at = fields.AwareDateTime(allow_none=True)
+    # what the site's update checks last reported (runtime/siteversions.py)
+    theme_version = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The installed theme version the site last reported in an "
+            "update check; null until it reports one.",
+            "example": "7.1.0",
+        },
+    )
+    wp_version = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The WordPress version the site last reported.",
+            "example": "6.5.2",
+        },
+    )
+    php_version = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The PHP version the site last reported.",
+            "example": "8.2.10",
+        },
+    )
+    versions_reported_at = fields.AwareDateTime(
+        allow_none=True,
+        metadata={
+            "description": "When those versions were last written (advisory: "
+            "unchanged versions are rewritten at most once per LAST_SEEN_INTERVAL)."
+        },
+    )
 
 
 class ActivationList(Schema):

@@ -288,6 +288,7 @@ def rate_limits(tmp_path: Path, template: Path, spec: dict[str, Any]) -> set[Pai
             "UPDATE_CHECK",
             "DOWNLOAD",
             "CHANGELOG",
+            "CHANNEL_EVENTS",
         )
     }
     app = make_app(database_url, tmp_path / "limited", **limits)

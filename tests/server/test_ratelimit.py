@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from license_server.config import ConfigError
 from license_server.extensions import db
+from license_server.keys import generate_key
 from license_server.models import Event
 from license_server.runtime import of as runtime_of
 from tests.conftest import (
@@ -71,6 +72,10 @@ def build(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Setup]]:
     def factory(**settings: Any) -> Setup:
         app = make_app(database_url, tmp_path / f"instance{len(apps)}", **settings)
         apps.append(app)
+        # every request of a test in one window: a loaded machine must not see a
+        # fixed window roll over between two requests that should share it
+        frozen = time.time()
+        runtime_of(app).limiter.clock = lambda: frozen
         client = app.test_client()
         vendor = None
         if len(apps) == 1:
@@ -328,3 +333,60 @@ def test_negative_trusted_proxies_stops_startup(
 ) -> None:
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         make_app(database_url, tmp_path, TRUSTED_PROXIES=-1)
+
+
+# --------------------------------------------------------------------------
+# Rounds: a key's first success from an address costs one, the mark is taken back
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_a_first_success_costs_one_round_and_a_refused_guess_leaves_no_mark(
+    build: Callable[..., Setup], storage: str
+) -> None:
+    prefix = f"ls-test-{uuid.uuid4().hex}"
+    settings: dict[str, Any] = {
+        "RATELIMIT_FAILED_LOOKUPS": "2/minute",
+        "RATELIMIT_KEY_PREFIX": prefix,
+    }
+    if storage == "redis":
+        settings["RATELIMIT_STORAGE_URI"] = redis_url_or_skip()
+    setup = build(**settings)
+    limiter = runtime_of(setup.app).limiter
+    rounds: list[int] = []
+    apply = limiter.apply
+
+    def counted(*args: Any, **kwargs: Any) -> list[int]:
+        rounds.append(1)
+        return apply(*args, **kwargs)
+
+    limiter.apply = counted  # type: ignore[method-assign]
+
+    def validate(key: str) -> tuple[int, int]:
+        rounds.clear()
+        status = setup.validate(key).status_code
+        return status, len(rounds)
+
+    guesses = [str(generate_key("JAN")) for _ in range(3)]
+    try:
+        # the first success from this address marks its key in the same round
+        assert validate(setup.key) == (200, 1)
+        assert validate(setup.key) == (200, 1)
+        # a guess: counted, and its mark taken back, in a second round
+        assert validate(guesses[0]) == (200, 2)
+        assert validate(guesses[1]) == (200, 2)
+        # the address is over its failed lookups: a guess already made is not
+        # "used successfully" (its mark was taken back)...
+        refused, spent = validate(guesses[0])
+        assert (refused, spent) == (429, 1)
+        # ...and a refused guess is never marked, so asking again is refused again
+        assert validate(guesses[2]) == (429, 1)
+        assert validate(guesses[2]) == (429, 1)
+        # the key this address used keeps working
+        assert validate(setup.key) == (200, 1)
+    finally:
+        if storage == "redis":
+            server = redis.Redis.from_url(settings["RATELIMIT_STORAGE_URI"])
+            for name in server.scan_iter(f"*{prefix}*"):
+                server.delete(name)
+            server.close()

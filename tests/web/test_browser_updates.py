@@ -1,8 +1,9 @@
 """Releases, webhooks, the EDD mapping and the update numbers in a real browser.
 
 An owner maps EDD items, uploads a release, previews its notes, publishes and
-yanks it; adds a v1 webhook endpoint, sees its secret once, sends a test event to
-a receiver on 127.0.0.1 and sees the delivery; the overview shows validations by
+yanks it, and deletes one never published; adds a v1 webhook endpoint, sees its
+secret once, sends a test event to a receiver on 127.0.0.1, sees the delivery and
+rotates the secret; the overview shows validations by
 result code and the update shares. Support and viewers are refused, in the page
 and by the server; a POST without CSRF is refused. Every page is checked with
 axe-core and screenshotted into ``tests/web/artifacts/``; every request goes to
@@ -122,6 +123,30 @@ def test_owner_maps_edd_uploads_publishes_and_yanks(
     visit.close()
 
 
+def test_owner_deletes_a_release_never_published(
+    browser: Any, live_server: LiveServer, team: dict[str, Any], tmp_path: Path
+) -> None:
+    visit = _signed_in(browser, live_server, "owner")
+    page = visit.page
+    page.click("nav >> text=Products")
+    page.click("a:has-text('Jannah')")
+    page.click("a:has-text('Releases of Jannah')")
+    package = tmp_path / "jannah-3.0.0.zip"
+    package.write_bytes(theme_zip("jannah", "3.0.0"))
+    page.fill("#version", "3.0.0")
+    page.set_input_files("#package", str(package))
+    page.click("button:has-text('Upload as an unpublished release')")
+    assert page.locator("h1 .badge").inner_text() == "unpublished"
+    page.click("button:has-text('Delete…')")
+    assert "never published" in page.content()
+    visit.check("release-delete-confirm")
+    page.click("button:has-text('Yes, delete')")
+    assert _status(visit) == "Release 3.0.0 deleted."
+    assert "No releases yet" in page.content()
+    visit.check("releases-after-delete")
+    visit.close()
+
+
 def test_owner_adds_a_webhook_sees_the_secret_once_and_the_delivery(
     app: Flask, browser: Any, live_server: LiveServer, team: dict[str, Any]
 ) -> None:
@@ -153,6 +178,16 @@ def test_owner_adds_a_webhook_sees_the_secret_once_and_the_delivery(
     assert "thanks, got it" in delivery.locator("tbody").inner_text()
     assert secret not in page.content()
     visit.check("webhook-delivered")
+    page.click("button:has-text('Rotate the secret…')")
+    assert "signed with both the new and the old secret" in page.content()
+    visit.check("webhook-rotate-confirm")
+    page.click("button:has-text('Yes, rotate the secret')")
+    rotated = page.locator("#webhook-secret").inner_text().strip()
+    assert rotated.startswith("whsec_") and rotated != secret
+    assert "The old secret also signs every delivery until" in page.content()
+    visit.check("webhook-secret-rotated")
+    page.click("a:has-text('Go to the endpoint')")
+    assert rotated not in page.content()
     page.click("button:has-text('Disable')")
     assert "Endpoint disabled" in _status(visit)
     page.click("button:has-text('Delete…')")

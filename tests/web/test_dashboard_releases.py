@@ -337,3 +337,59 @@ def test_only_a_signed_in_owner_may_send_a_package_sized_body(
     accepted = owner.client.post(path, data=body, content_type=content_type)
     assert accepted.status_code == 302
     assert _release(app, "7.0.0").size > 200_000  # type: ignore[union-attr]
+
+
+def test_owner_deletes_a_release_never_published_after_confirming(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, product: Any, owner: Staff
+) -> None:
+    from license_server import updates
+
+    _upload(owner, product["id"], "7.0.0", theme_zip("jannah", "7.0.0"))
+    release = _release(app, "7.0.0")
+    assert release is not None and release.storage_key
+    key = release.storage_key
+    path = f"/dashboard/releases/{release.id}"
+    page = owner.client.get(path).get_data(as_text=True)
+    assert f'action="{path}/delete"' in page
+    asked = owner.post(f"{path}/delete")
+    assert asked.status_code == 200
+    assert "Yes, delete" in asked.get_data(as_text=True)
+    assert _release(app, "7.0.0") is not None  # not before the confirmation
+    assert owner.client.post(f"{path}/delete", data={"confirm": "yes"}).status_code == (
+        400  # no CSRF token
+    )
+    deleted = owner.post(f"{path}/delete", {"confirm": "yes"})
+    assert deleted.status_code == 302
+    assert deleted.headers["Location"].endswith(
+        f"/dashboard/products/{product['id']}/releases"
+    )
+    assert _release(app, "7.0.0") is None
+    with app.app_context():
+        assert not updates.of(app).storage.exists(key)
+    assert _actors(app, "release.deleted") == {
+        "release.deleted": _user_actor(app, "owner")
+    }
+    # the version is free again
+    again = _upload(owner, product["id"], "7.0.0", theme_zip("jannah", "7.0.0"))
+    assert again.status_code == 302 and _release(app, "7.0.0") is not None
+
+
+def test_a_published_release_cannot_be_deleted_and_only_owners_delete(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, product: Any, owner: Staff
+) -> None:
+    published = publish(client, vendor, product["id"], "8.0.0")
+    path = f"/dashboard/releases/{published['id']}"
+    assert f'action="{path}/delete"' not in owner.client.get(path).get_data(
+        as_text=True
+    )
+    refused = owner.post(f"{path}/delete", {"confirm": "yes"})
+    assert refused.status_code == 302
+    assert "cannot be deleted" in owner.client.get(path).get_data(as_text=True)
+    assert _release(app, "8.0.0") is not None
+    draft = publish(client, vendor, product["id"], "8.1.0", publish=False)
+    support = signed_in(app, vendor, "support")
+    forbidden = support.post(
+        f"/dashboard/releases/{draft['id']}/delete", {"confirm": "yes"}
+    )
+    assert forbidden.status_code == 403
+    assert _release(app, "8.1.0") is not None

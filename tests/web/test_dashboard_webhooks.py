@@ -187,3 +187,81 @@ def test_create_without_csrf_is_refused(app: Flask, owner: Staff) -> None:
     )
     assert response.status_code == 400
     assert _endpoints(app) == []
+
+
+def _verifies(secret: str, received: Any) -> bool:
+    """Whether one of the delivery's v1 signatures is made with ``secret``."""
+    import base64
+    import hashlib
+    import hmac
+
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = (
+        f"{received.headers['webhook-id']}.{received.headers['webhook-timestamp']}.".encode()
+        + received.body
+    )
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    given = received.headers["webhook-signature"].split()
+    return f"v1,{expected}" in given
+
+
+def test_owner_rotates_a_v1_secret_after_confirming(
+    app: Flask, vendor: VendorFixture, owner: Staff
+) -> None:
+    with Receiver(Reply(204, body=b"")) as receiver:
+        created = _create(owner, receiver.url, "v1").get_data(as_text=True)
+        old = created.split('id="webhook-secret">')[1].split("<")[0]
+        (endpoint,) = _endpoints(app)
+        path = f"/dashboard/webhooks/{endpoint.id}"
+        page = owner.client.get(path).get_data(as_text=True)
+        assert f'action="{path}/rotate-secret"' in page
+        asked = owner.post(f"{path}/rotate-secret")
+        assert asked.status_code == 200
+        assert "Yes, rotate the secret" in asked.get_data(as_text=True)
+        assert _endpoints(app)[0].secret_sealed == endpoint.secret_sealed
+        no_csrf = owner.client.post(f"{path}/rotate-secret", data={"confirm": "yes"})
+        assert no_csrf.status_code == 400
+        assert _endpoints(app)[0].secret_sealed == endpoint.secret_sealed
+        rotated = owner.post(f"{path}/rotate-secret", {"confirm": "yes"})
+        assert rotated.status_code == 200
+        shown = rotated.get_data(as_text=True)
+        new = shown.split('id="webhook-secret">')[1].split("<")[0]
+        assert new.startswith("whsec_") and new != old
+        assert "The old secret also signs every delivery until" in shown
+        assert new not in owner.client.get(path).get_data(as_text=True)
+        # deliveries carry both signatures during the overlap
+        owner.post(f"{path}/test")
+        assert Runner(app).tick() == 1
+        (received,) = receiver.requests
+    assert _verifies(new, received) and _verifies(old, received)
+    with app.app_context():
+        actor = db.session.scalar(
+            select(Event.actor).where(Event.action == "webhook_endpoint.secret_rotated")
+        )
+        assert actor == signed_actor(app)
+
+
+def test_a_v1a_endpoint_has_no_secret_to_rotate_and_only_owners_rotate(
+    app: Flask, vendor: VendorFixture, owner: Staff
+) -> None:
+    _create(owner, "http://127.0.0.1:9/hooks", "v1a")
+    (endpoint,) = _endpoints(app)
+    path = f"/dashboard/webhooks/{endpoint.id}"
+    assert "rotate-secret" not in owner.client.get(path).get_data(as_text=True)
+    refused = owner.post(f"{path}/rotate-secret", {"confirm": "yes"})
+    assert refused.status_code == 302
+    assert "Only an endpoint signed with v1" in owner.client.get(path).get_data(
+        as_text=True
+    )
+    _create(owner, "http://127.0.0.1:9/other", "v1")
+    (v1,) = [e for e in _endpoints(app) if e.scheme == "v1"]
+    support = signed_in(app, vendor, "support")
+    assert (
+        support.post(
+            f"/dashboard/webhooks/{v1.id}/rotate-secret", {"confirm": "yes"}
+        ).status_code
+        == 403
+    )
+    assert [e.secret_sealed for e in _endpoints(app) if e.id == v1.id] == [
+        v1.secret_sealed
+    ]

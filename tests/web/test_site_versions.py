@@ -97,6 +97,40 @@ def test_reported_versions_show_on_the_portal_and_the_dashboard(
     assert _versions(app, "old-site.com") == ("7.2.0", "6.5.2", "8.2.10")
 
 
+def test_the_admin_api_answers_the_reported_versions(
+    app: Flask, client: FlaskClient, shop: Shop
+) -> None:
+    names = ("theme_version", "wp_version", "php_version", "versions_reported_at")
+    listed = f"/v1/admin/licenses/{shop.ann['id']}/activations"
+    headers = shop.vendor.headers
+    before = client.get(listed, headers=headers).get_json()["data"]
+    assert [{n: site[n] for n in names} for site in before] == [
+        dict.fromkeys(names)
+    ] * 2
+    _check(
+        client, shop.ann["key"], "old-site.com",
+        version="7.1.0", wp_version="6.5.2", php_version="8.2.10",
+    )  # fmt: skip
+    _flush(app)
+    sites = {
+        s["domain"]: s for s in client.get(listed, headers=headers).get_json()["data"]
+    }
+    old = sites["old-site.com"]
+    assert (old["theme_version"], old["wp_version"], old["php_version"]) == (
+        "7.1.0",
+        "6.5.2",
+        "8.2.10",
+    )
+    assert old["versions_reported_at"].endswith("+00:00")
+    assert sites["second-site.com"]["theme_version"] is None
+    one = client.get(f"/v1/admin/activations/{old['id']}", headers=headers).get_json()
+    assert one["wp_version"] == "6.5.2"
+    # documented: the reference lists the same fields
+    spec = client.get("/openapi.json").get_json()
+    props = spec["components"]["schemas"]["ActivationOut"]["properties"]
+    assert set(names) <= set(props)
+
+
 def test_the_versions_are_escaped(app: Flask, client: FlaskClient, shop: Shop) -> None:
     hostile = "<script>x</script>"
     _check(

@@ -25,6 +25,8 @@ from license_server.web.common import forms, sessions
 
 log = logging.getLogger(__name__)
 KIND = staff.KIND
+NEXT, TOTP_PENDING = "next", "totp_pending"  # the cookie keys besides the token
+sessions.owns(KIND, NEXT, TOTP_PENDING)
 PUBLIC = {
     "dashboard.login",
     "dashboard.accept_invitation",

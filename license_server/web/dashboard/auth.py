@@ -90,7 +90,7 @@ def logout_everywhere() -> Response:
     ended = staff.sign_out_everywhere(
         keyring=sessions.keyring(), user=access.user(), now=sessions.now()
     )
-    session.clear()
+    sessions.drop(KIND)
     flash(f"Signed out everywhere ({ended} sessions ended).", "ok")
     return redirect(url_for("dashboard.login"))
 
@@ -175,7 +175,7 @@ def _set_password(purpose: str, token: str) -> Any:
     except errors.ValidationFailed as exc:
         fields = forms.field_errors(exc)
         return render_template(template, link=link, errors=fields), 422
-    session.clear()
+    sessions.drop(KIND)
     flash("Your password is set. Sign in with it now.", "ok")
     return redirect(url_for("dashboard.login"))
 

@@ -1,4 +1,5 @@
-"""Releases of a product: list, upload, publish, unpublish, yank, edit the notes.
+"""Releases of a product: list, upload, publish, unpublish, yank, delete a release
+never published, edit the notes.
 
 Every write calls :mod:`license_server.updates.releases`, the service the admin API
 calls, with the same size limit and ZIP checks; each is an event whose actor is the
@@ -235,6 +236,39 @@ def release_notes(release_id: uuid.UUID) -> Any:
     releases.update_release(release_id=release.id, changes=changes, **access.scoped())
     flash("Release notes saved.", "ok")
     return redirect(url_for("dashboard.release_page", release_id=release.id))
+
+
+@bp.post("/releases/<uuid:release_id>/delete")
+@access.require("owner")
+def release_delete(release_id: uuid.UUID) -> Any:
+    """Delete a release that was never published (asks first); else: yank it."""
+    release, product = _release_and_product(release_id)
+    back = url_for("dashboard.release_page", release_id=release.id)
+    if release.first_published_at is not None:
+        flash(
+            f"{release.version} was published, so sites may have it: it cannot be "
+            "deleted. Yank it instead.",
+            "error",
+        )
+        return redirect(back)
+    if request.form.get("confirm") != "yes":
+        return render_template(
+            "dashboard/confirm.html",
+            question=f"Delete release {release.version}?",
+            warning="It was never published, so no site was offered it. Its notes "
+            "and its package are deleted, and the version number is free again.",
+            button="Yes, delete",
+            action=request.path,
+            cancel=back,
+            hidden={},
+        )
+    releases.delete_release(
+        storage=updates.of(current_app).storage,
+        release_id=release.id,
+        **access.scoped(),
+    )
+    flash(f"Release {release.version} deleted.", "ok")
+    return redirect(url_for("dashboard.releases_page", product_id=product.id))
 
 
 @bp.post("/releases/<uuid:release_id>/<change>")

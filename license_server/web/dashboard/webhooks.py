@@ -1,10 +1,12 @@
-"""Webhook endpoints (owners only): create, edit, enable, delete, test; deliveries.
+"""Webhook endpoints (owners only): create, edit, enable, delete, test, rotate a
+secret; deliveries.
 
 Every write calls :mod:`license_server.webhooks.endpoints`, the service the admin
 API calls, with the same SSRF policy; each is an event whose actor is the
 signed-in user. A ``v1`` endpoint's secret is shown on the answer that creates it
-and never again. Like API keys, webhooks are an owner's business: their targets and
-answers are integration details, and their messages carry customers' data.
+(or rotates it) and never again. Like API keys, webhooks are an owner's business:
+their targets and answers are integration details, and their messages carry
+customers' data.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from marshmallow import ValidationError
 from werkzeug.wrappers import Response
 
 from license_server import errors
+from license_server.models.webhooks import SignatureScheme
 from license_server.schemas import webhooks as schemas
 from license_server.web.common import forms
 from license_server.web.dashboard import access, bp
@@ -197,6 +200,39 @@ def webhook_delete(endpoint_id: uuid.UUID) -> Any:
     endpoints.delete_endpoint(endpoint_id=endpoint.id, **access.scoped())
     flash("Endpoint deleted.", "ok")
     return redirect(url_for("dashboard.webhooks"))
+
+
+@bp.post("/webhooks/<uuid:endpoint_id>/rotate-secret")
+@access.require("owner")
+def webhook_rotate_secret(endpoint_id: uuid.UUID) -> Any:
+    """Give a ``v1`` endpoint a new secret (asks first); the old one signs 24 h more."""
+    endpoint = _endpoint(endpoint_id)
+    back = url_for("dashboard.webhook_page", endpoint_id=endpoint.id)
+    if endpoint.scheme != SignatureScheme.V1:
+        flash(errors.WebhookSchemeMismatch().text, "error")
+        return redirect(back)
+    if request.form.get("confirm") != "yes":
+        return render_template(
+            "dashboard/confirm.html",
+            question="Rotate this endpoint's secret?",
+            warning="A new secret is shown once, on the next page. For 24 hours "
+            "every delivery is signed with both the new and the old secret; put "
+            "the new one in your receiver within that time, after that only the "
+            "new one signs.",
+            button="Yes, rotate the secret",
+            action=request.path,
+            cancel=back,
+            hidden={},
+        )
+    endpoint, secret = endpoints.rotate_secret(
+        endpoint_id=endpoint.id, **access.scoped()
+    )
+    return render_template(
+        "dashboard/webhook_secret.html",
+        endpoint=endpoint,
+        secret=secret,
+        old_until=endpoint.previous_secret_until,
+    )
 
 
 @bp.post("/webhooks/<uuid:endpoint_id>/test")

@@ -31,6 +31,7 @@ PUBLIC = {
 }
 VIA = "portal_via"  # "link" or "key": how this browser's session began
 BROWSER = "portal_browser"  # the value a link waiting for this browser is bound to
+sessions.owns(KIND, VIA, BROWSER)
 
 
 def pull_vendor(endpoint: str | None, values: dict[str, Any] | None) -> None:
