@@ -24,6 +24,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from werkzeug.routing import Rule
 
 from license_server import create_app, migrate
 from license_server import runtime as runtimes
@@ -37,6 +38,27 @@ from license_server.services.vendors import NewVendor, create_vendor
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# The tests build about 700 apps; werkzeug compiles two URL builders per rule of each
+# (Python source generated and compiled: about two thirds of an app's build). A builder
+# is a pure function of its rule's text, parse trace and defaults, so apps with the same
+# rules can share it; production builds one app per process and is unchanged.
+_BUILDERS: dict[tuple[Any, ...], Any] = {}
+_compile_builder = getattr(Rule, "_compile_builder", None)
+
+
+def _shared_builder(self: Rule, append_unknown: bool = True) -> Any:
+    if self.defaults or _compile_builder is None:
+        return _compile_builder(self, append_unknown)  # type: ignore[misc]
+    key = (self.rule, tuple(self._trace), append_unknown)
+    builder = _BUILDERS.get(key)
+    if builder is None:
+        builder = _BUILDERS[key] = _compile_builder(self, append_unknown)
+    return builder
+
+
+if _compile_builder is not None:
+    Rule._compile_builder = _shared_builder  # type: ignore[method-assign]
 
 # A fixed master key for tests only; production refuses to start without its own.
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW5vdC1mb3ItcHJvZCEhISE"
@@ -63,6 +85,7 @@ APP_FIXTURES = {
     "client",
     "world",
     "embedded",
+    "embedded_template",
 }
 # fixtures that start something outside the test process (the WordPress suite's
 # real WordPress, PHP and Chromium among them)
@@ -73,6 +96,8 @@ SYSTEM_FIXTURES = {
     "browser",
     "wordpress",
     "wordpress_prerequisites",
+    # moto's S3 server (tests/server/s3_support.py)
+    "s3_endpoint",
 }
 # modules that run real servers or long generated suites (their tests are system)
 SYSTEM_MODULES = {
@@ -218,6 +243,38 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
     migrate.upgrade(f"sqlite:///{path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def embedded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An instance folder as ``license-server db upgrade`` leaves it on the embedded
+    default (its SQLite database migrated, its master key), made once a session.
+    """
+    from click.testing import CliRunner
+
+    from license_server.cli import main
+
+    folder = tmp_path_factory.mktemp("embedded") / "instance"
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("LICENSE_SERVER_"):
+                patch.delenv(name)
+        patch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(folder))
+        upgraded = CliRunner().invoke(main, ["db", "upgrade"])
+        assert upgraded.exit_code == 0, upgraded.output
+    return folder
+
+
+def use_embedded(monkeypatch: pytest.MonkeyPatch, template: Path, folder: Path) -> Path:
+    """Point the CLI at the embedded default in ``folder``, already upgraded: a copy
+    of ``template`` (files and modes), as a ``db upgrade`` there would leave it.
+    """
+    for name in list(os.environ):
+        if name.startswith("LICENSE_SERVER_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(folder))
+    shutil.copytree(template, folder, dirs_exist_ok=True)
+    return folder
 
 
 def _truncate(url: str) -> None:

@@ -58,6 +58,25 @@ class Api(_Api):  # type: ignore[misc]
     def spec(self, value: APISpec | None) -> None:
         self._spec = value
 
+    def _register_responses(self) -> None:
+        """Queue flask-smorest's response per HTTP status (some 60 error schemas
+        built: most of what is left of an app's build) for the first read.
+        """
+        self._queue_or_run(super()._register_responses)
+
+    def _register_etag_headers(self) -> None:
+        # queued after the responses, in flask-smorest's order (it reads spec)
+        self._queue_or_run(super()._register_etag_headers)
+
+    def _register_pagination_header(self) -> None:
+        self._queue_or_run(super()._register_pagination_header)
+
+    def _queue_or_run(self, step: Callable[[], None]) -> None:
+        if self.LAZY_DOCS:
+            self._pending_docs.append(step)
+        else:
+            step()
+
     def _document_pending(self) -> None:
         with self._docs_lock:
             self._documenting = threading.get_ident()

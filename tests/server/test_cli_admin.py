@@ -16,17 +16,15 @@ from click.testing import CliRunner, Result
 
 from license_server import create_app
 from license_server.cli import main
+from tests.conftest import use_embedded
 
 
 @pytest.fixture
-def embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def embedded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedded_template: Path
+) -> Path:
     """The embedded default in a temporary instance folder, migrated."""
-    for name in list(os.environ):
-        if name.startswith("LICENSE_SERVER_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path))
-    assert CliRunner().invoke(main, ["db", "upgrade"]).exit_code == 0
-    return tmp_path
+    return use_embedded(monkeypatch, embedded_template, tmp_path)
 
 
 def run(*args: str, code: int = 0) -> Result:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,18 +10,17 @@ import pytest
 from click.testing import CliRunner
 
 from license_server.cli import main
+from tests.conftest import use_embedded
 from tests.server.updates_support import theme_zip
 
 
 @pytest.fixture
-def vendor_shop(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+def vendor_shop(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedded_template: Path
+) -> Iterator[Path]:
     """The embedded default with a vendor and the product ``jannah``."""
-    for name in list(os.environ):
-        if name.startswith("LICENSE_SERVER_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path / "instance"))
+    use_embedded(monkeypatch, embedded_template, tmp_path / "instance")
     runner = CliRunner()
-    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
     assert runner.invoke(main, ["vendors", "create", "Acme Themes"]).exit_code == 0
     made = runner.invoke(main, ["products", "create", "jannah", "Jannah"])
     assert made.exit_code == 0, made.output

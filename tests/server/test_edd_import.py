@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +18,7 @@ from license_server.compat import edd_import, edd_source
 from license_server.extensions import db
 from license_server.models import Activation, Event, License, Product
 from license_server.runtime import of as runtime_of
-from tests.conftest import VendorFixture, public_call
+from tests.conftest import VendorFixture, public_call, use_embedded
 from tests.server.edd_store import Expected, edd_store
 from tests.server.hardening_support import snapshot
 
@@ -155,14 +154,13 @@ def test_imported_seats_hold_the_limit(
 
 
 def test_cli_import_dry_run_then_real_then_idempotent(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store: Expected
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    store: Expected,
+    embedded_template: Path,
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith("LICENSE_SERVER_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path))
+    use_embedded(monkeypatch, embedded_template, tmp_path)
     runner = CliRunner()
-    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
     made = runner.invoke(main, ["vendors", "create", "Store", "--slug", "store"])
     assert made.exit_code == 0, made.output
     args = ["import", "edd", "--vendor", "store", "--database-url", store.url]

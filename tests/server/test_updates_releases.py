@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from license_server.cli import main
 from license_server.runtime import of as runtime_of
 from license_server.updates.versions import sort_key, version_compare
-from tests.conftest import VECTORS, VendorFixture
+from tests.conftest import VECTORS, VendorFixture, use_embedded
 from tests.server.updates_support import ADMIN, publish, theme_zip
 
 CASES = json.loads((VECTORS / "version_compare.json").read_text())["cases"]
@@ -236,14 +236,10 @@ def test_release_keys_are_sealed_at_rest(
 
 
 def test_cli_publishes_a_release(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedded_template: Path
 ) -> None:
-    for name in list(os.environ):
-        if name.startswith("LICENSE_SERVER_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path))
+    use_embedded(monkeypatch, embedded_template, tmp_path)
     runner = CliRunner()
-    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
     created = runner.invoke(main, ["vendors", "create", "Acme", "--json"])
     api_key = json.loads(created.stdout)["api_key"]
     from license_server import create_app

@@ -22,7 +22,8 @@ from tests.server.s3_support import s3_bucket, s3_endpoint  # noqa: F401
 from tests.server.updates_support import activate, check, fetch, publish, theme_zip
 
 
-@pytest.fixture(params=["local", "s3"])
+# S3 runs against moto's server, a process of its own: the system tier
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.system)])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Storage:
     if request.param == "local":
         return LocalStorage(tmp_path / "releases")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 from typing import Any
 
@@ -53,3 +54,29 @@ def test_a_receiver_that_answers_is_not_a_timeout() -> None:
         target = Target("http", "127.0.0.1", port, "/hooks", "127.0.0.1")
         answer: Any = transport.post(target, body=b"{}", headers={}, timeout=2.0)
     assert answer.status == 204
+
+
+def test_https_verifies_certificates_and_http_loads_no_ca_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    used: list[ssl.SSLContext] = []
+
+    class _Recording(transport._Connection):
+        def __init__(self, target: Target, timeout: float, context: Any) -> None:
+            used.append(context)
+            super().__init__(target, timeout, context)
+
+    monkeypatch.setattr(transport, "_Connection", _Recording)
+    with Receiver(Reply(204, body=b"")) as receiver:
+        port = receiver.server.server_address[1]
+        plain = Target("http", "127.0.0.1", port, "/hooks", "127.0.0.1")
+        assert transport.post(plain, body=b"{}", headers={}, timeout=2.0).status == 204
+        tls = Target("https", "localhost", port, "/hooks", "127.0.0.1")
+        with pytest.raises(transport.DeliveryError):  # a plain receiver: no TLS
+            transport.post(tls, body=b"{}", headers={}, timeout=2.0)
+    unused, verifying = used
+    assert unused.cert_store_stats()["x509_ca"] == 0
+    assert verifying.verify_mode == ssl.CERT_REQUIRED and verifying.check_hostname
+    assert (
+        verifying.cert_store_stats() == ssl.create_default_context().cert_store_stats()
+    )
