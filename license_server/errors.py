@@ -236,13 +236,8 @@ def _flatten_locations(messages: Any) -> Any:
     return messages
 
 
-def handle_database_down(error: Exception) -> Response:
-    """Answer 503 when the database cannot be reached, instead of a 500."""
-    return handle_api_error(unexpected(error, request_id()))
-
-
 def handle_unexpected(error: Exception) -> Response:
-    """Log an unexpected failure and answer a generic 500."""
+    """Answer an unexpected exception: 503 if the database is down, else 500."""
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
     return handle_api_error(unexpected(error, request_id()))
