@@ -59,9 +59,13 @@ test: dev
 	$(BIN)/python -m pytest
 
 # unit + app tiers on SQLite: a simple mistake fails here first (tests/conftest.py);
-# one worker per core, each test file on one worker (its module fixtures built once)
+# one worker per core, each test file on one worker (its module fixtures built once).
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: each worker would
+# otherwise compile the package and assertion-rewrite every test module on every run
+# (about 6 s of CPU per worker); schemathesis's plugin serves only system tests.
 test-fast: dev
-	$(BIN)/python -m pytest -m "(unit or app) and not postgresql" -n auto --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -m "(unit or app) and not postgresql" \
+		-n auto --dist loadfile -p no:schemathesis
 
 # everything test-fast leaves out: system tests and the PostgreSQL runs
 test-system: dev

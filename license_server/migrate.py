@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -47,10 +48,16 @@ def upgrade(
     command.upgrade(config, revision)
 
 
+@cache
+def _head() -> str | None:
+    """Return the head revision of the packaged scripts (read once: they are the
+    installed code's, parsing them all takes about 50 ms)."""
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
 def revisions(database_url: str) -> tuple[str | None, str | None]:
     """Return the database's current revision and the code's head revision."""
-    config = alembic_config(database_url)
-    head = ScriptDirectory.from_config(config).get_current_head()
+    head = _head()
     engine = create_engine(database_url, poolclass=NullPool)
     try:
         with engine.connect() as connection:

@@ -21,9 +21,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_sqlalchemy import SQLAlchemy
 from hypothesis import settings
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.util import LRUCache
 from werkzeug.routing import Rule
 
 from license_server import create_app, migrate
@@ -59,6 +63,95 @@ def _shared_builder(self: Rule, append_unknown: bool = True) -> Any:
 
 if _compile_builder is not None:
     Rule._compile_builder = _shared_builder  # type: ignore[method-assign]
+
+# Parsing a rule's text (its parts' regexes and weights, its trace) is most of the
+# rest of adding a rule: it depends only on the text and on the map's converter
+# classes, so it is parsed once per worker and each app's rule gets its parts and its
+# own converters (made for its own map, as werkzeug makes them).
+_PARSED: dict[tuple[Any, ...], tuple[list[Any], list[Any], list[tuple[Any, ...]]]] = {}
+_parse_rule = getattr(Rule, "_parse_rule", None)
+
+
+def _shared_parse(self: Rule, rule: str) -> list[Any]:
+    assert self.map is not None and _parse_rule is not None
+    key = (rule, tuple(self.map.converters.items()))
+    cached = _PARSED.get(key)
+    if cached is None:
+        made: list[tuple[Any, ...]] = []
+        get_converter = self.get_converter
+
+        def recorded(name: str, converter: str, args: Any, kwargs: Any) -> Any:
+            made.append((name, converter, args, kwargs))
+            return get_converter(name, converter, args, kwargs)
+
+        start = len(self._trace)
+        self.get_converter = recorded  # type: ignore[method-assign]
+        try:
+            parts = list(_parse_rule(self, rule))
+        finally:
+            del self.get_converter
+        _PARSED[key] = (parts, self._trace[start:], made)
+        return parts
+    parts, trace, made = cached
+    self._trace.extend(trace)
+    for name, converter, args, kwargs in made:
+        self._converters[name] = self.get_converter(name, converter, args, kwargs)
+        self.arguments.add(name)
+    return list(parts)
+
+
+if _parse_rule is not None:
+    Rule._parse_rule = _shared_parse  # type: ignore[assignment,method-assign]
+
+
+class _SharedTemplates(BytecodeCache):
+    """Compiled templates kept across the apps of a worker (Jinja checks each
+    template's source checksum before it reuses its code): every app compiled every
+    template it rendered, about 500 compilations a run."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self.code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.code[bucket.key] = bucket.bytecode_to_string()
+
+
+Flask.jinja_options = {**Flask.jinja_options, "bytecode_cache": _SharedTemplates()}
+
+# Each app has its engine, and SQLAlchemy caches a statement's compiled form per
+# dialect object: every test compiled every statement it ran again, about a seventh
+# of the tier's time. Engines of the same backend and options share one dialect,
+# initialised on a first connection as SQLAlchemy does it, and one compiled cache:
+# as production, where the process's one engine compiles each statement once.
+_DIALECTS: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+_make_engine = SQLAlchemy._make_engine
+
+
+def _shared_dialect_engine(
+    self: SQLAlchemy, bind_key: str | None, options: dict[str, Any], app: Flask
+) -> Any:
+    engine = _make_engine(self, bind_key, options, app)
+    rest = sorted(
+        (name, repr(value)) for name, value in options.items() if name != "url"
+    )
+    key = (type(engine.dialect), engine.url.drivername, tuple(rest))
+    shared = _DIALECTS.get(key)
+    if shared is None:
+        first = _make_engine(self, bind_key, options, app)
+        with first.connect():
+            pass
+        first.dispose()
+        shared = _DIALECTS[key] = (first.dialect, LRUCache(5000))
+    engine.dialect, engine._compiled_cache = shared
+    return engine
+
+
+SQLAlchemy._make_engine = _shared_dialect_engine  # type: ignore[method-assign]
 
 # A fixed master key for tests only; production refuses to start without its own.
 TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW5vdC1mb3ItcHJvZCEhISE"
@@ -166,6 +259,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, tier))
         if uses_postgres(item) and item.get_closest_marker("postgresql") is None:
             item.add_marker(pytest.mark.postgresql)
+
+
+def _may_select_system(config: pytest.Config) -> bool:
+    """Return whether ``-m`` may select a system test (any other marker on or off)."""
+    from _pytest.mark.expression import Expression
+
+    expression = config.getoption("markexpr", "")
+    if not expression:
+        return True
+    compiled = Expression.compile(expression)
+    return any(
+        compiled.evaluate(lambda name, others=others, **_: name == "system" or others)
+        for others in (False, True)
+    )
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Leave out the system modules when ``-m`` selects no system test: each worker
+    would import them (schemathesis, servers' helpers) only to deselect them."""
+    if collection_path.stem in SYSTEM_MODULES and not _may_select_system(config):
+        return True
+    return None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -63,14 +63,13 @@ _BOOKKEEPING = {"last_used_at"}
 def snapshot(app: Flask) -> dict[str, list[tuple[Any, ...]]]:
     """Return every row of every table, in a stable order."""
     rows: dict[str, list[tuple[Any, ...]]] = {}
-    with app.app_context():
+    with app.app_context(), db.engine.connect() as connection:
         for table in db.metadata.sorted_tables:
             # an API key's last use is written in batches, whenever one is due,
             # for any authenticated request: bookkeeping, not a change a request makes
             columns = [c for c in table.columns if c.key not in _BOOKKEEPING]
-            result = db.session.execute(select(*columns))
+            result = connection.execute(select(*columns))
             rows[table.name] = sorted((tuple(row) for row in result), key=repr)
-        db.session.remove()
     return rows
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +47,33 @@ def test_every_command_takes_an_eager_json_flag() -> None:
     assert missing == []
 
 
-@pytest.fixture
-def embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """The embedded default in a temporary instance folder, migrated, one vendor."""
+def _embedded_env(patch: pytest.MonkeyPatch, instance: Path) -> None:
     for name in list(os.environ):
         if name.startswith("LICENSE_SERVER_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(tmp_path / "instance"))
-    monkeypatch.setenv("LICENSE_SERVER_MASTER_KEY", TEST_MASTER_KEY)
-    assert run("db", "upgrade").exit_code == 0
-    run("vendors", "create", "Acme Themes")
+            patch.delenv(name)
+    patch.setenv("LICENSE_SERVER_INSTANCE_PATH", str(instance))
+    patch.setenv("LICENSE_SERVER_MASTER_KEY", TEST_MASTER_KEY)
+
+
+@pytest.fixture(scope="module")
+def embedded_vendor(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An instance folder after ``db upgrade`` and ``vendors create``, made once."""
+    instance = tmp_path_factory.mktemp("cli_json") / "instance"
+    with pytest.MonkeyPatch.context() as patch:
+        _embedded_env(patch, instance)
+        assert run("db", "upgrade").exit_code == 0
+        run("vendors", "create", "Acme Themes")
+    return instance
+
+
+@pytest.fixture
+def embedded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedded_vendor: Path
+) -> Path:
+    """The embedded default in a temporary instance folder, migrated, one vendor:
+    a copy of ``embedded_vendor`` (files and modes)."""
+    _embedded_env(monkeypatch, tmp_path / "instance")
+    shutil.copytree(embedded_vendor, tmp_path / "instance")
     return tmp_path
 
 

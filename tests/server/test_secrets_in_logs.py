@@ -71,7 +71,9 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[Flask, str]]:
         **WEBHOOK_CONFIG,  # a loopback endpoint may be registered (never called)
     )
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     yield app, f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
