@@ -279,6 +279,34 @@ def test_storage_outage_falls_back_to_memory_and_recovers(
         server.stop()
 
 
+def test_a_redis_restart_is_no_outage(
+    build: Callable[..., Setup], tmp_path: Path
+) -> None:
+    """The connection a restart broke is replaced at once: no fallback, no error,
+    and the script Redis forgot is loaded again."""
+    server = RedisServer(tmp_path)
+    server.start()
+    setup = build(RATELIMIT_STORAGE_URI=server.url, RATELIMIT_VALIDATE="3/minute")
+    limiter = runtime_of(setup.app).limiter
+    try:
+        assert setup.validate().status_code == 200
+        server.stop()
+        server.start()
+        # the next request finds its connection dead, reconnects and counts in the
+        # new Redis (which lost the counters and the script)
+        assert setup.validate().status_code == 200
+        assert not limiter.falling_back
+        watcher = redis.Redis.from_url(server.url)
+        counted = [int(watcher.get(name) or 0) for name in watcher.scan_iter("*")]
+        watcher.close()
+        assert 1 in counted, counted
+        assert setup.validate().status_code == 200
+        assert setup.validate().status_code == 200
+        assert setup.validate().status_code == 429
+    finally:
+        server.stop()
+
+
 # --------------------------------------------------------------------------
 # Client addresses behind proxies
 # --------------------------------------------------------------------------
