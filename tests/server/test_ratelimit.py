@@ -418,3 +418,24 @@ def test_a_first_success_costs_one_round_and_a_refused_guess_leaves_no_mark(
             for name in server.scan_iter(f"*{prefix}*"):
                 server.delete(name)
             server.close()
+
+
+def test_address_buckets_are_remembered_per_keyring_and_bounded() -> None:
+    from license_server.api import throttle
+    from license_server.keyring import Keyring
+
+    first, second = Keyring(b"\x01" * 32), Keyring(b"\x02" * 32)
+    assert throttle.address_bucket(first, "192.0.2.7") == throttle._address_bucket(
+        first, "192.0.2.7"
+    )
+    # another keyring (another app) names the same address differently
+    assert throttle.address_bucket(second, "192.0.2.7") != throttle.address_bucket(
+        first, "192.0.2.7"
+    )
+    # the /64 rule holds through the memo
+    assert throttle.address_bucket(first, "2001:db8::1") == throttle.address_bucket(
+        first, "2001:db8::ffff"
+    )
+    for n in range(throttle._ADDRESS_BUCKETS_MAX + 10):
+        throttle.address_bucket(first, f"10.0.{n // 256}.{n % 256}")
+    assert len(throttle._ADDRESS_BUCKETS[first]) <= throttle._ADDRESS_BUCKETS_MAX
