@@ -176,6 +176,11 @@ def bucket_of_key(keyring: Keyring, text: Any) -> str | None:
         key = keys.parse_key(text)
     except (keys.InvalidKeyFormat, Exception):  # noqa: BLE001
         return None
+    return bucket_of_parsed(keyring, key)
+
+
+def bucket_of_parsed(keyring: Keyring, key: keys.LicenseKey) -> str:
+    """Name the counters of a parsed license key."""
     digest = keyring.license_lookup(key.body)
     # one more hash, so the counter's name is not the database's lookup hash
     return "key:" + hashlib.sha256(b"ratelimit/v1:" + digest).hexdigest()[:32]

@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from limits import parse_many
 from prometheus_client import Counter, Gauge
@@ -107,8 +107,7 @@ def parse_rules(text: str) -> tuple[Rule, ...]:
     )
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     """Add ``add`` (0: only read) to counter ``key``, which lives ``ttl`` seconds.
 
     ``limit`` (-1: none) is the most the counter may reach (an op that adds), or
@@ -135,8 +134,7 @@ def over(op: Op, count: int, exempt: bool) -> bool:
     return count >= op.limit and not exempt
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """Set counter ``key`` (to 1, for ``ttl`` s) in the same round as the ops, if
     the counter at ``exempt`` (an index into the ops) was 0 and no op is over."""
 
@@ -154,8 +152,7 @@ def within(ops: Sequence[Op], counts: Sequence[int], mark: Mark) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """The counter of one rule for one bucket, in the current window."""
 
     rule: Rule
