@@ -14,9 +14,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the Flask application: configuration, runtime, extensions, blueprints."""
     from license_server import api, errors, extensions, mail, proxy, runtime
     from license_server.api import fastlane, throttle
+    from license_server.application import LicenseServerApp
     from license_server.config import load_config
 
-    app = Flask(__name__, instance_relative_config=False)
+    app = LicenseServerApp(__name__, instance_relative_config=False)
     keyring = load_config(app, config)
     limits = throttle.check_settings(app.config)
     engine = extensions.init_app(app)

@@ -185,12 +185,18 @@ class FastLane:
         plan: throttle.Plan | None = None
         code: str | None = None
         try:
+            try:  # once, for the key's counters and the use case
+                parsed = keys.parse_key(args["license_key"])
+            except keys.InvalidKeyFormat:
+                parsed = None  # no key counters; the use case answers the 400
             if runtime.limiter.enabled:
-                key = throttle.bucket_of_key(runtime.keyring, args["license_key"])
+                key = None
+                if parsed is not None:
+                    key = throttle.bucket_of_parsed(runtime.keyring, parsed)
                 plan = throttle.count(
                     runtime, ENDPOINT, environ.get("REMOTE_ADDR"), key
                 )
-            body, code = public.validated(runtime, args)
+            body, code = public.validated(runtime, args, parsed)
         except Exception as error:  # noqa: BLE001 - answered as Flask's handlers do
             status, body, extra, code = _refusal(error, rid)
         try:

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from flask import Response, current_app, g, request
 
-from license_server import errors, metrics
+from license_server import errors, keys, metrics
 from license_server.api import context, docs
 from license_server.api.parsing import Blueprint
 from license_server.channels.api import PUBLIC_ERRORS as CHANNEL_ERRORS
@@ -76,13 +76,18 @@ def validate(args: dict[str, Any]) -> Response:
     return _answer(body, 200)
 
 
-def validated(runtime: Runtime, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
+def validated(
+    runtime: Runtime, args: dict[str, Any], parsed: keys.LicenseKey | None = None
+) -> tuple[dict[str, Any], str]:
     """Run the validate use case; return its answer's body and result code.
 
     Shared by the view above and the fast lane (:mod:`license_server.api.fastlane`),
-    which serves the common request without Flask's request machinery.
+    which serves the common request without Flask's request machinery (and passes
+    the key it has ``parsed`` already).
     """
-    answer = validation.validate(runtime=runtime, now=runtime.now(), **args)
+    answer = validation.validate(
+        runtime=runtime, now=runtime.now(), parsed=parsed, **args
+    )
     code = str(answer.code)
     metrics.count_result("validate", code)
     body = answer.body()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,9 +113,29 @@ def check_settings(config: Any) -> dict[str, tuple[Rule, ...]]:
     return parsed
 
 
+# address -> bucket, per keyring (the hash depends on its key): the same few
+# addresses ask again and again, and parsing plus HMAC cost more than a lookup
+_ADDRESS_BUCKETS: weakref.WeakKeyDictionary[Keyring, dict[str, str]] = (
+    weakref.WeakKeyDictionary()
+)
+_ADDRESS_BUCKETS_MAX = 4096  # then the memo starts again (a flood of addresses)
+
+
 def address_bucket(keyring: Keyring, address: str | None) -> str:
     """Name an address's counters: a keyed hash of the address (IPv6: its /64)."""
     text = address or "unknown"
+    memo = _ADDRESS_BUCKETS.get(keyring)
+    if memo is None:
+        memo = _ADDRESS_BUCKETS.setdefault(keyring, {})
+    bucket = memo.get(text)
+    if bucket is None:
+        if len(memo) >= _ADDRESS_BUCKETS_MAX:
+            memo.clear()
+        bucket = memo[text] = _address_bucket(keyring, text)
+    return bucket
+
+
+def _address_bucket(keyring: Keyring, text: str) -> str:
     try:
         ip = ipaddress.ip_address(text)
     except ValueError:
@@ -155,6 +176,11 @@ def bucket_of_key(keyring: Keyring, text: Any) -> str | None:
         key = keys.parse_key(text)
     except (keys.InvalidKeyFormat, Exception):  # noqa: BLE001
         return None
+    return bucket_of_parsed(keyring, key)
+
+
+def bucket_of_parsed(keyring: Keyring, key: keys.LicenseKey) -> str:
+    """Name the counters of a parsed license key."""
     digest = keyring.license_lookup(key.body)
     # one more hash, so the counter's name is not the database's lookup hash
     return "key:" + hashlib.sha256(b"ratelimit/v1:" + digest).hexdigest()[:32]

@@ -19,13 +19,15 @@ because the rate-limit storage is down.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from limits import parse_many
 from prometheus_client import Counter, Gauge
@@ -105,8 +107,7 @@ def parse_rules(text: str) -> tuple[Rule, ...]:
     )
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     """Add ``add`` (0: only read) to counter ``key``, which lives ``ttl`` seconds.
 
     ``limit`` (-1: none) is the most the counter may reach (an op that adds), or
@@ -133,8 +134,7 @@ def over(op: Op, count: int, exempt: bool) -> bool:
     return count >= op.limit and not exempt
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """Set counter ``key`` (to 1, for ``ttl`` s) in the same round as the ops, if
     the counter at ``exempt`` (an index into the ops) was 0 and no op is over."""
 
@@ -152,8 +152,7 @@ def within(ops: Sequence[Op], counts: Sequence[int], mark: Mark) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """The counter of one rule for one bucket, in the current window."""
 
     rule: Rule
@@ -213,8 +212,27 @@ class MemoryCounters:
             self._counts.clear()
 
 
+def pack_command(*parts: str | int) -> bytes:
+    """Encode one Redis command in RESP: an array of bulk strings."""
+    out = [f"*{len(parts)}\r\n"]
+    for part in parts:
+        text = str(part)
+        out.append(f"${len(text.encode())}\r\n{text}\r\n")
+    return "".join(out).encode()
+
+
 class RedisCounters:
-    """Counters in Redis, every request's ops in one ``EVALSHA``."""
+    """Counters in Redis, every request's ops in one ``EVALSHA``.
+
+    The command is packed here and sent on a redis-py connection of the calling
+    thread's own, read back with redis-py's parser: the client's per-command layers
+    (argument encoding, pool checkout, retry and instrumentation wrappers) cost more
+    CPU than the round itself. Each thread (in each process: a forked child opens
+    its own) keeps one connection. A connection found broken (Redis restarted since
+    it was last used) is dropped and the command sent once more on a fresh one; a
+    script Redis does not know (after a restart or ``SCRIPT FLUSH``) is loaded and
+    the command sent again.
+    """
 
     def __init__(self, uri: str) -> None:
         import redis
@@ -223,19 +241,59 @@ class RedisCounters:
         self.client = redis.Redis.from_url(
             uri, socket_connect_timeout=0.5, socket_timeout=0.5
         )
-        self.script = self.client.register_script(_SCRIPT)
+        # the script's name in Redis (EVALSHA), not a security use of SHA-1
+        self.sha = hashlib.sha1(_SCRIPT.encode(), usedforsecurity=False).hexdigest()
+        self._errors = redis.exceptions
+        self._local = threading.local()
 
     def apply(self, ops: Sequence[Op], mark: Mark | None = None) -> list[int]:
         """Perform ``ops`` (and ``mark``) in one round; return as the memory does."""
-        args: list[Any] = [len(ops)]
+        keys = [op.key for op in ops]
+        args: list[int] = [len(ops)]
         for op in ops:
             args += [op.add, op.ttl, op.limit]
-        keys = [op.key for op in ops]
         if mark is not None:
             keys.append(mark.key)
             args += [mark.ttl, mark.exempt + 1]
-        result = self.script(keys=keys, args=args)
+        command = pack_command("EVALSHA", self.sha, len(keys), *keys, *args)
+        result = self._call(command)
         return [int(value) for value in result]
+
+    def _connection(self) -> Any:
+        """This thread's connection (a new one in a forked child)."""
+        local = self._local
+        connection = getattr(local, "connection", None)
+        if connection is None or local.pid != os.getpid():
+            pool = self.client.connection_pool
+            connection = pool.connection_class(**pool.connection_kwargs)
+            local.connection, local.pid = connection, os.getpid()
+        return connection
+
+    def _call(self, command: bytes) -> Any:
+        errors = self._errors
+        for attempt in (1, 2):
+            connection = self._connection()
+            try:
+                try:
+                    connection.send_packed_command([command], check_health=False)
+                    return connection.read_response()
+                except errors.NoScriptError:
+                    load = pack_command("SCRIPT", "LOAD", _SCRIPT)
+                    connection.send_packed_command([load], check_health=False)
+                    connection.read_response()
+                    connection.send_packed_command([command], check_health=False)
+                    return connection.read_response()
+            except errors.ResponseError:
+                raise  # Redis answered: the connection is fine
+            except errors.ConnectionError:
+                # broken (reset, refused): drop it; a stale one gets one retry
+                connection.disconnect()
+                if attempt == 2:
+                    raise
+            except BaseException:  # a timeout included: no retry, fail open at once
+                connection.disconnect()
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 class Limiter:

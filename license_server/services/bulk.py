@@ -1,5 +1,9 @@
 """Many rows into one table in one statement: COPY on PostgreSQL, else executemany.
 
+A few rows (at most :data:`SMALL`, an activation's one event) go as one Core
+``INSERT`` on PostgreSQL too: COPY costs two round trips (the statement, then the
+data), an insert one.
+
 A batch issue writes a thousand licenses, their events and their webhooks. Through
 SQLAlchemy's executemany each row is its own bound statement (psycopg pipelines
 them: one round trip, but per row a parameter dump, a Bind and an Execute on the
@@ -19,6 +23,7 @@ must be given (COPY would apply the server's default instead).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,6 +32,7 @@ from typing import Any
 from sqlalchemy import JSON, Connection, LargeBinary, Table, insert
 
 _SIZE = re.compile(r"\(.*\)$")
+SMALL = 16  # at most this many rows: one INSERT, not a COPY
 
 
 def insert_rows(
@@ -37,11 +43,17 @@ def insert_rows(
 ) -> int:
     """Insert ``rows`` (tuples in ``columns`` order) into ``table``; return how many."""
     _check_columns(table, columns)
-    if connection.dialect.name != "postgresql":
-        given = [dict(zip(columns, row, strict=True)) for row in rows]
+    iterator = iter(rows)
+    first = list(itertools.islice(iterator, SMALL + 1))
+    if connection.dialect.name != "postgresql" or len(first) <= SMALL:
+        given = [
+            dict(zip(columns, row, strict=True))
+            for row in itertools.chain(first, iterator)
+        ]
         if given:
             connection.execute(insert(table), given)
         return len(given)
+    rows = itertools.chain(first, iterator)
     statement = (
         f"COPY {connection.dialect.identifier_preparer.format_table(table)}"
         f" ({', '.join(_quoted(connection, name) for name in columns)})"

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from license_server import domains
+from license_server import domains, keys
 from license_server.runtime import Runtime
 from license_server.services import common
 from license_server.validation.answers import Answer, key_hash_claim, signed_answer
@@ -33,9 +33,14 @@ def validate(
     product: str,
     nonce: str | None,
     now: datetime,
+    parsed: keys.LicenseKey | None = None,
 ) -> Answer:
-    """Decide whether a license is valid on a domain, and sign the decision."""
-    key = common.parse_license_key(license_key)
+    """Decide whether a license is valid on a domain, and sign the decision.
+
+    ``parsed`` is ``license_key`` already parsed (the fast lane parses it once for
+    the rate limit and the use case).
+    """
+    key = parsed if parsed is not None else common.parse_license_key(license_key)
     site = common.canonical_domain(domain)
     reader = runtime.reader
     item = reader.product(product)

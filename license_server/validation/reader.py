@@ -1,27 +1,39 @@
 """The hot path's reads: cached product and signer, the license state prepared.
 
 :class:`Reader` belongs to one app's runtime. On PostgreSQL the license-state query
-runs as a **prepared statement on the driver** (psycopg 3, ``prepare=True``) on a
-pooled connection in autocommit, so a validation costs one round trip and no
-``BEGIN``/``ROLLBACK``; SQLite runs the same query through SQLAlchemy Core.
+runs as a **prepared statement on the driver** (psycopg 3, ``prepare=True``) in
+autocommit, so a validation costs one round trip and no ``BEGIN``/``ROLLBACK``;
+SQLite runs the same query through SQLAlchemy Core.
+
+Each thread that serves validations holds **one connection of its own** for that
+read, taken from the engine's pool once and detached from it (so the pool's size
+is unchanged for everything else): no checkout, reset and check-in per request,
+and the statement stays prepared on it. It is opened again after a fork (a child
+never uses its parent's), after the pool's ``pool_recycle`` age, and when the
+engine is disposed (every held connection is closed then).
 
 The raw statement is still reported to the engine's ``before_cursor_execute``
 listeners (with no SQLAlchemy connection), so SQL logging and tracing see it.
 
-The pool does not ping connections before use: a connection found dead (the
-database restarted) is thrown away and the read retried once on a fresh one; a
-second failure answers 503, as every database outage does.
+Nothing pings connections before use: a connection found dead (the database
+restarted) is thrown away and the read retried once on a fresh one; a second
+failure answers 503, as every database outage does.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 from sqlalchemy.engine import Engine
 
 from license_server import errors
@@ -47,6 +59,13 @@ class Reader:
         compiled = STATE_QUERY.compile(dialect=engine.dialect)
         self._state_sql = str(compiled)
         self._positions = list(compiled.positiontup or ())
+        self._local = threading.local()
+        self._held: list[_Held] = []  # every thread's connection, to close them
+        self._held_lock = threading.Lock()
+        recycle = getattr(engine.pool, "_recycle", -1)
+        self._recycle = float(recycle) if recycle and recycle > 0 else None
+        if self.postgres:
+            event.listen(engine, "engine_disposed", self._close_held)
 
     @contextmanager
     def connection(self) -> Iterator[Connection]:
@@ -125,26 +144,84 @@ class Reader:
         import psycopg
 
         try:
-            pooled = self.engine.raw_connection()
+            held = self._connection()
         except psycopg.OperationalError:  # the database refuses new connections
             return None, False
         try:
-            driver: psycopg.Connection[Any] = pooled.driver_connection  # type: ignore[assignment]
-            try:
-                driver.autocommit = True
-                if self.engine.dispatch.before_cursor_execute:
-                    # SQL echo and tracing listeners still see the statement
-                    self.engine.dispatch.before_cursor_execute(
-                        None, None, self._state_sql, params, None, False
-                    )
-                row = driver.execute(self._state_sql, params, prepare=True).fetchone()
-                driver.autocommit = False
-            except psycopg.OperationalError:
-                pooled.invalidate()
-                return None, False
-            return row, True
-        finally:
-            pooled.close()
+            if self.engine.dispatch.before_cursor_execute:
+                # SQL echo and tracing listeners still see the statement
+                self.engine.dispatch.before_cursor_execute(
+                    None, None, self._state_sql, params, None, False
+                )
+            row = held.execute(self._state_sql, params, prepare=True).fetchone()
+        except psycopg.OperationalError:
+            self._drop(held)
+            return None, False
+        return row, True
+
+    def _connection(self) -> Any:
+        """This thread's held psycopg connection, opened (or reopened) when needed."""
+        local = self._local
+        held: Any = getattr(local, "held", None)
+        if held is not None and local.pid == os.getpid():
+            if not held.closed and (
+                self._recycle is None or time.monotonic() < local.expires
+            ):
+                return held
+            self._drop(held)
+        # else none yet, or the parent process's: never used (nor closed) here
+        pooled = self.engine.raw_connection()
+        pooled.detach()  # ours now: the pool neither counts nor resets it
+        held = pooled.dbapi_connection  # detached, it stays on the fairy
+        held.autocommit = True
+        local.held, local.pid = held, os.getpid()
+        local.expires = time.monotonic() + (self._recycle or 0.0)
+        with self._held_lock:
+            ended = [
+                c
+                for c in self._held
+                if c.pid == os.getpid() and not c.thread.is_alive()
+            ]
+            self._held = [c for c in self._held if c not in ended]
+            self._held.append(_Held(held, os.getpid(), threading.current_thread()))
+        for entry in ended:  # their threads are gone: nobody else will close them
+            _close(entry.connection)
+        return held
+
+    def _drop(self, held: Any) -> None:
+        """Close ``held`` and forget it."""
+        if getattr(self._local, "held", None) is held:
+            self._local.held = None
+        with self._held_lock:
+            self._held = [c for c in self._held if c.connection is not held]
+        _close(held)
+
+    def _close_held(self, engine: Engine) -> None:
+        """The engine was disposed: close every held connection of this process.
+
+        A parent's connections (inherited by a fork) stay referenced and unclosed:
+        closing or even freeing one here would end the parent's session.
+        """
+        pid = os.getpid()
+        with self._held_lock:
+            mine = [c for c in self._held if c.pid == pid]
+            self._held = [c for c in self._held if c.pid != pid]
+        for entry in mine:
+            _close(entry.connection)
+
+
+@dataclass(frozen=True)
+class _Held:
+    """A connection a thread holds for the state read."""
+
+    connection: Any
+    pid: int
+    thread: threading.Thread
+
+
+def _close(connection: Any) -> None:
+    with contextlib.suppress(Exception):  # already broken: nothing left to close
+        connection.close()
 
 
 def _uuid(text: Any) -> uuid.UUID | None:

@@ -65,9 +65,11 @@ def _stored(ids: list[uuid.UUID]) -> list[tuple[Any, ...]]:
     return found
 
 
+@pytest.mark.parametrize("copies", [1, 5])
 def test_bulk_rows_are_the_rows_an_executemany_stores(
-    app: Flask, vendor: VendorFixture, product: dict[str, Any]
+    app: Flask, vendor: VendorFixture, product: dict[str, Any], copies: int
 ) -> None:
+    """4 rows: one INSERT; 20 (more than bulk.SMALL): a COPY on PostgreSQL."""
     shared_meta = {"order": 7, "é": ["ü", None]}
     other = timezone(timedelta(hours=-5))
     variants = [
@@ -80,7 +82,7 @@ def test_bulk_rows_are_the_rows_an_executemany_stores(
         product_id = db.session.scalars(select(Product.id)).one()
         vendor_id = vendor.new.vendor.id
         # the same values twice: once through bulk, once through a Core insert
-        given = [_row(vendor_id, product_id, **v) for v in variants * 2]
+        given = [_row(vendor_id, product_id, **v) for v in variants * copies]
         twins = [
             {**row, "id": uuid.uuid4(), "key_hash": uuid.uuid4().bytes * 2}
             for row in given
@@ -103,6 +105,9 @@ def test_bulk_rows_are_the_rows_an_executemany_stores(
             event.remove(db.engine, "before_cursor_execute", watch)
         assert count == len(given)
         assert any("licenses" in statement for statement in seen)
+        copied = any(statement.startswith("COPY") for statement in seen)
+        postgres = db.engine.dialect.name == "postgresql"
+        assert copied == (postgres and len(given) > bulk.SMALL), seen
         connection.execute(insert(LICENSES), twins)
         db.session.commit()
         mine = _stored([row["id"] for row in given])

@@ -279,6 +279,34 @@ def test_storage_outage_falls_back_to_memory_and_recovers(
         server.stop()
 
 
+def test_a_redis_restart_is_no_outage(
+    build: Callable[..., Setup], tmp_path: Path
+) -> None:
+    """The connection a restart broke is replaced at once: no fallback, no error,
+    and the script Redis forgot is loaded again."""
+    server = RedisServer(tmp_path)
+    server.start()
+    setup = build(RATELIMIT_STORAGE_URI=server.url, RATELIMIT_VALIDATE="3/minute")
+    limiter = runtime_of(setup.app).limiter
+    try:
+        assert setup.validate().status_code == 200
+        server.stop()
+        server.start()
+        # the next request finds its connection dead, reconnects and counts in the
+        # new Redis (which lost the counters and the script)
+        assert setup.validate().status_code == 200
+        assert not limiter.falling_back
+        watcher = redis.Redis.from_url(server.url)
+        counted = [int(watcher.get(name) or 0) for name in watcher.scan_iter("*")]
+        watcher.close()
+        assert 1 in counted, counted
+        assert setup.validate().status_code == 200
+        assert setup.validate().status_code == 200
+        assert setup.validate().status_code == 429
+    finally:
+        server.stop()
+
+
 # --------------------------------------------------------------------------
 # Client addresses behind proxies
 # --------------------------------------------------------------------------
@@ -390,3 +418,24 @@ def test_a_first_success_costs_one_round_and_a_refused_guess_leaves_no_mark(
             for name in server.scan_iter(f"*{prefix}*"):
                 server.delete(name)
             server.close()
+
+
+def test_address_buckets_are_remembered_per_keyring_and_bounded() -> None:
+    from license_server.api import throttle
+    from license_server.keyring import Keyring
+
+    first, second = Keyring(b"\x01" * 32), Keyring(b"\x02" * 32)
+    assert throttle.address_bucket(first, "192.0.2.7") == throttle._address_bucket(
+        first, "192.0.2.7"
+    )
+    # another keyring (another app) names the same address differently
+    assert throttle.address_bucket(second, "192.0.2.7") != throttle.address_bucket(
+        first, "192.0.2.7"
+    )
+    # the /64 rule holds through the memo
+    assert throttle.address_bucket(first, "2001:db8::1") == throttle.address_bucket(
+        first, "2001:db8::ffff"
+    )
+    for n in range(throttle._ADDRESS_BUCKETS_MAX + 10):
+        throttle.address_bucket(first, f"10.0.{n // 256}.{n % 256}")
+    assert len(throttle._ADDRESS_BUCKETS[first]) <= throttle._ADDRESS_BUCKETS_MAX
