@@ -133,7 +133,14 @@ _BUMP = (
     update(Vendor)
     .where(Vendor.id == bindparam("vendor"))
     .values(event_seq=Vendor.event_seq + bindparam("count", type_=BigInteger))
-    .returning(Vendor.event_seq, Vendor.event_head, Vendor.event_mac_head)
+    .returning(
+        Vendor.event_seq,
+        Vendor.event_head,
+        Vendor.event_mac_head,
+        # whether any webhook endpoint may want these events (else the outbox
+        # skips its query of them)
+        outbox.HAS_ENDPOINTS,
+    )
 )
 _HEAD = (
     update(Vendor)
@@ -227,7 +234,7 @@ def append(
         return
     db.session.flush()  # the ORM changes these events record go first
     connection = db.session.connection()
-    seq, head, mac = connection.execute(
+    seq, head, mac, hooked = connection.execute(
         _BUMP, {"vendor": vendor_id, "count": len(events)}
     ).one()
     canonical = _Canonical(vendor_id, now)
@@ -274,9 +281,10 @@ def append(
         head, mac = heads
     # the webhooks of these events commit or roll back with them
     first = seq - len(events) + 1
-    outbox.write(
-        vendor_id=vendor_id, events=list(enumerate(events, start=first)), now=now
-    )
+    if hooked:
+        outbox.write(
+            vendor_id=vendor_id, events=list(enumerate(events, start=first)), now=now
+        )
     if not one:
         connection.execute(_HEAD, {"vendor": vendor_id, "head": head, "mac": mac})
 

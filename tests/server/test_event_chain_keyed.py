@@ -81,7 +81,8 @@ def test_single_event_appends_keep_the_chain_whole(
     app: Flask, client: FlaskClient, vendor: VendorFixture, product: dict[str, Any]
 ) -> None:
     """An activation's one event and the chain head go in one statement on
-    PostgreSQL; the chain, its keyed head and every other vendor field stay right."""
+    PostgreSQL; the chain, its keyed head and every other vendor field stay right;
+    a vendor without webhook endpoints costs no endpoint query."""
     from tests.conftest import create_license
     from tests.server.hardening_support import sql_statements
 
@@ -97,6 +98,8 @@ def test_single_event_appends_keep_the_chain_whole(
             assert public_call(client, "activate", **body)[0] == 201
     appends = [s for s in statements if "INSERT INTO events" in s]
     assert len(appends) == 3
+    # no webhook endpoint: the chain's vendor update said so, the outbox asks nothing
+    assert not [s for s in statements if s.startswith("SELECT webhook_endpoints")]
     heads = [s for s in statements if s.startswith("UPDATE vendors SET event_head")]
     with app.app_context():
         postgres = db.engine.dialect.name == "postgresql"
