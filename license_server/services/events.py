@@ -34,6 +34,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    insert,
     or_,
     select,
     update,
@@ -132,7 +133,14 @@ _BUMP = (
     update(Vendor)
     .where(Vendor.id == bindparam("vendor"))
     .values(event_seq=Vendor.event_seq + bindparam("count", type_=BigInteger))
-    .returning(Vendor.event_seq, Vendor.event_head, Vendor.event_mac_head)
+    .returning(
+        Vendor.event_seq,
+        Vendor.event_head,
+        Vendor.event_mac_head,
+        # whether any webhook endpoint may want these events (else the outbox
+        # skips its query of them)
+        outbox.HAS_ENDPOINTS,
+    )
 )
 _HEAD = (
     update(Vendor)
@@ -158,6 +166,25 @@ _ROW = (
     "mac",
 )
 _EVENTS = cast("Table", Event.__table__)
+# PostgreSQL, one event (an activation's, a revocation's): the event row and the
+# chain head in one statement (a data-modifying WITH runs once, to completion)
+# (the parameters are named apart from every column: an UPDATE or INSERT would take
+# a parameter named like one of its columns as a value to set)
+_EVENT_AND_HEAD = (
+    insert(_EVENTS)
+    .values(
+        {name: bindparam(f"new_{name}", type_=_EVENTS.c[name].type) for name in _ROW}
+    )
+    .add_cte(
+        update(Vendor)
+        .where(Vendor.id == bindparam("head_vendor"))
+        .values(
+            event_head=bindparam("head_digest", type_=String),
+            event_mac_head=bindparam("head_mac", type_=String),
+        )
+        .cte("head")
+    )
+)
 
 
 class _Canonical:
@@ -207,7 +234,7 @@ def append(
         return
     db.session.flush()  # the ORM changes these events record go first
     connection = db.session.connection()
-    seq, head, mac = connection.execute(
+    seq, head, mac, hooked = connection.execute(
         _BUMP, {"vendor": vendor_id, "count": len(events)}
     ).one()
     canonical = _Canonical(vendor_id, now)
@@ -240,14 +267,26 @@ def append(
             head, mac = digest, next_mac
         heads[:] = head, mac
 
-    bulk.insert_rows(connection, _EVENTS, _ROW, rows())
-    head, mac = heads
+    one = len(events) == 1 and connection.dialect.name == "postgresql"
+    if one:
+        (values,) = list(rows())  # run to its end: the chain's new head is set then
+        row = {f"new_{name}": value for name, value in zip(_ROW, values, strict=True)}
+        head, mac = heads
+        connection.execute(
+            _EVENT_AND_HEAD,
+            {**row, "head_vendor": vendor_id, "head_digest": head, "head_mac": mac},
+        )
+    else:
+        bulk.insert_rows(connection, _EVENTS, _ROW, rows())
+        head, mac = heads
     # the webhooks of these events commit or roll back with them
     first = seq - len(events) + 1
-    outbox.write(
-        vendor_id=vendor_id, events=list(enumerate(events, start=first)), now=now
-    )
-    connection.execute(_HEAD, {"vendor": vendor_id, "head": head, "mac": mac})
+    if hooked:
+        outbox.write(
+            vendor_id=vendor_id, events=list(enumerate(events, start=first)), now=now
+        )
+    if not one:
+        connection.execute(_HEAD, {"vendor": vendor_id, "head": head, "mac": mac})
 
 
 def chained_fields(event: Event) -> dict[str, Any]:

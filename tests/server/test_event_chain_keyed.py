@@ -75,3 +75,43 @@ def test_the_plain_digest_is_kept_for_export(
     listed = client.get("/v1/admin/events", headers=vendor.headers).get_json()["data"]
     assert all(len(row["digest"]) == 64 for row in listed)
     assert "mac" not in listed[0]  # the keyed MAC is the server's own check
+
+
+def test_single_event_appends_keep_the_chain_whole(
+    app: Flask, client: FlaskClient, vendor: VendorFixture, product: dict[str, Any]
+) -> None:
+    """An activation's one event and the chain head go in one statement on
+    PostgreSQL; the chain, its keyed head and every other vendor field stay right;
+    a vendor without webhook endpoints costs no endpoint query."""
+    from tests.conftest import create_license
+    from tests.server.hardening_support import sql_statements
+
+    key = create_license(client, vendor)["key"]
+    with app.app_context():
+        before = db.session.get(Vendor, vendor.new.vendor.id)
+        assert before is not None
+        created, name = before.created_at, before.name
+        db.session.remove()
+    with sql_statements(app) as statements:
+        for n in range(3):
+            body = {"license_key": key, "domain": f"s{n}.example", "product": "jannah"}
+            assert public_call(client, "activate", **body)[0] == 201
+    appends = [s for s in statements if "INSERT INTO events" in s]
+    assert len(appends) == 3
+    # no webhook endpoint: the chain's vendor update said so, the outbox asks nothing
+    assert not [s for s in statements if s.startswith("SELECT webhook_endpoints")]
+    heads = [s for s in statements if s.startswith("UPDATE vendors SET event_head")]
+    with app.app_context():
+        postgres = db.engine.dialect.name == "postgresql"
+        assert all(("WITH head AS" in s) == postgres for s in appends)
+        assert len(heads) == (0 if postgres else 3)
+        keyring = runtime_of(app).keyring
+        assert events.verify_chain(keyring, vendor.new.vendor.id) == []
+        after = db.session.get(Vendor, vendor.new.vendor.id)
+        assert after is not None
+        assert (after.created_at, after.name) == (created, name)
+        last = db.session.scalars(
+            select(Event).where(Event.vendor_id == after.id).order_by(Event.seq.desc())
+        ).first()
+        assert last is not None and last.action == "activation.created"
+        assert (after.event_seq, after.event_head) == (last.seq, last.digest)
