@@ -25,7 +25,8 @@ Each phase is a warm-up then ``--repeat`` (3) runs of ``--duration`` (10) second
 the table shows medians. ``--quick`` is a smaller run (1,000 and 20,000 licenses, one
 5-second run per phase).
 ``--servers gunicorn,gunicorn:4,granian`` compares servers (``NAME[:THREADS]``);
-``--profile`` samples one worker with py-spy during each validate phase.
+``--profile`` samples one worker with py-spy during each validate, update check and
+activate phase.
 """
 
 from __future__ import annotations
@@ -102,7 +103,11 @@ def parse_args() -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="a server setting, e.g. --set LAST_SEEN_FLUSH_INTERVAL=1 (repeatable)",
     )
-    parser.add_argument("--profile", action="store_true", help="py-spy each validate")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy one worker in each validate, update and activate phase",
+    )
     parser.add_argument("--no-issue", action="store_true", help="skip license issue")
     parser.add_argument(
         "--pg-url",
@@ -437,30 +442,44 @@ def bench_server(
         check_pairs(server, pairs)
         row: dict[str, Any] = {"server": served_with(server)}
         print(f"  {row['server']} ...", flush=True)
+
+        def profile_to(endpoint: str) -> Path | None:
+            if not args.profile:
+                return None
+            name = f"profile-{endpoint}-{len(pairs)}-{spec or 'default'}-{server.port}"
+            return args.out / f"{name.replace(':', 'x')}.txt"
+
         if "validate" in args.phases:
-            profile_to = None
-            if args.profile:
-                name = f"profile-{len(pairs)}-{spec or 'default'}-{server.port}.txt"
-                profile_to = args.out / name.replace(":", "x")
             row["validate"] = phase(
                 args,
                 server,
                 "validate.lua",
                 pairs_file,
                 PRODUCT["slug"],
-                profile_to=profile_to,
+                profile_to=profile_to("validate"),
             )
         if "update" in args.phases:
             import updates as update_bench
 
             update_bench.check_offers_package(server, pairs)
             row["update"] = phase(
-                args, server, "updates.lua", pairs_file, PRODUCT["slug"]
+                args,
+                server,
+                "updates.lua",
+                pairs_file,
+                PRODUCT["slug"],
+                profile_to=profile_to("update"),
             )
         if "activate" in args.phases:
             tag = uuid.uuid4().hex[:8]
             row["activate"] = phase(
-                args, server, "activate.lua", pool_file, PRODUCT["slug"], tag
+                args,
+                server,
+                "activate.lua",
+                pool_file,
+                PRODUCT["slug"],
+                tag,
+                profile_to=profile_to("activate"),
             )
         row["healthz"] = phase(args, server, "healthz.lua", path="/healthz")
         if any(row[name]["errors"] for name in PHASES if name in row):
