@@ -144,9 +144,13 @@ def _shared_dialect_engine(
     shared = _DIALECTS.get(key)
     if shared is None:
         first = _make_engine(self, bind_key, options, app)
-        with first.connect():
-            pass
-        first.dispose()
+        try:
+            with first.connect():
+                pass
+        except Exception:  # noqa: BLE001 - unreachable: fail where production does
+            return engine  # unshared; it fails on its first use, not in create_app
+        finally:
+            first.dispose()
         shared = _DIALECTS[key] = (first.dialect, LRUCache(5000))
     engine.dialect, engine._compiled_cache = shared
     return engine
