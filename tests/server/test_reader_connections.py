@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,18 +42,16 @@ def served(postgres_url: str, tmp_path: Path) -> Iterator[tuple[Flask, dict[str,
     engine.dispose()
 
 
-def _backends(postgres_url: str) -> int:
-    """Connections to the test database other than the one asking."""
+def _alive(postgres_url: str, pids: list[int]) -> list[int]:
+    """Which of these server processes (backend pids) still have a session."""
     engine = create_engine(postgres_url)
     with engine.connect() as connection:
-        count = connection.scalar(
-            text(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        )
+        rows = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+            {"pids": pids},
+        ).all()
     engine.dispose()
-    return int(count or 0)
+    return sorted(row[0] for row in rows)
 
 
 def _valid(app: Flask, body: dict[str, Any]) -> bool:
@@ -98,12 +97,17 @@ def test_disposing_the_engine_closes_every_thread_connection(
     assert results == [True, True]
     held = list(runtime_of(app).reader._held)
     assert len(held) == 2 and all(not entry.connection.closed for entry in held)
+    pids = sorted(entry.connection.info.backend_pid for entry in held)
+    assert _alive(postgres_url, pids) == pids
     runtime_of(app).engine.dispose()
     assert all(entry.connection.closed for entry in held)
     barrier.wait(10)
     for thread in threads:
         thread.join(10)
-    assert _backends(postgres_url) == 0
+    deadline = time.monotonic() + 10  # a backend exits just after its client left
+    while _alive(postgres_url, pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _alive(postgres_url, pids) == []  # the server ended both sessions
 
 
 def test_an_ended_thread_connection_is_closed_by_the_next_opened(
