@@ -238,7 +238,8 @@ class RedisCounters:
         import redis
 
         # a stalled Redis must not stall requests: give up quickly, then fail open
-        self.client = redis.Redis.from_url(
+        # (the pool is only the URL's connection settings: each thread makes its own)
+        self.pool = redis.ConnectionPool.from_url(
             uri, socket_connect_timeout=0.5, socket_timeout=0.5
         )
         # the script's name in Redis (EVALSHA), not a security use of SHA-1
@@ -264,7 +265,7 @@ class RedisCounters:
         local = self._local
         connection = getattr(local, "connection", None)
         if connection is None or local.pid != os.getpid():
-            pool = self.client.connection_pool
+            pool = self.pool
             connection = pool.connection_class(**pool.connection_kwargs)
             local.connection, local.pid = connection, os.getpid()
         return connection

@@ -32,6 +32,7 @@ from sqlalchemy import (
     BigInteger,
     String,
     Table,
+    Update,
     and_,
     bindparam,
     insert,
@@ -142,14 +143,21 @@ _BUMP = (
         outbox.HAS_ENDPOINTS,
     )
 )
-_HEAD = (
-    update(Vendor)
-    .where(Vendor.id == bindparam("vendor"))
-    .values(
-        event_head=bindparam("head", type_=String),
-        event_mac_head=bindparam("mac", type_=String),
+
+
+def _head_update(vendor: str, digest: str, mac: str) -> Update:
+    """Move a vendor's chain head: the update, with its parameters' names."""
+    return (
+        update(Vendor)
+        .where(Vendor.id == bindparam(vendor))
+        .values(
+            event_head=bindparam(digest, type_=String),
+            event_mac_head=bindparam(mac, type_=String),
+        )
     )
-)
+
+
+_HEAD = _head_update("vendor", "head", "mac")
 # the columns of an event row, in the order append builds them (the id is the
 # database's: its sequence numbers the rows in the order they are written)
 _ROW = (
@@ -175,15 +183,7 @@ _EVENT_AND_HEAD = (
     .values(
         {name: bindparam(f"new_{name}", type_=_EVENTS.c[name].type) for name in _ROW}
     )
-    .add_cte(
-        update(Vendor)
-        .where(Vendor.id == bindparam("head_vendor"))
-        .values(
-            event_head=bindparam("head_digest", type_=String),
-            event_mac_head=bindparam("head_mac", type_=String),
-        )
-        .cte("head")
-    )
+    .add_cte(_head_update("head_vendor", "head_digest", "head_mac").cte("head"))
 )
 
 

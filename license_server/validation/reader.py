@@ -161,9 +161,9 @@ class Reader:
 
     def _connection(self) -> Any:
         """This thread's held psycopg connection, opened (or reopened) when needed."""
-        local = self._local
+        local, pid = self._local, os.getpid()
         held: Any = getattr(local, "held", None)
-        if held is not None and local.pid == os.getpid():
+        if held is not None and local.pid == pid:
             if not held.closed and (
                 self._recycle is None or time.monotonic() < local.expires
             ):
@@ -174,16 +174,12 @@ class Reader:
         pooled.detach()  # ours now: the pool neither counts nor resets it
         held = pooled.dbapi_connection  # detached, it stays on the fairy
         held.autocommit = True
-        local.held, local.pid = held, os.getpid()
+        local.held, local.pid = held, pid
         local.expires = time.monotonic() + (self._recycle or 0.0)
         with self._held_lock:
-            ended = [
-                c
-                for c in self._held
-                if c.pid == os.getpid() and not c.thread.is_alive()
-            ]
+            ended = [c for c in self._held if c.pid == pid and not c.thread.is_alive()]
             self._held = [c for c in self._held if c not in ended]
-            self._held.append(_Held(held, os.getpid(), threading.current_thread()))
+            self._held.append(_Held(held, pid, threading.current_thread()))
         for entry in ended:  # their threads are gone: nobody else will close them
             _close(entry.connection)
         return held
