@@ -29,9 +29,10 @@ import dataclasses
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from license_server import domains, keys
 from license_server.compat import edd_items
@@ -46,10 +47,54 @@ from license_server.models import (
     LicenseStatus,
     Product,
 )
-from license_server.services import events, products
+from license_server.services import bulk, events, products
 
 ACTOR = "import:edd"
 UNLIMITED_SEATS = 100_000  # the admin API's largest max_domains
+BATCH = 500  # licences read and written together
+
+_LICENSES = cast(Table, License.__table__)
+_LICENSE_COLUMNS = (
+    "id",
+    "vendor_id",
+    "product_id",
+    "key_hash",
+    "key_sealed",
+    "key_hint",
+    "status",
+    "max_domains",
+    "expires_at",
+    "updates_until",
+    "customer_email",
+    "customer_name",
+    "metadata",
+    "created_at",
+    "updated_at",
+)
+_EDD_LICENSES = cast(Table, EddLicense.__table__)
+_EDD_COLUMNS = (
+    "license_id",
+    "vendor_id",
+    "edd_id",
+    "download_id",
+    "price_id",
+    "payment_id",
+    "unlimited",
+    "imported_at",
+    "parent_edd_id",
+    "bundle",
+)
+_ACTIVATIONS = cast(Table, Activation.__table__)
+_ACTIVATION_COLUMNS = (
+    "id",
+    "vendor_id",
+    "license_id",
+    "domain",
+    "development",
+    "created_at",
+    "last_seen_at",
+    "deactivated_by_owner",
+)
 
 
 @dataclass
@@ -136,11 +181,24 @@ class _Run:
         self.clock = _Clock(store.timezone, store.gmt_offset_minutes)
         self.summary = Summary()
         self.events: list[events.NewEvent] = []
+        self.products: dict[str, Product] = {}
+        self.linked: set[int] = set()  # EDD ids with a licence here
+        self.taken: set[bytes] = set()  # key digests with a licence (any vendor's)
+        self.license_rows: list[tuple[Any, ...]] = []
+        self.edd_rows: list[tuple[Any, ...]] = []
+        self.activation_rows: list[tuple[Any, ...]] = []
 
     def event(self, action: str, kind: str, subject: uuid.UUID, **data: object) -> None:
         self.events.append(events.NewEvent(ACTOR, action, kind, str(subject), data))
 
     def product(self, download: Download) -> Product:
+        """The download's product: found once a run by its EDD id or name, or made."""
+        name = f"{download.id}:{download.title}"
+        if name not in self.products:
+            self.products[name] = self._product(download)
+        return self.products[name]
+
+    def _product(self, download: Download) -> Product:
         found = None
         if download.id:
             found = edd_items.product_for_item_id(self.vendor_id, download.id)
@@ -182,87 +240,111 @@ class _Run:
             slug = f"{base}-{number}"
         return slug
 
+    def licenses(self, batch: list[tuple[LicenseRow, Download]]) -> None:
+        """Import a batch of licences: two reads, then one INSERT per table.
+
+        What a licence finds (its EDD link, a licence with its key) is read for
+        the whole batch at once; what the batch creates is remembered, so a row
+        repeating an EDD id or a key is found or skipped as it would be after a
+        flush. The products go first (ORM objects, flushed when made), then the
+        licences, their EDD rows and their activations as Core rows
+        (:mod:`services.bulk`: COPY on PostgreSQL), in that order for the
+        foreign keys. The events keep the rows' order.
+        """
+        if not batch:
+            return
+        parsed = [(row, download, _key_of(row)) for row, download in batch]
+        lookup = self.keyring.license_lookup
+        digests = {key.body: lookup(key.body) for _, _, key in parsed if key}
+        self.linked |= _existing(
+            EddLicense.edd_id,
+            [row.id for row, _, _ in parsed],
+            EddLicense.vendor_id == self.vendor_id,
+        )
+        self.taken |= _existing(License.key_hash, list(digests.values()))
+        for row, download, key in parsed:
+            product = self.product(download)
+            if row.id in self.linked:
+                self.summary.licenses_found += 1
+                continue
+            digest = digests[key.body] if key else b""
+            if key is None or row.status == "private" or digest in self.taken:
+                self.summary.licenses_skipped += 1
+                continue
+            self.linked.add(row.id)
+            self.taken.add(digest)
+            self.license(row, key, digest, product, download)
+        self.write()
+
     def license(
-        self, row: LicenseRow, product: Product, download: Download | None
+        self,
+        row: LicenseRow,
+        key: keys.LicenseKey,
+        digest: bytes,
+        product: Product,
+        download: Download,
     ) -> None:
-        link = db.session.scalar(
-            select(EddLicense).where(
-                EddLicense.vendor_id == self.vendor_id, EddLicense.edd_id == row.id
-            )
-        )
-        if link is not None:
-            self.summary.licenses_found += 1
-            return
-        key = keys.parse_legacy_key(row.key) if row.key else None
-        if key is None:
-            try:
-                key = keys.parse_key(row.key)
-            except keys.InvalidKeyFormat:
-                key = None
-        digest = self.keyring.license_lookup(key.body) if key else b""
-        taken = key and db.session.scalar(
-            select(License.id).where(License.key_hash == digest)
-        )
-        if key is None or row.status == "private" or taken:
-            self.summary.licenses_skipped += 1
-            return
         limit = _limit(row, download)
         seats = _seats(limit)
         created = self.clock.utc(row.created)
         expires = None if not row.expiration else self.clock.from_stamp(row.expiration)
         license_id = uuid.uuid4()
-        license = License(
-            id=license_id,
-            vendor_id=self.vendor_id,
-            product_id=product.id,
-            key_hash=digest,
-            # bound to its row like every key (AES-GCM associated data)
-            key_sealed=self.keyring.seal_license_key(
-                str(key), vendor_id=self.vendor_id, license_id=license_id
-            ),
-            key_hint=key.body[-4:],
-            status=LicenseStatus.SUSPENDED
-            if row.status == "disabled"
-            else LicenseStatus.ACTIVE,
-            max_domains=None if seats == product.max_domains else seats,
-            expires_at=expires,
-            updates_until=expires,
-            customer_email=(row.customer_email or None),
-            customer_name=(row.customer_name or None),
-            meta={},
-            created_at=created,
-            updated_at=self.now,
-        )
-        db.session.add(license)
-        db.session.flush()  # no ORM relationship orders these inserts
-        db.session.add(
-            EddLicense(
-                license_id=license.id,
-                vendor_id=self.vendor_id,
-                edd_id=row.id,
-                download_id=row.download_id,
-                price_id=row.price_id,
-                payment_id=row.payment_id,
-                unlimited=limit == 0,
-                imported_at=self.now,
-                parent_edd_id=row.parent or None,
-                bundle=download is not None and download.bundle,
+        key_hint = key.body[-4:]
+        self.license_rows.append(
+            (
+                license_id,
+                self.vendor_id,
+                product.id,
+                digest,
+                # bound to its row like every key (AES-GCM associated data)
+                self.keyring.seal_license_key(
+                    str(key), vendor_id=self.vendor_id, license_id=license_id
+                ),
+                key_hint,
+                LicenseStatus.SUSPENDED
+                if row.status == "disabled"
+                else LicenseStatus.ACTIVE,
+                None if seats == product.max_domains else seats,
+                expires,
+                expires,
+                row.customer_email or None,
+                row.customer_name or None,
+                {},
+                created,
+                self.now,
             )
         )
-        db.session.flush()
+        self.edd_rows.append(
+            (
+                license_id,
+                self.vendor_id,
+                row.id,
+                row.download_id,
+                row.price_id,
+                row.payment_id,
+                limit == 0,
+                self.now,
+                row.parent or None,
+                download.bundle,
+            )
+        )
         self.summary.licenses_created += 1
         self.event(
             "license.imported",
             "license",
-            license.id,
+            license_id,
             edd_license_id=row.id,
-            key_hint=license.key_hint,
+            key_hint=key_hint,
             product=product.slug,
         )
-        self.sites(license, product, row.sites, created)
+        self.sites(license_id, product, row.sites, created)
 
     def sites(
-        self, license: License, product: Product, sites: list[str], created: datetime
+        self,
+        license_id: uuid.UUID,
+        product: Product,
+        sites: list[str],
+        created: datetime,
     ) -> None:
         seen: set[str] = set()
         for site in sites:
@@ -275,27 +357,62 @@ class _Run:
                 self.summary.sites_merged += 1
                 continue
             seen.add(domain)
-            activation = Activation(
-                id=uuid.uuid4(),
-                vendor_id=self.vendor_id,
-                license_id=license.id,
-                domain=domain,
-                development=domains.is_development_host(
-                    domain, product.dev_patterns or ()
-                ),
-                environment=None,
-                created_at=created,
-                last_seen_at=created,
+            activation_id = uuid.uuid4()
+            self.activation_rows.append(
+                (
+                    activation_id,
+                    self.vendor_id,
+                    license_id,
+                    domain,
+                    domains.is_development_host(domain, product.dev_patterns or ()),
+                    created,
+                    created,
+                    False,
+                )
             )
-            db.session.add(activation)
             self.summary.activations_created += 1
             self.event(
                 "activation.imported",
                 "activation",
-                activation.id,
-                license_id=str(license.id),
+                activation_id,
+                license_id=str(license_id),
                 domain=domain,
             )
+
+    def write(self) -> None:
+        """Insert the licences, EDD rows and activations made since the last write."""
+        db.session.flush()  # the products (and the store settings) go first
+        connection = db.session.connection()
+        for table, columns, rows in (
+            (_LICENSES, _LICENSE_COLUMNS, self.license_rows),
+            (_EDD_LICENSES, _EDD_COLUMNS, self.edd_rows),
+            (_ACTIVATIONS, _ACTIVATION_COLUMNS, self.activation_rows),
+        ):
+            if rows:
+                bulk.insert_rows(connection, table, columns, rows)
+                rows.clear()
+
+
+def _key_of(row: LicenseRow) -> keys.LicenseKey | None:
+    """The row's key (a legacy EDD key or one of ours), or None when it is neither."""
+    key = keys.parse_legacy_key(row.key) if row.key else None
+    if key is None:
+        try:
+            key = keys.parse_key(row.key)
+        except keys.InvalidKeyFormat:
+            key = None
+    return key
+
+
+def _existing(column: Any, values: list[Any], *where: Any) -> set[Any]:
+    """Which of ``values`` are in ``column`` already (read in chunks of 500)."""
+    found: set[Any] = set()
+    for start in range(0, len(values), 500):
+        chunk = values[start : start + 500]
+        found.update(
+            db.session.scalars(select(column).where(column.in_(chunk), *where))
+        )
+    return found
 
 
 def import_store(
@@ -319,7 +436,7 @@ def import_store(
     by_id = {download.id: download for download in store.downloads if download.id}
     by_name = {download.title: download for download in store.downloads}
     rows = {row.id: row for row in store.licenses}
-    products_of: dict[str, Product] = {}
+    batch: list[tuple[LicenseRow, Download]] = []
     for row in store.licenses:
         download = by_id.get(row.download_id) or by_name.get(row.product_name)
         if download is None:
@@ -328,11 +445,11 @@ def import_store(
         parent = rows.get(row.parent) if row.parent else None
         if parent is not None:
             row = _inherit(row, parent, by_id.get(parent.download_id))
-        name = f"{download.id}:{download.title}"
-        if name not in products_of:
-            products_of[name] = run.product(download)
-        run.license(row, products_of[name], download)
-        db.session.flush()
+        batch.append((row, download))
+        if len(batch) == BATCH:
+            run.licenses(batch)
+            batch = []
+    run.licenses(batch)
     events.append(keyring=keyring, vendor_id=vendor_id, events=run.events, now=now)
     run.summary.dry_run = dry_run
     if dry_run:
