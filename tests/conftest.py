@@ -9,6 +9,7 @@ it those tests skip, unless ``REQUIRE_POSTGRES=1`` (CI), where they fail.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import shutil
 import sqlite3
@@ -264,6 +265,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, tier))
         if uses_postgres(item) and item.get_closest_marker("postgresql") is None:
             item.add_marker(pytest.mark.postgresql)
+
+
+# The cyclic garbage collector took about a seventh of a worker's CPU: 27 full
+# collections a run, each walking every object (about 430,000 by the end, 240,000 of
+# them made by the collection: modules, test items), and thousands of young
+# collections at Python's default threshold of 700 allocations. After collection a
+# worker freezes what exists (as the WSGI entry freezes the built app: those objects
+# stay, but no collection walks them again) and collects the young generation every
+# 10,000 allocations: full collections drop to about 8 and the collector's CPU from
+# about 7 s to 3 s of a serial run, with the same peak memory. Only the test process
+# is tuned; what a test allocates is collected as before, only less often.
+GC_THRESHOLD = (10_000, 10, 10)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Freeze what collection made, and collect the young generation less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 def _may_select_system(config: pytest.Config) -> bool:
