@@ -44,7 +44,7 @@ from sqlalchemy import (
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, Event, Vendor
-from license_server.services import bulk, pages
+from license_server.services import bulk, driver, pages
 from license_server.webhooks import outbox
 
 
@@ -130,7 +130,7 @@ def _fields(
 
 
 # built once: an append pays neither their construction nor their cache keys again
-_BUMP = (
+_BUMP = driver.Prepared(
     update(Vendor)
     .where(Vendor.id == bindparam("vendor"))
     .values(event_seq=Vendor.event_seq + bindparam("count", type_=BigInteger))
@@ -178,7 +178,7 @@ _EVENTS = cast("Table", Event.__table__)
 # chain head in one statement (a data-modifying WITH runs once, to completion)
 # (the parameters are named apart from every column: an UPDATE or INSERT would take
 # a parameter named like one of its columns as a value to set)
-_EVENT_AND_HEAD = (
+_EVENT_AND_HEAD = driver.Prepared(
     insert(_EVENTS)
     .values(
         {name: bindparam(f"new_{name}", type_=_EVENTS.c[name].type) for name in _ROW}
@@ -234,9 +234,10 @@ def append(
         return
     db.session.flush()  # the ORM changes these events record go first
     connection = db.session.connection()
-    seq, head, mac, hooked = connection.execute(
-        _BUMP, {"vendor": vendor_id, "count": len(events)}
-    ).one()
+    bumped = _BUMP.first(connection, {"vendor": vendor_id, "count": len(events)})
+    if bumped is None:
+        raise LookupError(f"no vendor {vendor_id} to append events to")
+    seq, head, mac, hooked = bumped
     canonical = _Canonical(vendor_id, now)
     chain_mac = keyring.chain_mac
     heads = [head, mac]
@@ -272,8 +273,8 @@ def append(
         (values,) = list(rows())  # run to its end: the chain's new head is set then
         row = {f"new_{name}": value for name, value in zip(_ROW, values, strict=True)}
         head, mac = heads
-        connection.execute(
-            _EVENT_AND_HEAD,
+        _EVENT_AND_HEAD.first(
+            connection,
             {**row, "head_vendor": vendor_id, "head_digest": head, "head_mac": mac},
         )
     else:
