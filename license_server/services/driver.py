@@ -10,12 +10,12 @@ always), prepared server-side. Elsewhere (SQLite) it is the plain
 ``connection.execute``.
 
 What SQLAlchemy would do per statement is kept: each parameter goes through its
-type's bind processor (a ``UTCDateTime`` in UTC, a JSON value serialised), a
-column's scalar default is filled in as the INSERT would, the engine's
-``before_cursor_execute`` listeners see the SQL (echo, tracing), and a driver error
-is raised as SQLAlchemy's own exception class (``IntegrityError`` for a unique
-violation, ``OperationalError`` for a lost connection, which is invalidated so the
-pool does not hand it out again).
+type's bind processor (a ``UTCDateTime`` in UTC, a JSON value serialised), the
+values written in the statement and a column's scalar default are filled in, the
+engine's ``before_cursor_execute`` listeners see the SQL (echo, tracing), and a
+driver error is raised as SQLAlchemy's own exception class (``IntegrityError`` for
+a unique violation, ``OperationalError`` for a lost connection, which is
+invalidated so the pool does not hand it out again).
 """
 
 from __future__ import annotations
@@ -91,6 +91,9 @@ class Prepared:
 def _compile(statement: Executable, dialect: Dialect) -> _Compiled:
     compiled: Any = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
     defaults: dict[str, Any] = {}
+    for bind, name in compiled.bind_names.items():  # values written in the statement
+        if not bind.required:
+            defaults[name] = bind.effective_value
     for column in getattr(compiled, "insert_prefetch", ()):
         default = column.default
         if default is None or not default.is_scalar:
