@@ -29,6 +29,7 @@ from license_server.keyring import Keyring
 from license_server.models import Activation, License, Product, UTCDateTime
 from license_server.runtime import Runtime
 from license_server.services import common, driver, pages
+from license_server.services.events import Bump, chain_bumped_by
 from license_server.services.unit import transaction, transactional
 from license_server.services.validation import is_development
 from license_server.signing import OpenKey
@@ -76,11 +77,15 @@ _INSERTED += ["environment", "created_at", "last_seen_at"]
 
 
 @functools.cache
-def _insert_statement(*, development: bool, limited: bool) -> driver.Prepared:
+def _insert_statement(
+    *, development: bool, limited: bool, bump: bool
+) -> driver.Prepared:
     """Return the seat-checked insert of one activation, built once per kind.
 
     Built once and executed with bound values (prepared on PostgreSQL), so an
     activation pays neither the statement's construction nor its compilation again.
+    ``bump`` (PostgreSQL): the same statement numbers the activation's event in
+    the vendor's chain when it inserted the row (``events.chain_bumped_by``).
     """
     row = select(
         bindparam("id", type_=Uuid),
@@ -97,7 +102,10 @@ def _insert_statement(*, development: bool, limited: bool) -> driver.Prepared:
         taken = seats_taken(seats, development=development)
         row = row.where(taken < bindparam("limit", type_=Integer))
     statement = insert(Activation).from_select(_INSERTED, row)
-    return driver.Prepared(statement.returning(Activation.id))
+    statement = statement.returning(Activation.id)
+    if bump:
+        return driver.Prepared(chain_bumped_by(statement, "id"))
+    return driver.Prepared(statement)
 
 
 def _insert_if_seat_free(
@@ -108,13 +116,15 @@ def _insert_if_seat_free(
     environment: str | None,
     limit: int | None,
     now: datetime,
-) -> uuid.UUID | None:
+) -> tuple[uuid.UUID | None, Bump | None]:
     """Insert an activation only if the license has a free seat: one atomic statement.
 
     The seat count and the insert are one ``INSERT ... SELECT ... WHERE count < limit``;
     on PostgreSQL the caller also holds the license row lock, so two transactions
-    cannot both see the last free seat. SQLite runs one writer at a time and takes
-    its write lock when this statement starts.
+    cannot both see the last free seat, and the statement also bumps the vendor's
+    event chain for the activation's event (returned, for the event's append).
+    SQLite runs one writer at a time and takes its write lock when this statement
+    starts. Returns the new id (None: no seat) and the bump (None: not bumped).
     """
     new_id = uuid.uuid4()
     values: dict[str, Any] = {
@@ -129,9 +139,17 @@ def _insert_if_seat_free(
     }
     if limit is not None:
         values.update(seat_license=state.id, limit=limit)
-    statement = _insert_statement(development=development, limited=limit is not None)
-    inserted = statement.first(db.session.connection(), values)
-    return new_id if inserted is not None and inserted[0] == new_id else None
+    connection = db.session.connection()
+    bumping = connection.dialect.name == "postgresql"
+    if bumping:
+        values["vendor"] = state.vendor_id
+    statement = _insert_statement(
+        development=development, limited=limit is not None, bump=bumping
+    )
+    inserted = statement.first(connection, values)
+    if inserted is None or inserted[0] != new_id:
+        return None, None
+    return new_id, Bump(*inserted[1:]) if bumping else None
 
 
 _LOCK = driver.Prepared(
@@ -227,7 +245,7 @@ def activate(
         development = is_development(site, item)
         limit = item.max_dev_domains if development else state.seat_limit(item)
         try:
-            new_id = _insert_if_seat_free(
+            new_id, bump = _insert_if_seat_free(
                 state=state,
                 site=site,
                 development=development,
@@ -260,6 +278,7 @@ def activate(
                 "development": development,
             },
             now=now,
+            bumped=bump,
         )
         taken = state.active_domains + (0 if development else 1)
         return (
