@@ -62,6 +62,7 @@ from license_server.updates.schemas import UpdateCheckIn
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # what a route's answer is: status, JSON body (None: no body), headers, result code
 Served = tuple[int, dict[str, Any] | None, dict[str, str], str | None]
+_BASE_URL = "license_server.base_url"  # the update check's root URL, in the environ
 
 
 class _Field:
@@ -188,19 +189,15 @@ def _update_check(
             runtime=runtime,
             updates=updates_of(app),
             if_none_match=environ.get("HTTP_IF_NONE_MATCH"),
-            base_url=environ["license_server.base_url"],
+            base_url=environ[_BASE_URL],
             now=runtime.now(),
             parsed=parsed,
             **args,
         )
     if answer.body is None:
         return 304, None, {"ETag": answer.etag}, answer.code
-    return (
-        200,
-        answer.body,
-        {"ETag": answer.etag, "Cache-Control": "no-store"},
-        (answer.code),
-    )
+    headers = {"ETag": answer.etag, "Cache-Control": "no-store"}
+    return 200, answer.body, headers, answer.code
 
 
 def _admit_update_check(
@@ -223,7 +220,7 @@ def _admit_update_check(
     if not host:  # characters a host cannot have: Flask's answer
         return False
     root = script_name.rstrip("/")
-    environ["license_server.base_url"] = f"{scheme}://{host}{root}/"
+    environ[_BASE_URL] = f"{scheme}://{host}{root}/"  # for _update_check
     return True
 
 
