@@ -66,6 +66,12 @@ def main() -> None:
         action="store_true",
         help="CPU of the served request by package (cProfile, own time)",
     )
+    parser.add_argument(
+        "--path",
+        choices=["validate", "update"],
+        default="validate",
+        help="the request --pyinstrument served and --by-package profile",
+    )
     args = parser.parse_args()
     backends = [args.backend] if args.backend else ["postgresql", "sqlite"]
     for backend in backends:
@@ -210,6 +216,29 @@ def _package(path: str) -> str:
     return path
 
 
+def _publish_release(app: Any, api_key: str, product_id: str) -> None:
+    """Publish release 1.1.0 of the product, so every update check has a package."""
+    import updates as update_bench  # bench/updates.py
+
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {api_key}"}
+    base = "/v1/admin"
+    made = client.post(
+        f"{base}/products/{product_id}/releases",
+        json={"version": "1.1.0", "changelog": "* Faster"},
+        headers=auth,
+    )
+    release = made.get_json()["id"]
+    client.put(
+        f"{base}/releases/{release}/package",
+        data=update_bench.package(PRODUCT["slug"], 1),
+        headers={**auth, "Content-Type": "application/zip"},
+    )
+    published = client.post(f"{base}/releases/{release}/publish", headers=auth)
+    if published.status_code != 200:
+        sys.exit(f"cannot publish: {published.status_code} {published.get_data()!r}")
+
+
 def _make_app(url: str, scratch: Path, limiter: bool) -> Any:
     config: dict[str, Any] = {
         "DATABASE_URL": url,
@@ -217,7 +246,14 @@ def _make_app(url: str, scratch: Path, limiter: bool) -> Any:
         "INSTANCE_PATH": str(scratch),
         "RATELIMIT_ENABLED": int(limiter),
     }
-    for name in ("ACTIVATE", "VALIDATE", "DEACTIVATE", "JWKS", "LICENSE_KEY"):
+    for name in (
+        "ACTIVATE",
+        "VALIDATE",
+        "DEACTIVATE",
+        "JWKS",
+        "LICENSE_KEY",
+        "UPDATE_CHECK",
+    ):
         config[f"RATELIMIT_{name}"] = UNLIMITED
     config["RATELIMIT_FAILED_LOOKUPS"] = UNLIMITED
     return create_app(config)
@@ -250,6 +286,7 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
         key_prefix=PRODUCT["key_prefix"],
     )
     pairs = seed.seed(target, start=0, count=args.licenses).sample
+    _publish_release(app, new.api_key, product.get_json()["id"])
     random.shuffle(pairs)
     bodies = [
         {"license_key": k, "domain": d, "product": PRODUCT["slug"], "nonce": "n"}
@@ -268,12 +305,25 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
 
         return call
 
+    updates = [
+        {**b, "version": "1.0.0", "wp_version": "6.6.2", "php_version": "8.2.12"}
+        for b in bodies
+    ]
+
+    def update_check(i: int) -> None:
+        status, body = _call(
+            app, _environ("POST", "/v1/updates/check", updates[i % len(updates)])
+        )
+        if not status.startswith("200") or b'"package":"http' not in body:
+            sys.exit(f"update check failed: {status} {body[:300]!r}")
+
     _cpu_per_call(
         "GET /healthz",
         args.requests,
         lambda i: _call(app, _environ("GET", "/healthz", None)) and None,
     )
     _cpu_per_call("POST /v1/validate (rate limiter on)", args.requests, served(app))
+    _cpu_per_call("POST /v1/updates/check (limiter on)", args.requests, update_check)
     quiet = _make_app(url, scratch, limiter=False)
     _cpu_per_call("POST /v1/validate (rate limiter off)", args.requests, served(quiet))
 
@@ -298,13 +348,17 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
 
         profiler = Profiler(interval=0.0001)
         call = served(app) if args.pyinstrument == "served" else service
+        if args.pyinstrument == "served" and args.path == "update":
+            call = update_check
         profiler.start()
         for i in range(args.requests):
             call(i)
         profiler.stop()
         print(profiler.output_text(unicode=False, color=False, show_all=False))
     if args.by_package:
-        _by_package(served(app), args.requests)
+        _by_package(
+            update_check if args.path == "update" else served(app), args.requests
+        )
     for application in (app, quiet):
         with application.app_context():
             db.engine.dispose()

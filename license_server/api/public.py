@@ -49,18 +49,34 @@ def activate(args: dict[str, Any]) -> Response:
     """Activate a domain on a license (idempotent per domain)."""
     args.pop("version", None)
     admit_purchase_code(args["license_key"], args["product"])
+    body, status = activated(context.runtime(), args, request.remote_addr)
+    return _answer(body, status)
+
+
+def activated(
+    runtime: Runtime,
+    args: dict[str, Any],
+    client_address: str | None,
+    parsed: keys.LicenseKey | None = None,
+) -> tuple[dict[str, Any], int]:
+    """Run the activate use case; return its answer's body and HTTP status.
+
+    Shared by the view above and the fast lane, as :func:`validated` is. A refusal
+    raises :class:`activations.ActivationRefused` (counted first).
+    """
     try:
         answer, created = activations.activate(
-            runtime=context.runtime(),
-            client_address=request.remote_addr,
-            now=context.now(),
+            runtime=runtime,
+            client_address=client_address,
+            now=runtime.now(),
+            parsed=parsed,
             **args,
         )
     except activations.ActivationRefused as refusal:
         metrics.count_result("activate", refusal.code)
         raise
     metrics.count_result("activate", str(answer.code))
-    return _answer(answer.body(), 201 if created else 200)
+    return answer.body(), 201 if created else 200
 
 
 @blp.post("/validate")

@@ -23,22 +23,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from license_server import errors
+from license_server import errors, keys
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, License, Product, UTCDateTime
 from license_server.runtime import Runtime
-from license_server.services import common, pages
+from license_server.services import common, driver, pages
+from license_server.services.events import Bump, chain_bumped_by
 from license_server.services.unit import transaction, transactional
 from license_server.services.validation import is_development
 from license_server.signing import OpenKey
 from license_server.validation.answers import Answer, key_hash_claim, signed_answer
 from license_server.validation.results import ResultCode, license_code
 from license_server.validation.state import (
+    STATE_QUERY,
     LicenseState,
     ProductInfo,
-    read_state,
     seats_taken,
+    state_from_row,
 )
 
 _REFUSAL_STATUS = {
@@ -75,11 +77,15 @@ _INSERTED += ["environment", "created_at", "last_seen_at"]
 
 
 @functools.cache
-def _insert_statement(*, development: bool, limited: bool) -> Any:
+def _insert_statement(
+    *, development: bool, limited: bool, bump: bool
+) -> driver.Prepared:
     """Return the seat-checked insert of one activation, built once per kind.
 
-    Built once and executed with bound values, so an activation pays neither the
-    statement's construction nor its cache-key computation again.
+    Built once and executed with bound values (prepared on PostgreSQL), so an
+    activation pays neither the statement's construction nor its compilation again.
+    ``bump`` (PostgreSQL): the same statement numbers the activation's event in
+    the vendor's chain when it inserted the row (``events.chain_bumped_by``).
     """
     row = select(
         bindparam("id", type_=Uuid),
@@ -96,7 +102,10 @@ def _insert_statement(*, development: bool, limited: bool) -> Any:
         taken = seats_taken(seats, development=development)
         row = row.where(taken < bindparam("limit", type_=Integer))
     statement = insert(Activation).from_select(_INSERTED, row)
-    return statement.returning(Activation.id)
+    statement = statement.returning(Activation.id)
+    if bump:
+        return driver.Prepared(chain_bumped_by(statement, "id"))
+    return driver.Prepared(statement)
 
 
 def _insert_if_seat_free(
@@ -107,13 +116,15 @@ def _insert_if_seat_free(
     environment: str | None,
     limit: int | None,
     now: datetime,
-) -> uuid.UUID | None:
+) -> tuple[uuid.UUID | None, Bump | None]:
     """Insert an activation only if the license has a free seat: one atomic statement.
 
     The seat count and the insert are one ``INSERT ... SELECT ... WHERE count < limit``;
     on PostgreSQL the caller also holds the license row lock, so two transactions
-    cannot both see the last free seat. SQLite runs one writer at a time and takes
-    its write lock when this statement starts.
+    cannot both see the last free seat, and the statement also bumps the vendor's
+    event chain for the activation's event (returned, for the event's append).
+    SQLite runs one writer at a time and takes its write lock when this statement
+    starts. Returns the new id (None: no seat) and the bump (None: not bumped).
     """
     new_id = uuid.uuid4()
     values: dict[str, Any] = {
@@ -128,16 +139,31 @@ def _insert_if_seat_free(
     }
     if limit is not None:
         values.update(seat_license=state.id, limit=limit)
-    statement = _insert_statement(development=development, limited=limit is not None)
-    inserted = db.session.connection().execute(statement, values).scalar()
-    return new_id if inserted == new_id else None
+    connection = db.session.connection()
+    bumping = connection.dialect.name == "postgresql"
+    if bumping:
+        values["vendor"] = state.vendor_id
+    statement = _insert_statement(
+        development=development, limited=limit is not None, bump=bumping
+    )
+    inserted = statement.first(connection, values)
+    if inserted is None or inserted[0] != new_id:
+        return None, None
+    return new_id, Bump(*inserted[1:]) if bumping else None
 
 
-_LOCK = (
+_LOCK = driver.Prepared(
     select(License.id)
     .where(License.key_hash == bindparam("key_hash"))
     .with_for_update()
 )
+_STATE = driver.Prepared(STATE_QUERY)
+
+
+def _read_state(key_hash: bytes, site: str) -> LicenseState | None:
+    """Read the license's state for ``site`` in the use case's transaction."""
+    row = _STATE.first(db.session.connection(), {"key_hash": key_hash, "domain": site})
+    return None if row is None else state_from_row(row)
 
 
 def _lock_license(key_hash: bytes) -> None:
@@ -146,7 +172,7 @@ def _lock_license(key_hash: bytes) -> None:
     Taken before the state is read, so that read (a new snapshot) sees every
     activation committed by whoever held the lock before.
     """
-    db.session.connection().execute(_LOCK, {"key_hash": key_hash})
+    _LOCK.first(db.session.connection(), {"key_hash": key_hash})
 
 
 @dataclass(frozen=True)
@@ -190,14 +216,16 @@ def activate(
     environment: str | None,
     client_address: str | None,
     now: datetime,
+    parsed: keys.LicenseKey | None = None,
 ) -> tuple[Answer, bool]:
     """Activate ``domain`` on a license; return the answer and whether it is new.
 
     Re-activating a live domain returns the same activation. A refusal raises
     :class:`ActivationRefused` carrying the signed negative answer; nothing of a
-    refused activation is stored.
+    refused activation is stored. ``parsed`` is ``license_key`` already parsed
+    (the fast lane parses it once).
     """
-    key = common.parse_license_key(license_key)
+    key = parsed if parsed is not None else common.parse_license_key(license_key)
     site = common.canonical_domain(domain)
     # read before the row lock: a transaction holding the lock never waits for a
     # second pooled connection (on a cache miss) that the lock's waiters hold
@@ -208,7 +236,7 @@ def activate(
     key_hash = runtime.keyring.license_lookup(key.body)
     with transaction() as session:
         _lock_license(key_hash)
-        state = read_state(session.connection(), key_hash, site)
+        state = _read_state(key_hash, site)
         code = license_code(state, item, now)
         if state is None or code is not ResultCode.VALID:
             raise ActivationRefused(request.answer(code, state))
@@ -217,7 +245,7 @@ def activate(
         development = is_development(site, item)
         limit = item.max_dev_domains if development else state.seat_limit(item)
         try:
-            new_id = _insert_if_seat_free(
+            new_id, bump = _insert_if_seat_free(
                 state=state,
                 site=site,
                 development=development,
@@ -227,7 +255,7 @@ def activate(
             )
         except IntegrityError:  # the same domain won a concurrent activation
             session.rollback()
-            again = read_state(session.connection(), key_hash, site)
+            again = _read_state(key_hash, site)
             if again is None or again.activation_id is None:
                 raise errors.Conflict(
                     "The activation changed concurrently; retry."
@@ -250,6 +278,7 @@ def activate(
                 "development": development,
             },
             now=now,
+            bumped=bump,
         )
         taken = state.active_domains + (0 if development else 1)
         return (

@@ -29,10 +29,17 @@ def record_event(
     subject_id: uuid.UUID | str,
     data: dict[str, Any] | None = None,
     now: datetime,
+    bumped: events.Bump | None = None,
 ) -> None:
-    """Append one event to the vendor's chain (committed with the change it records)."""
+    """Append one event to the vendor's chain (committed with the change it records).
+
+    ``bumped``: the chain as the caller's own statement bumped it
+    (:func:`events.chain_bumped_by`).
+    """
     event = NewEvent(actor, action, subject_type, str(subject_id), data or {})
-    events.append(keyring=keyring, vendor_id=vendor_id, events=[event], now=now)
+    events.append(
+        keyring=keyring, vendor_id=vendor_id, events=[event], now=now, bumped=bumped
+    )
 
 
 def record_change(

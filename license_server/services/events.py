@@ -30,11 +30,13 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    Insert,
     String,
     Table,
     Update,
     and_,
     bindparam,
+    exists,
     insert,
     or_,
     select,
@@ -44,7 +46,7 @@ from sqlalchemy import (
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, Event, Vendor
-from license_server.services import bulk, pages
+from license_server.services import bulk, driver, pages
 from license_server.webhooks import outbox
 
 
@@ -130,19 +132,50 @@ def _fields(
 
 
 # built once: an append pays neither their construction nor their cache keys again
-_BUMP = (
+# (the chain's numbers a bump returns, and whether any webhook endpoint may want
+# these events: else the outbox skips its query of them)
+_BUMPED = (
+    Vendor.event_seq,
+    Vendor.event_head,
+    Vendor.event_mac_head,
+    outbox.HAS_ENDPOINTS,
+)
+_BUMP = driver.Prepared(
     update(Vendor)
     .where(Vendor.id == bindparam("vendor"))
     .values(event_seq=Vendor.event_seq + bindparam("count", type_=BigInteger))
-    .returning(
-        Vendor.event_seq,
-        Vendor.event_head,
-        Vendor.event_mac_head,
-        # whether any webhook endpoint may want these events (else the outbox
-        # skips its query of them)
-        outbox.HAS_ENDPOINTS,
-    )
+    .returning(*_BUMPED)
 )
+
+
+@dataclass(frozen=True)
+class Bump:
+    """A vendor's chain after a bump: its last number, heads, and whether hooked."""
+
+    seq: int
+    head: str
+    mac: str
+    hooked: bool
+
+
+def chain_bumped_by(write: Insert, column: str) -> Update:
+    """Return one statement: ``write``, then the chain bumped by one if it wrote.
+
+    ``write`` (an INSERT returning ``column``) runs as a data-modifying WITH; the
+    vendor (parameter ``vendor``) gets one more event number only when it wrote a
+    row, in the same statement, so a use case saves the bump's round trip. The
+    statement returns ``column``'s value, then what :class:`Bump` holds, and no
+    row when ``write`` wrote none. PostgreSQL only (SQLite has no data-modifying
+    WITH); :func:`append` takes the :class:`Bump` as ``bumped``.
+    """
+    written = write.cte("written")
+    return (
+        update(Vendor)
+        .where(Vendor.id == bindparam("vendor"), exists(select(written.c[column])))
+        .values(event_seq=Vendor.event_seq + 1)
+        .returning(select(written.c[column]).scalar_subquery(), *_BUMPED)
+        .add_cte(written)
+    )
 
 
 def _head_update(vendor: str, digest: str, mac: str) -> Update:
@@ -178,7 +211,7 @@ _EVENTS = cast("Table", Event.__table__)
 # chain head in one statement (a data-modifying WITH runs once, to completion)
 # (the parameters are named apart from every column: an UPDATE or INSERT would take
 # a parameter named like one of its columns as a value to set)
-_EVENT_AND_HEAD = (
+_EVENT_AND_HEAD = driver.Prepared(
     insert(_EVENTS)
     .values(
         {name: bindparam(f"new_{name}", type_=_EVENTS.c[name].type) for name in _ROW}
@@ -228,15 +261,25 @@ def append(
     vendor_id: uuid.UUID,
     events: Sequence[NewEvent],
     now: datetime,
+    bumped: Bump | None = None,
 ) -> None:
-    """Append events to the vendor's chain, in the caller's transaction."""
+    """Append events to the vendor's chain, in the caller's transaction.
+
+    ``bumped`` is the chain as the caller's own statement left it after bumping it
+    for these events (:func:`chain_bumped_by`: one event); else this bumps it.
+    """
     if not events:
         return
     db.session.flush()  # the ORM changes these events record go first
     connection = db.session.connection()
-    seq, head, mac, hooked = connection.execute(
-        _BUMP, {"vendor": vendor_id, "count": len(events)}
-    ).one()
+    if bumped is None:
+        numbers = _BUMP.first(connection, {"vendor": vendor_id, "count": len(events)})
+        if numbers is None:
+            raise LookupError(f"no vendor {vendor_id} to append events to")
+        bumped = Bump(*numbers)
+    elif len(events) != 1:
+        raise ValueError("a caller's bump numbers one event")
+    seq, head, mac, hooked = bumped.seq, bumped.head, bumped.mac, bumped.hooked
     canonical = _Canonical(vendor_id, now)
     chain_mac = keyring.chain_mac
     heads = [head, mac]
@@ -272,8 +315,8 @@ def append(
         (values,) = list(rows())  # run to its end: the chain's new head is set then
         row = {f"new_{name}": value for name, value in zip(_ROW, values, strict=True)}
         head, mac = heads
-        connection.execute(
-            _EVENT_AND_HEAD,
+        _EVENT_AND_HEAD.first(
+            connection,
             {**row, "head_vendor": vendor_id, "head_digest": head, "head_mac": mac},
         )
     else:

@@ -220,7 +220,7 @@ def _move(
     db.session.flush()
     development = is_development(site, item)
     limit = item.max_dev_domains if development else state.seat_limit(item)
-    new_id = activations._insert_if_seat_free(  # the activation's own seat guard
+    new_id, bump = activations._insert_if_seat_free(  # the activation's own seat guard
         state=state,
         site=site,
         development=development,
@@ -245,6 +245,7 @@ def _move(
             "development": development,
         },
         now=now,
+        bumped=bump,
     )
     _mail(license, old.domain, site, portal_url)
     return Moved(old, db.session.get_one(Activation, new_id))

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from license_server import keys
 from license_server.keyring import Keyring
 from license_server.runtime import Runtime
 from license_server.runtime.siteversions import Reported
@@ -78,8 +79,12 @@ def check_update(
     if_none_match: str | None = None,
     base_url: str,
     now: datetime,
+    parsed: keys.LicenseKey | None = None,
 ) -> UpdateAnswer:
-    """Decide what the site is offered; sign it unless ``if_none_match`` matches."""
+    """Decide what the site is offered; sign it unless ``if_none_match`` matches.
+
+    ``parsed`` is ``license_key`` already parsed (the fast lane parses it once).
+    """
     decision = entitlement.licence_state_for(
         runtime=runtime,
         license_key=license_key,
@@ -87,6 +92,7 @@ def check_update(
         product=product,
         nonce=nonce,
         now=now,
+        parsed=parsed,
     )
     item = decision.product
     note_versions(runtime, decision, version, wp_version, php_version)

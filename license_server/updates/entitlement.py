@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import aliased
 
+from license_server import keys
 from license_server.models import Activation, License, Product, Release
 from license_server.runtime import Runtime
 from license_server.services import common
@@ -83,14 +84,16 @@ def licence_state_for(
     product: str,
     nonce: str | None,
     now: datetime,
+    parsed: keys.LicenseKey | None = None,
 ) -> LicenceDecision:
     """Decide (key, domain, product) exactly as ``/v1/validate`` does; no token yet.
 
     The same parsing (400 on a malformed key or domain), the same read, the same
     ordered checks, last-seen recorded the same way. Validation *counts* are not
-    added: an update check is not a validation.
+    added: an update check is not a validation. ``parsed`` is ``license_key``
+    already parsed.
     """
-    key = common.parse_license_key(license_key)
+    key = parsed if parsed is not None else common.parse_license_key(license_key)
     site = common.canonical_domain(domain)
     reader = runtime.reader
     item = reader.product(product)

@@ -34,6 +34,7 @@ from tests.conftest import (
     make_app,
     new_vendor,
 )
+from tests.server.updates_support import publish
 
 FROZEN = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 RID = "fastlane-test-0001"
@@ -78,7 +79,7 @@ def _send(wsgi: Any, data: bytes | str, **options: Any) -> Answer:
 def seeded(app: Flask, client: FlaskClient) -> dict[str, Any]:
     """A vendor with a product, a live license on a domain, and lapsed ones."""
     vendor: VendorFixture = new_vendor(app)
-    create_product(client, vendor, max_domains=2, expiry_policy="restrict")
+    product = create_product(client, vendor, max_domains=2, expiry_policy="restrict")
     live = create_license(client, vendor)
     expired = create_license(client, vendor, expires_at="2026-01-01T00:00:00+00:00")
     revoked = create_license(client, vendor)
@@ -93,7 +94,13 @@ def seeded(app: Flask, client: FlaskClient) -> dict[str, Any]:
         )
         assert answer.status_code in (200, 201, 403), answer.get_json()
     runtime_of(app).clock = lambda: FROZEN
-    return {"live": live, "expired": expired, "revoked": revoked, "vendor": vendor}
+    return {
+        "live": live,
+        "expired": expired,
+        "revoked": revoked,
+        "vendor": vendor,
+        "product": product,
+    }
 
 
 def _body(**fields: Any) -> bytes:
@@ -399,3 +406,360 @@ def test_a_database_gone_under_the_hot_path_is_503(tmp_path: Path) -> None:
     finally:
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# the update check (POST /v1/updates/check) --------------------------------------
+
+
+@pytest.fixture
+def released(client: FlaskClient, seeded: dict[str, Any]) -> dict[str, Any]:
+    """``seeded`` with release 1.1.0 of the product published."""
+    publish(client, seeded["vendor"], seeded["product"]["id"], "1.1.0")
+    return seeded
+
+
+def _check_body(**fields: Any) -> bytes:
+    return json.dumps({"product": "jannah", "version": "1.0.0", **fields}).encode()
+
+
+def _common_checks(seeded: dict[str, Any]) -> dict[str, bytes]:
+    """Update checks the lane serves itself (offers, refusals, errors)."""
+    key = seeded["live"]["key"]
+    here = {"license_key": key, "domain": "shop.example"}
+    return {
+        "entitled": _check_body(**here),
+        "every field": _check_body(
+            **here,
+            channel="stable",
+            wp_version="6.6.2",
+            php_version="8.2.12",
+            locale="de_DE",
+            nonce="n-1",
+        ),
+        "nulls": _check_body(**here, wp_version=None, nonce=None, locale=None),
+        "up to date": _check_body(**here, version="1.1.0"),
+        "beta channel": _check_body(**here, channel="beta"),
+        "not activated here": _check_body(license_key=key, domain="other.example"),
+        "unknown key": _check_body(
+            license_key=str(generate_key("JAN")), domain="shop.example"
+        ),
+        "expired": _check_body(
+            license_key=seeded["expired"]["key"], domain="shop.example"
+        ),
+        "revoked": _check_body(
+            license_key=seeded["revoked"]["key"], domain="shop.example"
+        ),
+        "unknown product": _check_body(**here, product="acme-themes/nope"),
+        "malformed key": _check_body(license_key="not a key", domain="shop.example"),
+        "unusable domain": _check_body(license_key=key, domain="exa mple..com"),
+    }
+
+
+def test_the_lane_serves_update_checks_as_flask_does(
+    app: Flask, released: dict[str, Any]
+) -> None:
+    lane = _lane(app)
+    counting = Counting(lane.inner)
+    lane.inner = counting
+    path = "/v1/updates/check"
+    answers = {}
+    for name, data in _common_checks(released).items():
+        for options in (
+            {},
+            {"base_url": "https://licenses.example:8443/prefix/"},
+        ):
+            fast = _send(lane, data, path=path, **options)
+            assert counting.calls == 0, f"{name}: the lane handed it to Flask"
+            flask_only = _send(counting.inner, data, path=path, **options)
+            assert fast == flask_only, (name, options)
+            answers[name, bool(options)] = json.loads(fast[2])
+    entitled, prefixed = answers["entitled", False], answers["entitled", True]
+    assert entitled["code"] == "VALID" and entitled["new_version"] == "1.1.0"
+    assert entitled["package"].startswith("http://localhost/v1/downloads/")
+    assert prefixed["package"].startswith(
+        "https://licenses.example:8443/prefix/v1/downloads/"
+    )
+    assert answers["up to date", False]["update_available"] is False
+    assert answers["not activated here", False]["package"] is None
+    assert answers["unknown key", False]["code"] == "NOT_FOUND"
+    assert answers["revoked", False]["code"] == "REVOKED"
+    assert answers["unknown product", False]["code"] == "PRODUCT_NOT_FOUND"
+    assert answers["malformed key", False]["code"] == "INVALID_KEY_FORMAT"
+    assert answers["unusable domain", False]["code"] == "INVALID_DOMAIN"
+
+
+def test_the_lane_answers_304_to_a_matching_etag_as_flask_does(
+    app: Flask, released: dict[str, Any]
+) -> None:
+    lane = _lane(app)
+    counting = Counting(lane.inner)
+    lane.inner = counting
+    path = "/v1/updates/check"
+    data = _check_body(license_key=released["live"]["key"], domain="shop.example")
+    etag = dict(_send(lane, data, path=path)[1])["ETag"]
+    for sent in (etag, f'"other", W/{etag}', '"other"'):
+        headers = {"If-None-Match": sent}
+        fast = _send(lane, data, path=path, headers=headers)
+        flask_only = _send(counting.inner, data, path=path, headers=headers)
+        assert fast == flask_only, sent
+        expected = "200 OK" if sent == '"other"' else "304 NOT MODIFIED"
+        assert fast[0] == expected and (fast[2] == b"") == (expected != "200 OK")
+    assert counting.calls == 0  # the lane served every one itself
+
+
+UPDATE_FALL_THROUGH: dict[str, tuple[bytes, dict[str, Any]]] = {
+    "unknown field": (_check_body(license_key="K", domain="d.example", x="1"), {}),
+    "no version": (
+        b'{"license_key":"K","domain":"d.example","product":"jannah"}',
+        {},
+    ),
+    "null channel": (_check_body(license_key="K", domain="d", channel=None), {}),
+    "bad channel": (_check_body(license_key="K", domain="d", channel="x y"), {}),
+    "long version": (_check_body(license_key="K", domain="d", version="1" * 65), {}),
+    "form body": (
+        b"license_key=K&domain=d.example&product=jannah&version=1.0.0",
+        {"content_type": "application/x-www-form-urlencoded"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UPDATE_FALL_THROUGH))
+def test_every_other_update_check_goes_to_flask(
+    app: Flask, seeded: dict[str, Any], name: str
+) -> None:
+    data, options = UPDATE_FALL_THROUGH[name]
+    lane = _lane(app)
+    counting = Counting(lane.inner)
+    lane.inner = counting
+    through = _send(lane, data, path="/v1/updates/check", **dict(options))
+    assert counting.calls == 1, "the lane answered a request it must hand on"
+    flask_only = _send(counting.inner, data, path="/v1/updates/check", **options)
+    assert through == flask_only
+    assert 400 <= int(through[0].split()[0]) < 500, through
+
+
+def test_an_update_check_without_a_plain_host_goes_to_flask(
+    app: Flask, released: dict[str, Any]
+) -> None:
+    """The package URL needs the host: a missing, odd or checked one is Flask's."""
+    lane = _lane(app)
+    counting = Counting(lane.inner)
+    lane.inner = counting
+    data = _check_body(license_key=released["live"]["key"], domain="shop.example")
+
+    def through(host: str | None) -> Answer:
+        environ = EnvironBuilder(
+            path="/v1/updates/check",
+            method="POST",
+            data=data,
+            content_type="application/json",
+            headers={"X-Request-ID": RID},
+        ).get_environ()
+        if host is None:
+            del environ["HTTP_HOST"]
+        else:
+            environ["HTTP_HOST"] = host
+        app_iter, status, headers = run_wsgi_app(lane, environ, buffered=True)
+        return status, sorted(headers.items()), b"".join(app_iter)
+
+    assert through(None)[0] == "200 OK"  # Flask uses SERVER_NAME:SERVER_PORT
+    assert counting.calls == 1
+    through("bad host\x01")
+    assert counting.calls == 2
+    app.config["TRUSTED_HOSTS"] = ["licenses.example"]
+    assert through("licenses.example")[0] == "200 OK"
+    assert counting.calls == 3
+    app.config["TRUSTED_HOSTS"] = None
+    answer = through("licenses.example")
+    assert counting.calls == 3  # served by the lane again
+    assert b"http://licenses.example/v1/downloads/" in answer[2]
+
+
+def test_the_lane_counts_update_checks_against_their_limits(
+    database_url: str, tmp_path: Path
+) -> None:
+    app = make_app(
+        database_url,
+        tmp_path / "instance",
+        RATELIMIT_UPDATE_CHECK="2/minute",
+        RATELIMIT_FAILED_LOOKUPS="1/minute",
+    )
+    client = app.test_client()
+    vendor = new_vendor(app)
+    create_product(client, vendor)
+    key = create_license(client, vendor)["key"]
+    lane = _lane(app)
+    counting = Counting(lane.inner)
+    lane.inner = counting
+    body = {"license_key": key, "domain": "shop.example", "product": "jannah"}
+    body["version"] = "1.0.0"
+    before = _update_requests("429")
+    codes = [client.post("/v1/updates/check", json=body).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    # an unknown key is a failed lookup: one is allowed, then the address is held
+    other = client.post(
+        "/v1/updates/check",
+        json={**body, "license_key": str(generate_key("JAN"))},
+        environ_overrides={"REMOTE_ADDR": "192.0.2.9"},
+    )
+    assert other.get_json()["code"] == "NOT_FOUND"
+    held = client.post(
+        "/v1/updates/check",
+        json={**body, "license_key": str(generate_key("JAN"))},
+        environ_overrides={"REMOTE_ADDR": "192.0.2.9"},
+    )
+    assert held.status_code == 429
+    assert held.get_json()["detail"]["counted_by"] == "failed_lookups"
+    assert counting.calls == 0
+    assert _update_requests("429") - before == 2
+
+
+def _update_requests(status: str) -> float:
+    labels = {"method": "POST", "endpoint": "updates.update_check", "status": status}
+    return REGISTRY.get_sample_value("license_server_requests_total", labels) or 0.0
+
+
+# activation (POST /v1/activate) ---------------------------------------------------
+
+
+class _Ids:
+    """Activation ids in a fixed order, so two databases' answers can be compared."""
+
+    def __init__(self) -> None:
+        self.next = 0
+
+    def uuid4(self) -> uuid.UUID:
+        self.next += 1
+        return uuid.UUID(int=self.next)
+
+
+def _activations(seeded: dict[str, Any]) -> dict[str, bytes]:
+    """Activations, in order: new seats, reuse, refusals and errors."""
+    key = seeded["live"]["key"]
+    return {
+        "new seat": _body(license_key=key, domain="one-shop.com", product="jannah"),
+        "the same again": _body(
+            license_key=key, domain="ONE-shop.com", product="jannah"
+        ),
+        "every field": _body(
+            license_key=key,
+            domain="https://two-shop.com/wp",
+            product="acme-themes/jannah",
+            nonce="n-1",
+            version="1.2.3",
+            environment="production",
+        ),
+        "no seat left": _body(
+            license_key=key, domain="three-shop.com", product="jannah"
+        ),
+        "a development site": _body(
+            license_key=key, domain="localhost", product="jannah"
+        ),
+        "unknown key": _body(
+            license_key=str(generate_key("JAN")), domain="x.example", product="jannah"
+        ),
+        "expired": _body(
+            license_key=seeded["expired"]["key"], domain="x.example", product="jannah"
+        ),
+        "revoked": _body(
+            license_key=seeded["revoked"]["key"], domain="x.example", product="jannah"
+        ),
+        "unknown product": _body(license_key=key, domain="x.example", product="nope"),
+        "malformed key": _body(
+            license_key="not a key", domain="x.example", product="jannah"
+        ),
+        "unusable domain": _body(
+            license_key=key, domain="exa mple..com", product="jannah"
+        ),
+    }
+
+
+def test_the_lane_activates_as_flask_does(
+    tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same activations on twin databases: through the lane, and Flask alone.
+
+    Activations write, so each path gets its own copy of one seeded database, the
+    same clock and the same activation ids; every answer must be the same bytes.
+    """
+    import shutil
+    import sqlite3
+
+    from license_server.extensions import db
+    from license_server.services import activations
+
+    first = tmp_path / "lane.sqlite3"
+    shutil.copy(sqlite_template, first)
+    app = make_app(f"sqlite:///{first}", tmp_path / "lane")
+    seeded_app = app.test_client()
+    vendor = new_vendor(app)
+    create_product(seeded_app, vendor, max_domains=2, expiry_policy="restrict")
+    live = create_license(seeded_app, vendor)
+    expired = create_license(seeded_app, vendor, expires_at="2026-01-01T00:00:00+00:00")
+    revoked = create_license(seeded_app, vendor)
+    assert (
+        seeded_app.post(
+            f"/v1/admin/licenses/{revoked['id']}/revoke", headers=vendor.headers
+        ).status_code
+        == 200
+    )
+    seeded = {"live": live, "expired": expired, "revoked": revoked}
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    second = tmp_path / "flask.sqlite3"
+    with sqlite3.connect(first) as source, sqlite3.connect(second) as copy:
+        source.backup(copy)
+    source.close()
+    copy.close()
+    twin = make_app(f"sqlite:///{second}", tmp_path / "flask")
+    for each in (app, twin):
+        runtime_of(each).clock = lambda: FROZEN
+    cases = _activations(seeded)
+    answers = {}
+    for label, application, wsgi in (
+        ("lane", app, _lane(app)),
+        ("flask", twin, _lane(twin).inner),
+    ):
+        monkeypatch.setattr(activations, "uuid", _Ids())
+        if label == "lane":
+            counting = Counting(_lane(app).inner)
+            _lane(app).inner = counting
+        answers[label] = {
+            name: _send(wsgi, data, path="/v1/activate") for name, data in cases.items()
+        }
+        with application.app_context():
+            db.engine.dispose()
+    assert counting.calls == 0, "the lane handed an activation to Flask"
+    for name in cases:
+        assert answers["lane"][name] == answers["flask"][name], name
+    lane = {name: answer[0] for name, answer in answers["lane"].items()}
+    assert lane["new seat"] == "201 CREATED"
+    assert lane["the same again"] == "200 OK"
+    assert lane["every field"] == "201 CREATED"
+    assert lane["no seat left"] == "409 CONFLICT"
+    assert lane["a development site"] == "201 CREATED"
+    assert lane["unknown key"] == "404 NOT FOUND"
+    assert lane["expired"] == "403 FORBIDDEN"
+    assert lane["unknown product"] == "404 NOT FOUND"
+    assert lane["malformed key"] == "400 BAD REQUEST"
+    created = json.loads(answers["lane"]["new seat"][2])
+    assert created["code"] == "VALID" and created["domain"] == "one-shop.com"
+
+
+def test_an_activation_with_a_purchase_code_goes_to_flask(
+    app: Flask, seeded: dict[str, Any]
+) -> None:
+    lane = _lane(app)
+    counting = Counting(lane.inner)
+    lane.inner = counting
+    code = "3f6b1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+    body = _body(license_key=code, domain="d.example", product="jannah")
+    _send(lane, body, path="/v1/activate")
+    assert counting.calls == 1
+    _send(
+        lane,
+        _body(license_key="K", domain="d", product="p", x="1"),
+        path="/v1/activate",
+    )
+    assert counting.calls == 2  # an unknown field: Flask's 422

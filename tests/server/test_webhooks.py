@@ -496,3 +496,39 @@ def test_other_vendors_endpoints_get_nothing(
     create_product(client, other, slug="other-theme", name="Other")
     _runner(app, clock).tick()
     assert receiver.requests == []
+
+
+def test_a_public_activation_queues_its_webhook(
+    app: Flask,
+    client: FlaskClient,
+    vendor: VendorFixture,
+    product: dict[str, Any],
+    receiver: Receiver,
+) -> None:
+    """The activation's one statement numbers its event and sees the endpoint."""
+    from license_server.models.webhooks import WebhookMessage
+    from license_server.services.events import verify_chain
+
+    license = create_license(client, vendor)
+    body = {"license_key": license["key"], "domain": "shop.example.com"}
+    body["product"] = "jannah"
+    # no endpoint yet: the event is chained, no webhook is queued
+    assert client.post("/v1/activate", json=body).status_code == 201
+    add_endpoint(client, vendor, receiver.url)
+    second = {**body, "domain": "second-shop.example.com"}
+    other = create_license(client, vendor)
+    second["license_key"] = other["key"]
+    answer = client.post("/v1/activate", json=second)
+    assert answer.status_code == 201, answer.get_json()
+    with app.app_context():
+        kinds = db.session.scalars(
+            select(WebhookMessage.event_type).where(
+                WebhookMessage.vendor_id == vendor.new.vendor.id
+            )
+        ).all()
+        assert kinds.count("activation.created") == 1
+        created = db.session.scalars(
+            select(Event).where(Event.action == "activation.created")
+        ).all()
+        assert len(created) == 2
+        assert verify_chain(runtime.of(app).keyring) == []
