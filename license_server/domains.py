@@ -65,6 +65,12 @@ _PORT_RE = re.compile(r"[0-9]{0,5}")
 # UTS #46 label separators other than U+002E (they all map to ".").
 _FULL_STOPS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
+# a host of lowercase LDH labels, none starting or ending with a hyphen: what IDNA
+# maps to itself (no "--" anywhere is checked apart: it leaves out A-labels and
+# the hyphens CheckHyphens refuses in a label's third and fourth places)
+_PLAIN_HOST_RE = re.compile(
+    r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+)
 _DEV_TLDS = frozenset({"localhost", "test", "local", "example", "invalid"})
 _DEV_IPV4_NETWORKS = tuple(
     ipaddress.IPv4Network(net)
@@ -247,7 +253,22 @@ def _canonical_name(host: str) -> str:
 
 
 def _to_ascii(host: str) -> str:
-    """Map a host name to lowercase A-labels: IDNA 2008, else UTS 46 non-strict."""
+    """Map a host name to lowercase A-labels: IDNA 2008, else UTS 46 non-strict.
+
+    The usual host (ASCII letters, digits and single hyphens) is its own A-label
+    form once lowercased: it skips the IDNA tables (about 25 µs a host; the
+    per-process cache of canonical domains does not hold every site of a large
+    vendor).
+    """
+    if host.isascii():
+        lowered = host.lower()
+        if "--" not in lowered and _PLAIN_HOST_RE.fullmatch(lowered):
+            return lowered
+    return _idna_to_ascii(host)
+
+
+def _idna_to_ascii(host: str) -> str:
+    """:func:`_to_ascii` through the IDNA tables, for every host."""
     try:
         # uts46=True with the (default) non-transitional processing of
         # IDNA 2008; never the stdlib "idna" codec (IDNA 2003).

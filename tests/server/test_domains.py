@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from publicsuffixlist import PublicSuffixList
 
+from license_server import domains
 from license_server.domains import (
     MAX_HOST_OCTETS,
     InvalidDevPattern,
@@ -367,3 +368,33 @@ def test_ip_literals(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
             or (address in ipaddress.IPv6Network("fc00::/7"))
         )
     assert is_development_host(name) is expected
+
+
+def _ascii_answer(to_ascii: Any, host: str) -> str | None:
+    try:
+        return str(to_ascii(host))
+    except domains.InvalidDomain:
+        return None
+
+
+@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.from_regex(r"[A-Za-z0-9-]{1,12}(\.[A-Za-z0-9-]{1,12}){0,3}", fullmatch=True)
+    | st.sampled_from(
+        [
+            "xn--bcher-kva.example",
+            "ab--cd.example",
+            "a--b.example",
+            "-a.example",
+            "a-.example",
+            "XN--BCHER-KVA.EXAMPLE",
+            "Shop.Example.COM",
+            "1.2.3.4",
+        ]
+    )
+)
+def test_plain_hosts_skip_idna_with_the_same_answer(host: str) -> None:
+    """The ASCII fast path answers exactly what the IDNA tables answer."""
+    assert _ascii_answer(domains._to_ascii, host) == _ascii_answer(
+        domains._idna_to_ascii, host
+    )
