@@ -68,13 +68,14 @@ class Setup:
 def build(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Setup]]:
     """Build apps with the given settings, each with a product and a license."""
     apps: list[Flask] = []
+    # every request of a test in one window, on every app it builds (they share
+    # counters through Redis): a loaded machine must not see a fixed window roll
+    # over between two requests, or two apps, that should share it
+    frozen = time.time()
 
     def factory(**settings: Any) -> Setup:
         app = make_app(database_url, tmp_path / f"instance{len(apps)}", **settings)
         apps.append(app)
-        # every request of a test in one window: a loaded machine must not see a
-        # fixed window roll over between two requests that should share it
-        frozen = time.time()
         runtime_of(app).limiter.clock = lambda: frozen
         client = app.test_client()
         vendor = None
