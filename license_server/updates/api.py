@@ -29,6 +29,7 @@ from license_server.updates import schemas as s
 blp = Blueprint(
     "updates", __name__, url_prefix="/v1", description="Updates and downloads."
 )
+blp.accepts_forms = True  # the update check, as the public endpoints (PROTOCOL §8)
 _ERRORS = (400, 404, 413, 415, 422, 429, 503)
 # every update route is rate limited (license_server.api.throttle)
 blueprint_raises("updates", errors.RateLimited)

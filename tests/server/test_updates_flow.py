@@ -229,3 +229,34 @@ def test_stats_count_checks_and_downloads(
     assert updates["versions"] == {"1.0.0": 1}
     assert updates["wp"] == {"6.5": 1} and updates["php"] == {"8.2": 1}
     assert updates["downloads"] == {"1.1.0": 1}
+
+
+def test_a_form_encoded_check_answers_as_json_does(
+    client: FlaskClient, released: dict[str, Any]
+) -> None:
+    """What WordPress's wp_remote_post() sends for an array body (PROTOCOL §8)."""
+    fields = {
+        "license_key": released["license"]["key"],
+        "domain": "example.com",
+        "product": "jannah",
+        "version": "1.0.0",
+        "wp_version": "6.6.2",
+    }
+    as_json = client.post("/v1/updates/check", json=fields)
+    as_form = client.post("/v1/updates/check", data=fields)
+    assert as_form.status_code == 200, as_form.get_json()
+    assert as_form.headers["ETag"] == as_json.headers["ETag"]
+    json_answer, form_answer = as_json.get_json(), as_form.get_json()
+    for changes in ("token", "ts", "package"):  # signed at its own moment
+        json_answer.pop(changes), form_answer.pop(changes)
+    assert form_answer == json_answer and form_answer["code"] == "VALID"
+    unknown = client.post("/v1/updates/check", data={**fields, "extra": "x"})
+    assert unknown.status_code == 422
+    assert unknown.get_json()["code"] == "VALIDATION_ERROR"
+    twice = client.post(
+        "/v1/updates/check",
+        data="license_key=a&license_key=b&domain=d&product=p&version=1",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert twice.status_code == 400
+    assert twice.get_json()["code"] == "MALFORMED_BODY"
