@@ -82,6 +82,7 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
     from license_server.services import activations, common
     from license_server.services.unit import transaction
     from license_server.services.vendors import create_vendor
+    from license_server.validation import state as states
     from license_server.validation.answers import key_hash_claim, signed_answer
     from license_server.validation.results import ResultCode
 
@@ -187,7 +188,7 @@ def _run(args: argparse.Namespace, backend: str, url: str, scratch: Path) -> Non
 
     def lock_and_read(i: int, session: Any) -> Any:
         activations._lock_license(hashes[i % n])
-        return activations._read_state(hashes[i % n], "x.example")
+        return states.read_state(session.connection(), hashes[i % n], "x.example")
 
     def lock_read_insert(i: int, session: Any) -> None:
         state = lock_and_read(i, session)

@@ -23,12 +23,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from license_server import errors, keys
+from license_server import driver, errors, keys
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, License, Product, UTCDateTime
 from license_server.runtime import Runtime
-from license_server.services import common, driver, pages
+from license_server.services import common, pages
 from license_server.services.events import Bump, chain_bumped_by
 from license_server.services.unit import transaction, transactional
 from license_server.services.validation import is_development
@@ -36,11 +36,10 @@ from license_server.signing import OpenKey
 from license_server.validation.answers import Answer, key_hash_claim, signed_answer
 from license_server.validation.results import ResultCode, license_code
 from license_server.validation.state import (
-    STATE_QUERY,
     LicenseState,
     ProductInfo,
+    read_state,
     seats_taken,
-    state_from_row,
 )
 
 _REFUSAL_STATUS = {
@@ -157,13 +156,6 @@ _LOCK = driver.Prepared(
     .where(License.key_hash == bindparam("key_hash"))
     .with_for_update()
 )
-_STATE = driver.Prepared(STATE_QUERY)
-
-
-def _read_state(key_hash: bytes, site: str) -> LicenseState | None:
-    """Read the license's state for ``site`` in the use case's transaction."""
-    row = _STATE.first(db.session.connection(), {"key_hash": key_hash, "domain": site})
-    return None if row is None else state_from_row(row)
 
 
 def _lock_license(key_hash: bytes) -> None:
@@ -236,7 +228,7 @@ def activate(
     key_hash = runtime.keyring.license_lookup(key.body)
     with transaction() as session:
         _lock_license(key_hash)
-        state = _read_state(key_hash, site)
+        state = read_state(session.connection(), key_hash, site)
         code = license_code(state, item, now)
         if state is None or code is not ResultCode.VALID:
             raise ActivationRefused(request.answer(code, state))
@@ -255,7 +247,7 @@ def activate(
             )
         except IntegrityError:  # the same domain won a concurrent activation
             session.rollback()
-            again = _read_state(key_hash, site)
+            again = read_state(session.connection(), key_hash, site)
             if again is None or again.activation_id is None:
                 raise errors.Conflict(
                     "The activation changed concurrently; retry."

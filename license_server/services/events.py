@@ -43,10 +43,11 @@ from sqlalchemy import (
     update,
 )
 
+from license_server import driver
 from license_server.extensions import db
 from license_server.keyring import Keyring
 from license_server.models import Activation, Event, Vendor
-from license_server.services import bulk, driver, pages
+from license_server.services import bulk, pages
 from license_server.webhooks import outbox
 
 

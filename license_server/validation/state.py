@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
+from license_server import driver
 from license_server.models import (
     Activation,
     License,
@@ -217,10 +218,18 @@ def state_from_row(row: Sequence[Any]) -> LicenseState:
     )
 
 
+# prepared on PostgreSQL: activations and moves read it in their transactions
+_STATE = driver.Prepared(STATE_QUERY)
+
+
 def read_state(
     connection: Connection, key_hash: bytes, domain: str, *, lock: bool = False
 ) -> LicenseState | None:
     """Read a license, its seats taken and ``domain``'s activation: one query."""
-    query = state_query(lock=True) if lock else STATE_QUERY
-    row = connection.execute(query, {"key_hash": key_hash, "domain": domain}).first()
+    params = {"key_hash": key_hash, "domain": domain}
+    row: Sequence[Any] | None
+    if lock:
+        row = connection.execute(state_query(lock=True), params).first()
+    else:
+        row = _STATE.first(connection, params)
     return None if row is None else state_from_row(row)

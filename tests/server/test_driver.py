@@ -1,4 +1,4 @@
-"""Statements run prepared on the driver do what SQLAlchemy would (services/driver.py).
+"""Statements run prepared on the driver do what SQLAlchemy would (driver.py).
 
 Each test runs on SQLite (where :class:`Prepared` is plain ``execute``) and on
 PostgreSQL (where it runs on psycopg under the session's connection), and checks
@@ -16,9 +16,9 @@ from flask import Flask
 from sqlalchemy import Uuid, bindparam, event, insert, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from license_server.driver import Prepared
 from license_server.extensions import db
 from license_server.models import Activation, UTCDateTime
-from license_server.services.driver import Prepared
 from tests.conftest import create_license, create_product, new_vendor
 
 MOMENT = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
