@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import seed  # noqa: E402
 
 from license_server import create_app, migrate  # noqa: E402
+from license_server.api import throttle  # noqa: E402
 from license_server.config import normalise_database_url  # noqa: E402
 from license_server.keyring import new_master_key  # noqa: E402
 
@@ -246,16 +247,7 @@ def _make_app(url: str, scratch: Path, limiter: bool) -> Any:
         "INSTANCE_PATH": str(scratch),
         "RATELIMIT_ENABLED": int(limiter),
     }
-    for name in (
-        "ACTIVATE",
-        "VALIDATE",
-        "DEACTIVATE",
-        "JWKS",
-        "LICENSE_KEY",
-        "UPDATE_CHECK",
-    ):
-        config[f"RATELIMIT_{name}"] = UNLIMITED
-    config["RATELIMIT_FAILED_LOOKUPS"] = UNLIMITED
+    config.update(dict.fromkeys(throttle.LIMIT_SETTINGS, UNLIMITED))
     return create_app(config)
 
 

@@ -1,6 +1,6 @@
 """Core statements of a write path run prepared on the driver, inside the session.
 
-An activation sends five statements in its transaction; through SQLAlchemy's
+An activation sends four statements in its transaction; through SQLAlchemy's
 execution machinery each costs about 50-100 µs of CPU before and after its round
 trip (cache key, execution context, result metadata), through psycopg alone about
 15. :class:`Prepared` compiles a Core statement once per dialect and, on

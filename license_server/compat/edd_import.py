@@ -405,10 +405,10 @@ def _key_of(row: LicenseRow) -> keys.LicenseKey | None:
 
 
 def _existing(column: Any, values: list[Any], *where: Any) -> set[Any]:
-    """Which of ``values`` are in ``column`` already (read in chunks of 500)."""
+    """Which of ``values`` are in ``column`` already (read a batch at a time)."""
     found: set[Any] = set()
-    for start in range(0, len(values), 500):
-        chunk = values[start : start + 500]
+    for start in range(0, len(values), BATCH):
+        chunk = values[start : start + BATCH]
         found.update(
             db.session.scalars(select(column).where(column.in_(chunk), *where))
         )

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, exists, select
+from sqlalchemy import Table, bindparam, select
 
 from license_server.extensions import db
 from license_server.models import Activation, License, Product, Release, Vendor
@@ -147,14 +147,7 @@ _ENDPOINTS = select(WebhookEndpoint.id, WebhookEndpoint.event_types).where(
 # for the chain append's vendor update: does the vendor have an enabled endpoint?
 # (by the same parameter as that update, not correlated: SQLite renders RETURNING
 # columns unqualified, where ``id`` would name the endpoint's own)
-HAS_ENDPOINTS = (
-    exists()
-    .where(
-        WebhookEndpoint.vendor_id == bindparam("vendor"),
-        WebhookEndpoint.enabled.is_(True),
-    )
-    .label("has_endpoints")
-)
+HAS_ENDPOINTS = _ENDPOINTS.exists().label("has_endpoints")
 
 
 # one statement each on the session's connection (services.bulk: COPY on PostgreSQL)
