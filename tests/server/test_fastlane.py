@@ -59,6 +59,26 @@ def _lane(app: Flask) -> FastLane:
     return lane
 
 
+def _counted(app: Flask) -> tuple[FastLane, Counting]:
+    """The app's lane, with a counter on what it hands to Flask."""
+    lane = _lane(app)
+    counting = Counting(lane.inner)
+    lane.inner = counting
+    return lane, counting
+
+
+def _handed_on(app: Flask, data: bytes | str, options: dict[str, Any]) -> Answer:
+    """Send through the lane: Flask answers it, as Flask alone does, with a 4xx."""
+    lane, counting = _counted(app)
+    through = _send(lane, data, **dict(options))
+    assert counting.calls == 1, "the lane answered a request it must hand on"
+    flask_only = _send(counting.inner, data, **dict(options))
+    assert through == flask_only
+    status = int(through[0].split()[0])
+    assert 400 <= status < 500, through
+    return through
+
+
 def _send(wsgi: Any, data: bytes | str, **options: Any) -> Answer:
     options.setdefault("content_type", "application/json")
     headers = {"X-Request-ID": RID, **options.pop("headers", {})}
@@ -221,9 +241,7 @@ FALL_THROUGH: dict[str, tuple[bytes | str, dict[str, Any]]] = {
 def test_the_lane_serves_the_common_requests_as_flask_does(
     app: Flask, seeded: dict[str, Any]
 ) -> None:
-    lane = _lane(app)
-    counting = Counting(lane.inner)
-    lane.inner = counting
+    lane, counting = _counted(app)
     for name, data in _common(seeded).items():
         content_type = "application/json; charset=utf-8"
         if name != "charset parameter":
@@ -251,22 +269,12 @@ def test_every_other_request_goes_to_flask_with_its_body(
     app: Flask, seeded: dict[str, Any], name: str
 ) -> None:
     data, options = FALL_THROUGH[name]
-    lane = _lane(app)
-    counting = Counting(lane.inner)
-    lane.inner = counting
-    through = _send(lane, data, **dict(options))
-    assert counting.calls == 1, "the lane answered a request it must hand on"
-    flask_only = _send(counting.inner, data, **dict(options))
-    assert through == flask_only
-    status = int(through[0].split()[0])
-    assert 400 <= status < 500, through
+    through = _handed_on(app, data, options)
     assert json.loads(through[2])["request_id"] == RID
 
 
 def test_a_purchase_code_goes_to_flask(app: Flask, seeded: dict[str, Any]) -> None:
-    lane = _lane(app)
-    counting = Counting(lane.inner)
-    lane.inner = counting
+    lane, counting = _counted(app)
     code = "3f6b1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
     _send(lane, _body(license_key=code, domain="d.example", product="jannah"))
     assert counting.calls == 1
@@ -458,9 +466,7 @@ def _common_checks(seeded: dict[str, Any]) -> dict[str, bytes]:
 def test_the_lane_serves_update_checks_as_flask_does(
     app: Flask, released: dict[str, Any]
 ) -> None:
-    lane = _lane(app)
-    counting = Counting(lane.inner)
-    lane.inner = counting
+    lane, counting = _counted(app)
     path = "/v1/updates/check"
     answers = {}
     for name, data in _common_checks(released).items():
@@ -491,9 +497,7 @@ def test_the_lane_serves_update_checks_as_flask_does(
 def test_the_lane_answers_304_to_a_matching_etag_as_flask_does(
     app: Flask, released: dict[str, Any]
 ) -> None:
-    lane = _lane(app)
-    counting = Counting(lane.inner)
-    lane.inner = counting
+    lane, counting = _counted(app)
     path = "/v1/updates/check"
     data = _check_body(license_key=released["live"]["key"], domain="shop.example")
     etag = dict(_send(lane, data, path=path)[1])["ETag"]
@@ -528,23 +532,14 @@ def test_every_other_update_check_goes_to_flask(
     app: Flask, seeded: dict[str, Any], name: str
 ) -> None:
     data, options = UPDATE_FALL_THROUGH[name]
-    lane = _lane(app)
-    counting = Counting(lane.inner)
-    lane.inner = counting
-    through = _send(lane, data, path="/v1/updates/check", **dict(options))
-    assert counting.calls == 1, "the lane answered a request it must hand on"
-    flask_only = _send(counting.inner, data, path="/v1/updates/check", **options)
-    assert through == flask_only
-    assert 400 <= int(through[0].split()[0]) < 500, through
+    _handed_on(app, data, {"path": "/v1/updates/check", **options})
 
 
 def test_an_update_check_without_a_plain_host_goes_to_flask(
     app: Flask, released: dict[str, Any]
 ) -> None:
     """The package URL needs the host: a missing, odd or checked one is Flask's."""
-    lane = _lane(app)
-    counting = Counting(lane.inner)
-    lane.inner = counting
+    lane, counting = _counted(app)
     data = _check_body(license_key=released["live"]["key"], domain="shop.example")
 
     def through(host: str | None) -> Answer:
@@ -588,9 +583,7 @@ def test_the_lane_counts_update_checks_against_their_limits(
     vendor = new_vendor(app)
     create_product(client, vendor)
     key = create_license(client, vendor)["key"]
-    lane = _lane(app)
-    counting = Counting(lane.inner)
-    lane.inner = counting
+    lane, counting = _counted(app)
     body = {"license_key": key, "domain": "shop.example", "product": "jannah"}
     body["version"] = "1.0.0"
     before = _update_requests("429")
@@ -723,8 +716,7 @@ def test_the_lane_activates_as_flask_does(
     ):
         monkeypatch.setattr(activations, "uuid", _Ids())
         if label == "lane":
-            counting = Counting(_lane(app).inner)
-            _lane(app).inner = counting
+            _, counting = _counted(app)
         answers[label] = {
             name: _send(wsgi, data, path="/v1/activate") for name, data in cases.items()
         }
@@ -750,9 +742,7 @@ def test_the_lane_activates_as_flask_does(
 def test_an_activation_with_a_purchase_code_goes_to_flask(
     app: Flask, seeded: dict[str, Any]
 ) -> None:
-    lane = _lane(app)
-    counting = Counting(lane.inner)
-    lane.inner = counting
+    lane, counting = _counted(app)
     code = "3f6b1c2d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
     body = _body(license_key=code, domain="d.example", product="jannah")
     _send(lane, body, path="/v1/activate")
