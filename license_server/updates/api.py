@@ -31,8 +31,9 @@ blp = Blueprint(
 )
 blp.accepts_forms = True  # the update check, as the public endpoints (PROTOCOL §8)
 _ERRORS = (400, 404, 413, 415, 422, 429, 503)
-# every update route is rate limited (license_server.api.throttle)
-blueprint_raises("updates", errors.RateLimited)
+# every update route is rate limited (license_server.api.throttle) and reads the
+# database (503 when it cannot be reached)
+blueprint_raises("updates", errors.RateLimited, errors.ServiceUnavailable)
 blueprint_raises("edd_downloads", errors.RateLimited)
 CHANGELOG_CSS = (
     "body{font:14px/1.5 -apple-system,BlinkMacSystemFont,'Segoe UI',sans-serif;"
@@ -72,6 +73,7 @@ def _check(args: dict[str, Any], if_none_match: str | None) -> check.UpdateAnswe
 @blp.response(200, s.UpdateCheckOut)
 @blp.alt_response(304, description="Unchanged since the ETag sent in If-None-Match.")
 @docs.errors(blp, *_ERRORS)
+@raises(errors.ProductNotFound, errors.InvalidKeyFormat, errors.InvalidDomain)
 def update_check(args: dict[str, Any]) -> Any:
     """Say which release a site may install, with a package URL only when entitled."""
     answer = _check(args, request.headers.get("If-None-Match"))
@@ -87,7 +89,7 @@ def update_check(args: dict[str, Any]) -> Any:
 @blp.arguments(s.PucQuery(), location="query")
 @blp.response(200, description="plugin-update-checker metadata JSON.")
 @docs.errors(blp, *_ERRORS)
-@raises(errors.ProductNotFound, errors.InvalidKeyFormat)
+@raises(errors.ProductNotFound, errors.InvalidKeyFormat, errors.InvalidDomain)
 def puc_metadata(args: dict[str, Any], product: str) -> Any:
     """Serve plugin-update-checker's metadata format, with the same entitlement."""
     if not args["license_key"] or not args["domain"]:

@@ -141,6 +141,11 @@ def service_errors(app: Flask, recorder: Recorder) -> None:
     send("post", "/v1/admin/products/{product_id}/releases", json={"version": "1.0"})
     puc = "/v1/updates/{product}/puc.json"
     send("get", puc, "/v1/updates/jannah/puc.json?license_key=bad&domain=a.com")
+    send("get", puc, f"/v1/updates/jannah/puc.json?license_key={key}&domain=a%20b")
+    check = {**site, "version": "1.0.0"}
+    for changed in ({"license_key": "JAN-1234"}, {"domain": "not a domain"}):
+        send("post", "/v1/updates/check", json={**check, **changed})
+    send("post", "/v1/updates/check", json={**check, "product": "nope"})
     for endpoint in ("activate", "validate", "deactivate"):
         path, body = f"/v1/{endpoint}", site if endpoint != "deactivate" else bare
         send("post", path, json={**body, "license_key": "JAN-1234"})
